@@ -1,0 +1,50 @@
+"""Prometheus metrics on a registry per app (no global state), named as DESIGN.md says."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class HttpMetrics:
+    """Request counters and latency histograms shared by the services and the gateway."""
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.service = service
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "finfleet_http_requests", "HTTP requests served",
+            ["service", "route", "status"], registry=self.registry,
+        )
+        self.duration = Histogram(
+            "finfleet_http_request_duration_seconds", "HTTP request latency",
+            ["service", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(self.service, route, str(status)).inc()
+        self.duration.labels(self.service, route).observe(seconds)
+
+
+class ModelMetrics(HttpMetrics):
+    """Adds prediction outcomes and the loaded model's version."""
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(service, registry)
+        self.predictions = Counter(
+            "finfleet_predictions", "Instances predicted, by outcome",
+            ["service", "outcome"], registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "finfleet_model_info", "The model version being served (value 1)",
+            ["service", "version"], registry=self.registry,
+        )
+        self.predict_duration = Histogram(
+            "finfleet_predict_duration_seconds", "Model predict time per batch",
+            ["service"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+
+    def set_version(self, version: str) -> None:
+        self.model_info.clear()
+        self.model_info.labels(self.service, version).set(1)

@@ -1,0 +1,110 @@
+"""One pure-ASGI middleware for what every request needs: request id, body limit, metrics, log line.
+
+Pure ASGI (not BaseHTTPMiddleware) because it sits on every hot-path request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.kit.errors import PayloadTooLarge, problem_response
+from services.kit.metrics import HttpMetrics
+
+UNMEASURED = frozenset({"/health/live", "/health/ready", "/metrics"})
+_HEADER = b"x-request-id"
+
+
+class RequestContextMiddleware:
+    """Tags each request with an id, refuses oversized bodies (413), counts and logs it."""
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: HttpMetrics, logger: logging.Logger, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.logger = logger
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        rid_header = (_HEADER, request_id.encode("latin-1"))
+        status_holder = [500]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            response = problem_response(
+                413, "Payload too large",
+                f"request body is {declared} bytes; the limit is {self.max_body_bytes}",
+                slug="payload-too-large", request_id=request_id,
+            )
+            await response(scope, receive, send_with_id)
+        else:
+            await self.app(scope, self._limited(receive), send_with_id)
+        self._record(scope, status_holder[0], time.perf_counter() - started, request_id)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Counts streamed (chunked) bodies too, where no Content-Length was declared."""
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+            return message
+
+        return wrapped
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        path = scope["path"]
+        if path in UNMEASURED:
+            return
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        self.metrics.observe(template, status, seconds)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info(
+                "request",
+                extra={
+                    "request_id": request_id, "service": self.metrics.service,
+                    "method": scope["method"], "route": template, "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                },
+            )
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == _HEADER:
+            text = value.decode("latin-1").strip()
+            if 0 < len(text) <= 128 and text.isprintable():
+                return text
+    return None
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+

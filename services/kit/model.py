@@ -1,0 +1,65 @@
+"""The model protocol every service implements: load an artifact, predict a batch, describe itself."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from services.kit.artifacts import Artifact
+from services.kit.errors import InvalidInput, pydantic_errors
+
+
+class ServedModel:
+    """Base for a service's model. Subclasses override `load` and `predict` (no HTTP in here).
+
+    `offload` sends predict to the kit's bounded thread pool, so a slow batch never blocks probes;
+    a model whose predict takes microseconds sets it False and runs on the event loop.
+    """
+
+    name: ClassVar[str] = "model"
+    offload: ClassVar[bool] = True
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.artifact: Artifact | None = None
+
+    def load(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+
+    def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def input_schema(self) -> dict[str, Any]:
+        return {}
+
+    def metadata(self) -> dict[str, Any]:
+        """What `GET /v1/models/<name>` answers: provenance, holdout metrics, input schema."""
+        manifest = self.artifact.manifest if self.artifact else {}
+        return {
+            "name": self.name,
+            "version": manifest.get("version"),
+            "trained_at": manifest.get("created_at"),
+            "data_sha256": manifest.get("data_sha256"),
+            "metrics": manifest.get("metrics", {}),
+            "parameters": manifest.get("parameters", {}),
+            "input_schema": self.input_schema(),
+            "libraries": manifest.get("libraries", {}),
+        }
+
+    @property
+    def version(self) -> str:
+        return self.artifact.version if self.artifact else "unloaded"
+
+
+def validate_instances(adapter: TypeAdapter, instances: list[Any]) -> list[Any]:
+    """Validate each instance with a pydantic adapter; errors name `instances[i].field`."""
+    parsed, errors = [], []
+    for i, raw in enumerate(instances):
+        try:
+            parsed.append(adapter.validate_python(raw))
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(exc, prefix=f"instances[{i}]"))
+    if errors:
+        raise InvalidInput(f"{len(errors)} invalid field(s) in the instances", errors=errors)
+    return parsed
