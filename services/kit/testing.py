@@ -1,0 +1,36 @@
+"""Test helpers shared by every service's tests: run an app's lifespan and talk to it in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+
+@asynccontextmanager
+async def running_client(
+    app: FastAPI, *, wait_ready: bool = True, timeout: float = 120.0
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan, optionally wait for /health/ready, yield an in-process client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            if wait_ready:
+                await wait_until_ready(client, timeout)
+            yield client
+
+
+async def wait_until_ready(client: httpx.AsyncClient, timeout: float = 120.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        response = await client.get("/health/ready")
+        if response.status_code == 200:
+            return
+        body = response.json()
+        if "failed" in body.get("reason", "") or loop.time() > deadline:
+            raise AssertionError(f"service never became ready: {body}")
+        await asyncio.sleep(0.02)
