@@ -16,7 +16,7 @@ async def running_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Start the app's lifespan, optionally wait for /health/ready, yield an in-process client."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             if wait_ready:
                 await wait_until_ready(client, timeout)

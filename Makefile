@@ -1,0 +1,38 @@
+# finfleet: `make run` brings the fleet up, `make test` checks it. Everything runs from .venv.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+STAMP := .venv/.finfleet-installed
+EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
+SERVICES := credit intent ner spending anomaly
+
+.PHONY: setup models run test test-fast lint bench bench-quick eval demo clean
+
+setup: $(STAMP)
+
+# torch is pinned first so the CPU wheel is taken (a bare range would pull a CUDA build).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+models: setup
+	@for s in $(SERVICES); do \
+	  if [ ! -f services/$$s/train.py ]; then echo "models: $$s has no trainer yet, skipped"; \
+	  elif ls models/$$s/*/manifest.json >/dev/null 2>&1; then echo "models: $$s ready ($$(ls models/$$s | tail -1))"; \
+	  else echo "models: training $$s"; $(PY) -m services.$$s.train || exit 1; fi; \
+	done
+
+run: setup models
+	$(PY) -m services.credit
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check services gateway tests bench
+
+clean:
+	rm -rf models logs .pytest_cache

@@ -1,0 +1,1 @@
+"""The finfleet gateway: one async front door for every model service."""

@@ -1,0 +1,109 @@
+"""The gateway app: upstream pool, cache, versions, limiter and routes, all built in the lifespan
+and kept on `app.state` so tests can build as many gateways as they like."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from gateway import fanout, routes
+from gateway.auth import ApiKeys
+from gateway.cache import MemoryCache, RedisCache
+from gateway.metrics import GatewayMetrics
+from gateway.predictor import CachedPredictor
+from gateway.ratelimit import RateLimiter
+from gateway.settings import GatewaySettings
+from gateway.upstream import UpstreamPool
+from gateway.versions import ModelVersions
+from services.kit.app import json_response
+from services.kit.errors import install_error_handlers
+from services.kit.logs import json_logger
+from services.kit.middleware import RequestContextMiddleware
+
+
+def redis_client(url: str):
+    import redis.asyncio as redis
+
+    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25,
+                                health_check_interval=0)
+
+
+def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    logger = json_logger("gateway", settings.log_level)
+    metrics = GatewayMetrics()
+    api_keys = ApiKeys(settings.api_key_sha256)
+    if not api_keys.enabled:
+        logger.warning("API keys are off: every caller is served. Set GATEWAY_API_KEY_SHA256 "
+                       "(see `python -m gateway.auth`) outside local runs.")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
+        pool = UpstreamPool(settings, metrics)
+        await pool.start()
+        versions = ModelVersions(pool, logger)
+        cache = RedisCache(redis) if redis else MemoryCache(settings.cache_max_entries)
+        app.state.pool = pool
+        app.state.versions = versions
+        app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.burst, redis)
+        app.state.predictor = CachedPredictor(pool, cache, versions, metrics, settings)
+        refresher = asyncio.create_task(versions.refresh_forever(settings.version_refresh_seconds))
+        logger.info("gateway started", extra={"upstreams": sorted(settings.upstreams),
+                                              "cache": "redis" if redis else "memory"})
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await pool.close()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(title="finfleet gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.logger = logger
+    app.state.metrics = metrics
+    app.state.api_keys = api_keys
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Cache-Control",
+                           "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, logger=logger,
+                       max_body_bytes=settings.max_body_bytes)
+
+    @app.get("/health/live", tags=["probes"])
+    async def live() -> Response:
+        return json_response({"status": "alive"})
+
+    @app.get("/health/ready", tags=["probes"])
+    async def ready(request: Request) -> Response:
+        """Ready once the lifespan ran and every required upstream is ready."""
+        pool: UpstreamPool | None = getattr(request.app.state, "pool", None)
+        if pool is None:
+            return json_response({"status": "not_ready", "reason": "starting"}, 503)
+        required = [pool.get(name) for name in settings.required_upstreams]
+        states = await asyncio.gather(*(u.describe() for u in required))
+        down = [s["name"] for s in states if not s["ready"]]
+        body = {"status": "not_ready" if down else "ready",
+                "reason": f"upstreams not ready: {', '.join(down)}" if down else "ok"}
+        return json_response(body, 503 if down else 200)
+
+    @app.get("/metrics", tags=["probes"])
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(fanout.router)
+    app.include_router(routes.router)
+    return app

@@ -1,0 +1,114 @@
+"""Fan-out routes: one question answered by several models called concurrently. A part that
+fails carries its own error; the others still answer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from gateway.guard import guard
+from gateway.routes import request_id, wants_fresh
+from gateway.upstream import UpstreamRejected
+from services.kit.app import json_response
+from services.kit.errors import (
+    BadRequest,
+    InvalidInput,
+    ProblemError,
+    problem_body,
+    problem_response,
+    pydantic_errors,
+)
+
+router = APIRouter(prefix="/v1/analyze", tags=["analyze"], dependencies=[Depends(guard)])
+
+
+class MessageIn(BaseModel):
+    text: str = Field(min_length=1)
+
+
+class TransactionIn(BaseModel):
+    """A transaction as the anomaly service takes it; its description feeds NER."""
+
+    model_config = ConfigDict(extra="allow")
+    description: str = Field(min_length=1)
+
+
+def parse_body(request_body: bytes, model: type[BaseModel], max_text: int) -> BaseModel:
+    try:
+        payload = orjson.loads(request_body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    try:
+        parsed = model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput("the body does not match the schema",
+                           errors=pydantic_errors(exc)) from exc
+    text_field = "text" if isinstance(parsed, MessageIn) else "description"
+    if len(getattr(parsed, text_field)) > max_text:
+        raise InvalidInput(f"{text_field} is longer than {max_text} characters",
+                           errors=[{"field": text_field, "message": f"at most {max_text} "
+                                    "characters", "type": "string_too_long"}])
+    return parsed
+
+
+async def part(request: Request, model: str, instance: dict[str, Any]) -> dict[str, Any]:
+    """One model's answer, or its error as a problem object; never raises."""
+    try:
+        result = await request.app.state.predictor.predict(
+            model, [instance], request_id=request_id(request), use_cache=not wants_fresh(request))
+    except ProblemError as exc:
+        return {"status": exc.status, "error": problem_body(
+            exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors)}
+    except UpstreamRejected as exc:
+        try:
+            error = orjson.loads(exc.body)
+        except orjson.JSONDecodeError:
+            error = {"status": exc.status, "detail": f"upstream '{model}' refused the input"}
+        return {"status": exc.status, "error": error}
+    return {"status": 200, "model_name": result.model_name,
+            "model_version": result.model_version, "prediction": result.predictions[0]}
+
+
+async def fan_out(request: Request, calls: dict[str, tuple[str, dict[str, Any]]]) -> Response:
+    """`calls` maps an answer field to (model, instance)."""
+    answers = await asyncio.gather(*(part(request, model, instance)
+                                     for model, instance in calls.values()))
+    parts = dict(zip(calls, answers, strict=True))
+    failed = {field: p for field, p in parts.items() if p["status"] != 200}
+    if len(failed) == len(parts):
+        statuses = {p["status"] for p in failed.values()}
+        status = 503 if statuses == {503} else 502
+        return problem_response(
+            status, "No part could be answered",
+            "every model this route needs failed; see errors",
+            slug="fan-out-failed", request_id=request_id(request),
+            errors=[{"field": field, "message": p["error"].get("detail", ""),
+                     "type": p["error"].get("type", "")} for field, p in failed.items()],
+        )
+    return json_response({**parts, "partial": bool(failed)})
+
+
+@router.post("/message")
+async def analyze_message(request: Request) -> Response:
+    """A chat message → its intent and its entities."""
+    settings = request.app.state.settings
+    message = parse_body(await request.body(), MessageIn, settings.max_text_length)
+    instance = {"text": message.text}
+    return await fan_out(request, {"intent": ("intent", instance),
+                                   "entities": ("ner", instance)})
+
+
+@router.post("/transaction")
+async def analyze_transaction(request: Request) -> Response:
+    """A transaction → its anomaly score and the entities in its description."""
+    settings = request.app.state.settings
+    transaction = parse_body(await request.body(), TransactionIn, settings.max_text_length)
+    return await fan_out(request, {
+        "anomaly": ("anomaly", transaction.model_dump()),
+        "entities": ("ner", {"text": transaction.description}),
+    })

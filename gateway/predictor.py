@@ -1,0 +1,195 @@
+"""Predict through the cache: per-instance lookups, coalesced misses, version-consistent answers.
+
+Identical misses in flight share one upstream call (`_inflight` maps cache key → future). The call
+runs in its own task so a caller that disconnects never strands the others waiting on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.cache import CacheUnavailable, PredictionCache, instance_key
+from gateway.metrics import GatewayMetrics
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream, UpstreamFailed, UpstreamPool, UpstreamRejected
+from gateway.versions import ModelVersions
+
+_INSTANCE_FIELD = re.compile(r"^instances\[(\d+)\]")
+
+
+@dataclass
+class Prediction:
+    model_name: str
+    model_version: str
+    predictions: list[Any]
+
+
+class CachedPredictor:
+    def __init__(self, pool: UpstreamPool, cache: PredictionCache, versions: ModelVersions,
+                 metrics: GatewayMetrics, settings: GatewaySettings) -> None:
+        self.pool = pool
+        self.cache = cache
+        self.versions = versions
+        self.metrics = metrics
+        self.settings = settings
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    async def predict(self, name: str, instances: list[Any], *, request_id: str | None = None,
+                      use_cache: bool = True) -> Prediction:
+        """Raises the upstream's ProblemError, or UpstreamRejected for its 4xx answers."""
+        upstream = self.pool.get(name)
+        ttl = self.settings.cache_ttl_for(name)
+        if ttl <= 0:
+            answer = await self._call(upstream, instances, list(range(len(instances))), request_id)
+            return Prediction(name, answer[0], answer[1])
+        version = self.versions.get(name)
+        keys = [instance_key(name, version or "?", instance) for instance in instances]
+        results: list[tuple[str, Any] | None] = [None] * len(instances)
+        if use_cache and version is not None:
+            await self._lookup(name, version, keys, results)
+        elif not use_cache:
+            self.metrics.cache.labels(name, "bypass").inc(len(instances))
+        missing = [i for i, found in enumerate(results) if found is None]
+        if missing:
+            await self._fill(upstream, instances, keys, missing, results, ttl, request_id)
+        return await self._consistent(upstream, instances, results, request_id)
+
+    async def _lookup(self, name: str, version: str, keys: list[str],
+                      results: list[tuple[str, Any] | None]) -> None:
+        try:
+            cached = await self.cache.get_many(keys)
+        except CacheUnavailable:
+            self.metrics.cache.labels(name, "error").inc(len(keys))
+            return
+        hits = 0
+        for i, value in enumerate(cached):
+            if value is not None:
+                results[i] = (version, value)
+                hits += 1
+        if hits:
+            self.metrics.cache.labels(name, "hit").inc(hits)
+
+    async def _fill(self, upstream: Upstream, instances: list[Any], keys: list[str],
+                    missing: list[int], results: list, ttl: float,
+                    request_id: str | None) -> None:
+        loop = asyncio.get_running_loop()
+        led: list[int] = []
+        waiting: list[tuple[int, asyncio.Future]] = []
+        for i in missing:
+            future = self._inflight.get(keys[i])
+            if future is None:
+                future = loop.create_future()
+                future.add_done_callback(_mark_retrieved)
+                self._inflight[keys[i]] = future
+                led.append(i)
+            waiting.append((i, future))
+        joined = len(missing) - len(led)
+        if led:
+            self.metrics.cache.labels(upstream.name, "miss").inc(len(led))
+            task = asyncio.create_task(self._lead(upstream, instances, keys, led, ttl, request_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if joined:
+            self.metrics.cache.labels(upstream.name, "coalesced").inc(joined)
+        led_set = set(led)
+        retry: list[int] = []
+        for i, future in waiting:
+            try:
+                results[i] = await asyncio.shield(future)
+            except UpstreamRejected as exc:
+                if i in led_set:
+                    raise _renumbered(exc, led) from None
+                retry.append(i)  # another request's batch was refused; ours may be fine
+        if retry:
+            version, predictions = await self._call(upstream, [instances[i] for i in retry],
+                                                    retry, request_id)
+            for i, prediction in zip(retry, predictions, strict=True):
+                results[i] = (version, prediction)
+
+    async def _lead(self, upstream: Upstream, instances: list[Any], keys: list[str],
+                    led: list[int], ttl: float, request_id: str | None) -> None:
+        futures = [self._inflight[keys[i]] for i in led]
+        try:
+            batch = [instances[i] for i in led]
+            try:
+                version, predictions = await self._call(upstream, batch, None, request_id)
+            except asyncio.CancelledError:
+                for future in futures:
+                    future.cancel()
+                raise
+            except Exception as exc:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for future, prediction in zip(futures, predictions, strict=True):
+                if not future.done():
+                    future.set_result((version, prediction))
+            fresh = {instance_key(upstream.name, version, b): p
+                     for b, p in zip(batch, predictions, strict=True)}
+            try:
+                await self.cache.set_many(fresh, ttl)
+            except CacheUnavailable:
+                self.metrics.cache.labels(upstream.name, "error").inc(len(fresh))
+        finally:
+            for i, future in zip(led, futures, strict=True):
+                if self._inflight.get(keys[i]) is future:
+                    del self._inflight[keys[i]]
+
+    async def _call(self, upstream: Upstream, batch: list[Any], positions: list[int] | None,
+                    request_id: str | None) -> tuple[str, list[Any]]:
+        """One upstream predict; learns the version; 4xx field names follow `positions`."""
+        try:
+            answer = await upstream.predict(batch, request_id)
+        except UpstreamRejected as exc:
+            if positions is None:
+                raise
+            raise _renumbered(exc, positions) from None
+        predictions = answer["predictions"]
+        if len(predictions) != len(batch):
+            raise UpstreamFailed(f"upstream '{upstream.name}' answered {len(predictions)} "
+                                 f"predictions for {len(batch)} instances")
+        version = str(answer.get("model_version") or "unknown")
+        self.versions.learn(upstream.name, version)
+        return version, predictions
+
+    async def _consistent(self, upstream: Upstream, instances: list[Any], results: list,
+                          request_id: str | None) -> Prediction:
+        """One response carries one model version (the newest seen): answers cached under an
+        older version are fetched again."""
+        current = self.versions.get(upstream.name)
+        stale = [i for i, (version, _) in enumerate(results) if version != current]
+        if stale:
+            current, predictions = await self._call(
+                upstream, [instances[i] for i in stale], stale, request_id)
+            for i, prediction in zip(stale, predictions, strict=True):
+                results[i] = (current, prediction)
+        return Prediction(upstream.name, current, [p for _, p in results])
+
+
+def _mark_retrieved(future: asyncio.Future) -> None:
+    """A failure nobody waited for (its caller left) is not an unretrieved-exception warning."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _renumbered(exc: UpstreamRejected, positions: list[int]) -> UpstreamRejected:
+    """The upstream saw a sub-batch; name fields by their index in the caller's request."""
+    try:
+        body = orjson.loads(exc.body)
+    except orjson.JSONDecodeError:
+        return exc
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        return exc
+    for error in body["errors"]:
+        field = error.get("field") if isinstance(error, dict) else None
+        match = _INSTANCE_FIELD.match(field) if isinstance(field, str) else None
+        if match and int(match.group(1)) < len(positions):
+            error["field"] = f"instances[{positions[int(match.group(1))]}]" + field[match.end():]
+    return UpstreamRejected(exc.status, orjson.dumps(body), exc.content_type)

@@ -1,0 +1,74 @@
+"""Model routes: the V1 passthrough, the friendly single-or-batch route, and the model list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from gateway.guard import guard
+from gateway.predictor import CachedPredictor
+from gateway.upstream import UpstreamRejected
+from services.kit.app import json_response, parse_instances
+from services.kit.errors import BadRequest, InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(guard)])
+
+
+def wants_fresh(request: Request) -> bool:
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
+def request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+async def predict_response(request: Request, name: str, instances: list[Any],
+                           single: bool) -> Response:
+    predictor: CachedPredictor = request.app.state.predictor
+    try:
+        result = await predictor.predict(name, instances, request_id=request_id(request),
+                                         use_cache=not wants_fresh(request))
+    except UpstreamRejected as exc:
+        return Response(exc.body, exc.status, media_type=exc.content_type)
+    body: dict[str, Any] = {"model_name": result.model_name,
+                            "model_version": result.model_version}
+    if single:
+        body["prediction"] = result.predictions[0]
+    else:
+        body["predictions"] = result.predictions
+    return json_response(body)
+
+
+@router.get("/models")
+async def list_models(request: Request) -> Response:
+    return json_response({"models": await request.app.state.pool.describe_all()})
+
+
+@router.post("/models/{name}:predict")
+async def predict_v1(name: str, request: Request) -> Response:
+    request.app.state.pool.get(name)
+    instances = parse_instances(await request.body(), request.app.state.settings.max_instances)
+    return await predict_response(request, name, instances, single=False)
+
+
+@router.post("/{name}")
+async def predict_friendly(name: str, request: Request) -> Response:
+    """One object → `prediction`; a list of objects → `predictions`."""
+    request.app.state.pool.get(name)
+    try:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if isinstance(payload, dict):
+        return await predict_response(request, name, [payload], single=True)
+    limit = request.app.state.settings.max_instances
+    if isinstance(payload, list) and 0 < len(payload) <= limit:
+        return await predict_response(request, name, payload, single=False)
+    raise InvalidInput(
+        f"the body must be one object or a list of 1 to {limit} objects",
+        errors=[{"field": "body", "message": f"an object or a list of 1..{limit} objects",
+                 "type": "type_error"}],
+    )

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from gateway.settings import GatewaySettings
+from gateway.tests.fakes import FakeModelService
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: a model service that is not running."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def credit():
+    service = await FakeModelService("credit").start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def intent():
+    service = await FakeModelService("intent").start()
+    yield service
+    await service.stop()
+
+
+def gateway_settings(**upstreams: str) -> dict:
+    return dict(upstreams=upstreams, version_refresh_seconds=3600, log_level="WARNING")
+
+
+@pytest.fixture
+def make_settings(credit, intent):
+    def build(**overrides) -> GatewaySettings:
+        fields = gateway_settings(credit=credit.url, intent=intent.url, ner=closed_port_url(),
+                                  anomaly=closed_port_url())
+        fields["cache_ttl"] = {"credit": 60.0, "intent": 60.0, "ner": 60.0, "anomaly": 0.0}
+        fields.update(overrides)
+        return GatewaySettings(**fields)
+
+    return build

@@ -1,0 +1,70 @@
+"""A fake model service speaking the kit contract over real TCP (the gateway's aiohttp client
+needs a socket): counts calls, can change version, slow down, fail, or refuse bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+class FakeModelService:
+    """Predicts `{"double": 2 * x}` for instances `{"x": number}`; 422 names bad fields."""
+
+    def __init__(self, name: str, version: str = "v1") -> None:
+        self.name = name
+        self.version = version
+        self.delay = 0.0
+        self.fail_status: int | None = None
+        self.predict_calls = 0
+        self.instances_seen: list[Any] = []
+        self.request_ids: list[str | None] = []
+        app = web.Application()
+        app.router.add_get("/health/ready", self._ready)
+        app.router.add_get("/v1/models/{tail}", self._describe)
+        app.router.add_post("/v1/models/{tail}", self._predict)
+        self.server = TestServer(app, host="127.0.0.1")
+
+    async def start(self) -> FakeModelService:
+        await self.server.start_server()
+        self.url = str(self.server.make_url("")).rstrip("/")
+        return self
+
+    async def stop(self) -> None:
+        await self.server.close()
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ready", "reason": "ok", "model": self.name})
+
+    async def _describe(self, request: web.Request) -> web.Response:
+        return web.json_response({"name": self.name, "version": self.version,
+                                  "trained_at": "2026-01-01T00:00:00+00:00"})
+
+    async def _predict(self, request: web.Request) -> web.Response:
+        if request.match_info["tail"] != f"{self.name}:predict":
+            return web.json_response({"status": 404, "title": "Not Found"}, status=404)
+        self.predict_calls += 1
+        self.request_ids.append(request.headers.get("X-Request-ID"))
+        body = await request.json()
+        instances = body["instances"]
+        self.instances_seen.extend(instances)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_status:
+            return web.json_response({"status": self.fail_status, "detail": "boom"},
+                                     status=self.fail_status)
+        errors = [{"field": f"instances[{i}].x", "message": "must be a number", "type": "float"}
+                  for i, inst in enumerate(instances)
+                  if "x" in inst and not isinstance(inst["x"], int | float)]
+        if errors:
+            return web.json_response(
+                {"type": "https://finfleet.dev/problems/invalid-input", "title": "Invalid input",
+                 "status": 422, "detail": "bad", "errors": errors},
+                status=422, content_type="application/problem+json")
+        return web.json_response({
+            "model_name": self.name, "model_version": self.version,
+            "predictions": [{"double": inst["x"] * 2, "version": self.version} if "x" in inst
+                            else {"echo": inst, "version": self.version} for inst in instances],
+        })

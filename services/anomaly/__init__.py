@@ -1,0 +1,1 @@
+"""Anomaly service: Isolation Forest over per-user transaction profiles, with reasons and feedback."""

@@ -1,0 +1,101 @@
+"""Per-user and per-merchant state behind the features, kept in the kit's record store.
+
+Keys: `user:<id>` a bounded list of the user's recent transactions (newest last);
+`merchant:<id>` daily transaction counts and its confirmed frauds; `tx:<id>` where a scored
+transaction happened, so feedback can name only the transaction id. Feedback itself goes to a
+separate, longer log (`feedback:<yyyy-mm-dd>`) that training reads.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from services.anomaly.features import (
+    DAY,
+    FRAUD_DELAY_DAYS,
+    FRAUD_WINDOWS_DAYS,
+    AmountPrior,
+    Tx,
+    transaction_features,
+)
+from services.kit.stores import RecordStore
+
+KEEP_DAYS = FRAUD_DELAY_DAYS + max(FRAUD_WINDOWS_DAYS) + 1
+MAX_FRAUDS_PER_MERCHANT = 500
+
+
+class ProfileStore:
+    """Reads what a transaction's features need and records the transaction afterwards."""
+
+    def __init__(self, store: RecordStore, feedback_log: RecordStore | None = None) -> None:
+        self.store = store
+        self.feedback_log = feedback_log or store
+
+    def observe(self, user_id: str, tx: Tx, prior: AmountPrior) -> np.ndarray:
+        """Features of `tx` from the profile as it stood, then `tx` joins the profile."""
+        history = self.store.recent(f"user:{user_id}")
+        merchant_doc = self.store.get(f"merchant:{tx.merchant}")
+        features = transaction_features(tx, history, merchant_doc, prior)
+        if tx.tx_id is not None and any(r["i"] == tx.tx_id for r in history):
+            return features  # a retried transaction is scored again, not counted twice
+        self.store.append(f"user:{user_id}", [tx.record()])
+        self._count_at_merchant(tx.merchant, merchant_doc, tx.t)
+        if tx.tx_id is not None:
+            self.store.put(f"tx:{tx.tx_id}", {"u": user_id, "m": tx.merchant, "t": tx.t})
+        return features
+
+    def history(self, user_id: str) -> list[dict[str, Any]]:
+        return self.store.recent(f"user:{user_id}")
+
+    def transaction(self, tx_id: str) -> dict[str, Any] | None:
+        return self.store.get(f"tx:{tx_id}")
+
+    def merchant(self, merchant: str) -> dict[str, Any] | None:
+        return self.store.get(f"merchant:{merchant}")
+
+    def _count_at_merchant(self, merchant: str, doc: dict[str, Any] | None, t: float) -> None:
+        doc = doc or {"days": {}, "fraud": {}}
+        day = int(t // DAY)
+        doc["days"][str(day)] = doc["days"].get(str(day), 0) + 1
+        if len(doc["days"]) > KEEP_DAYS:
+            doc["days"] = {d: n for d, n in doc["days"].items() if int(d) > day - KEEP_DAYS}
+        self.store.put(f"merchant:{merchant}", doc)
+
+    def mark(self, merchant: str, tx_id: str, tx_time: float, fraud: bool, reported: float) -> None:
+        """Add (or withdraw) a confirmed fraud at a merchant; the fraud-rate features read it."""
+        doc = self.store.get(f"merchant:{merchant}") or {"days": {}, "fraud": {}}
+        if fraud:
+            doc["fraud"][tx_id] = [tx_time, reported]
+            if len(doc["fraud"]) > MAX_FRAUDS_PER_MERCHANT:
+                newest = sorted(doc["fraud"].items(), key=lambda kv: kv[1][0])
+                doc["fraud"] = dict(newest[-MAX_FRAUDS_PER_MERCHANT:])
+        elif doc["fraud"].pop(tx_id, None) is None:
+            return
+        self.store.put(f"merchant:{merchant}", doc)
+
+    def record_feedback(self, tx_id: str, label: str, note: str | None = None,
+                        now: float | None = None) -> dict[str, Any] | None:
+        """Store feedback on a scored transaction; None when the transaction is unknown."""
+        seen = self.transaction(tx_id)
+        if seen is None:
+            return None
+        reported = time.time() if now is None else now
+        entry = {"transaction_id": tx_id, "label": label, "user_id": seen["u"],
+                 "merchant": seen["m"], "tx_time": seen["t"], "reported_at": reported,
+                 "note": note}
+        day = datetime.fromtimestamp(reported, UTC).strftime("%Y-%m-%d")
+        self.feedback_log.append(f"feedback:{day}", [entry])
+        self.store.put(f"label:{tx_id}", entry)
+        self.mark(seen["m"], tx_id, seen["t"], label == "fraud", reported)
+        return entry
+
+    def label(self, tx_id: str) -> dict[str, Any] | None:
+        return self.store.get(f"label:{tx_id}")
+
+    def feedback(self, day: str) -> list[dict[str, Any]]:
+        """The feedback received on one UTC day (`yyyy-mm-dd`), oldest first."""
+        return self.feedback_log.recent(f"feedback:{day}")

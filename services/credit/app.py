@@ -1,0 +1,11 @@
+"""The credit service: the kit's app given the credit model."""
+
+from fastapi import FastAPI
+
+from services.credit.model import CreditModel
+from services.credit.schema import CreditSettings
+from services.kit import create_app
+
+
+def build_app(settings: CreditSettings | None = None) -> FastAPI:
+    return create_app(CreditModel, settings or CreditSettings())

@@ -1,0 +1,54 @@
+"""The credit service's contract: settings, the answer's shape, and the score mapping.
+
+The request schema is not here: training writes it into the manifest (see features.py), so the
+service validates against the exact fields, ranges and categories its model learnt from.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class CreditSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDIT_", extra="ignore", protected_namespaces=())
+
+    port: int = 8005
+    top_reasons: int = 3
+    predict_threads: int = 1
+
+
+class Reason(BaseModel):
+    feature: str
+    value: float | str | None
+    contribution: float  # log-odds added to the default risk by this feature
+    direction: str  # "increases_risk" | "decreases_risk"
+
+
+class CreditPrediction(BaseModel):
+    probability_of_default: float
+    risk_score: int
+    band: str  # low | medium | high
+    decision: str  # approve | review | decline
+    reasons: list[Reason]
+
+
+def risk_score(probability: float) -> int:
+    """0–100, higher is riskier: 100 × PD, rounded. Linear so that a score reads as a
+    percentage chance of default, which is what a reviewer asks first."""
+    if not math.isfinite(probability):
+        raise ValueError("probability must be finite")
+    return int(round(100 * min(max(probability, 0.0), 1.0)))
+
+
+def band_for(probability: float, medium_from: float, high_from: float) -> str:
+    if probability >= high_from:
+        return "high"
+    return "medium" if probability >= medium_from else "low"
+
+
+DECISIONS = {"low": "approve", "medium": "review", "high": "decline"}

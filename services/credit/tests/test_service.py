@@ -1,0 +1,172 @@
+"""The credit service over HTTP (in-process): answers, reasons, and every error path."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from services.credit.app import build_app
+from services.credit.model import logit
+from services.credit.schema import CreditSettings
+from services.kit.testing import running_client
+
+PREDICT = "/v1/models/credit:predict"
+
+
+@pytest.fixture
+async def client(model_dir):
+    app = build_app(CreditSettings(model_dir=model_dir, max_instances=8, max_body_bytes=4096))
+    async with running_client(app) as client:
+        client.app = app
+        yield client
+
+
+async def test_predicts_probability_score_band_and_reasons(client, application):
+    response = await client.post(PREDICT, json={"instances": [application]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_name"] == "credit"
+    assert body["model_version"] == client.app.state.model_state.model.version
+    (pred,) = body["predictions"]
+    assert 0 < pred["probability_of_default"] < 1
+    assert pred["risk_score"] == round(100 * pred["probability_of_default"])
+    assert pred["band"] in {"low", "medium", "high"}
+    assert pred["decision"] == {"low": "approve", "medium": "review", "high": "decline"}[pred["band"]]
+    assert len(pred["reasons"]) == 3
+    for reason in pred["reasons"]:
+        assert reason["direction"] == (
+            "increases_risk" if reason["contribution"] > 0 else "decreases_risk")
+
+
+async def test_riskier_application_scores_higher(client, application):
+    risky = {**application, "delinquencies": 6, "utilisation": 1.2, "income": 20000,
+             "existing_emis": 9000, "employment_type": "gig"}
+    response = await client.post(PREDICT, json={"instances": [application, risky]})
+    safe_pred, risky_pred = response.json()["predictions"]
+    assert risky_pred["probability_of_default"] > safe_pred["probability_of_default"]
+    top = {r["feature"] for r in risky_pred["reasons"] if r["direction"] == "increases_risk"}
+    assert top & {"delinquencies", "utilisation", "debt_to_income", "emi_to_income",
+                  "employment_type", "income"}
+
+
+async def test_reasons_are_consistent_with_the_probability(client, application):
+    """Contributions + bias reproduce the model's margin: the reasons explain this very score."""
+    model = client.app.state.model_state.model
+    rows = [application, {**application, "delinquencies": 3, "age": 23}]
+    x = model.spec.encode(rows)
+    margin = model.trees.contributions(x).sum(axis=1) + model.trees.bias
+    np.testing.assert_allclose(margin, logit(model._raw_probability(x)), atol=1e-4)
+    pred = (await client.post(PREDICT, json={"instances": rows[:1]})).json()["predictions"][0]
+    contributions = [abs(r["contribution"]) for r in pred["reasons"]]
+    assert contributions == sorted(contributions, reverse=True)
+
+
+async def test_batch_order_is_preserved(client, application):
+    rows = [{**application, "delinquencies": d} for d in (0, 4, 1)]
+    batch = (await client.post(PREDICT, json={"instances": rows})).json()["predictions"]
+    singles = [(await client.post(PREDICT, json={"instances": [r]})).json()["predictions"][0]
+               for r in rows]
+    assert batch == singles
+
+
+async def test_metadata_has_provenance_metrics_and_schema(client):
+    body = (await client.get("/v1/models/credit")).json()
+    assert body["name"] == "credit"
+    assert len(body["data_sha256"]) == 64
+    assert body["metrics"]["holdout"]["auc"] > 0.6
+    schema = body["input_schema"]
+    assert schema["properties"]["employment_type"]["enum"][0] == "salaried"
+    assert set(schema["derived"]) == {"debt_to_income", "emi_to_income", "loan_to_income"}
+
+
+def _problem(response, status):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
+
+
+async def test_bad_json_is_400(client):
+    _problem(await client.post(PREDICT, content=b"{not json"), 400)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [
+        ({"age": "thirty"}, "instances[0].age", "number_type"),
+        ({"age": 12}, "instances[0].age", "greater_than_equal"),
+        ({"utilisation": 9.0}, "instances[0].utilisation", "less_than_equal"),
+        ({"employment_type": "astronaut"}, "instances[0].employment_type", "enum"),
+        ({"favourite_colour": "blue"}, "instances[0].favourite_colour", "extra_forbidden"),
+        ({"income": None}, "instances[0].income", "number_type"),
+    ],
+)
+async def test_invalid_fields_are_422_naming_the_field(client, application, change, field, kind):
+    body = _problem(await client.post(PREDICT, json={"instances": [{**application, **change}]}),
+                    422)
+    assert {"field": field, "type": kind} == {k: body["errors"][0][k] for k in ("field", "type")}
+
+
+async def test_missing_field_is_422(client, application):
+    incomplete = {k: v for k, v in application.items() if k != "tenure_months"}
+    body = _problem(await client.post(PREDICT, json={"instances": [incomplete]}), 422)
+    assert body["errors"] == [
+        {"field": "instances[0].tenure_months", "message": "field required", "type": "missing"}]
+
+
+async def test_too_many_instances_is_422(client, application):
+    body = _problem(await client.post(PREDICT, json={"instances": [application] * 9}), 422)
+    assert body["errors"][0]["field"] == "instances"
+
+
+async def test_empty_or_missing_instances_is_422(client):
+    _problem(await client.post(PREDICT, json={"instances": []}), 422)
+    _problem(await client.post(PREDICT, json={"rows": [1]}), 422)
+
+
+async def test_oversized_body_is_413(client, application):
+    _problem(await client.post(PREDICT, content=b"x" * 5000), 413)
+
+    async def chunks():
+        for _ in range(10):
+            yield b" " * 1000
+
+    _problem(await client.post(PREDICT, content=chunks()), 413)
+
+
+async def test_request_id_is_echoed_or_made(client, application):
+    response = await client.post(PREDICT, json={"instances": [application]},
+                                 headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    generated = (await client.get("/health/live")).headers["x-request-id"]
+    assert len(generated) == 32
+
+
+async def test_metrics_use_the_design_names(client, application):
+    await client.post(PREDICT, json={"instances": [application, application]})
+    await client.post(PREDICT, json={"instances": [{"age": 1}]})
+    text = (await client.get("/metrics")).text
+    assert ('finfleet_http_requests_total{route="/v1/models/credit:predict",service="credit",'
+            'status="200"} 1.0') in text
+    assert 'finfleet_predictions_total{outcome="ok",service="credit"} 2.0' in text
+    assert 'finfleet_predictions_total{outcome="invalid",service="credit"} 1.0' in text
+    assert 'finfleet_model_info{service="credit",version="' in text
+    assert "finfleet_http_request_duration_seconds_bucket" in text
+    assert 'route="/health/ready"' not in text  # probes are not counted
+
+
+async def test_not_ready_without_a_model(tmp_path):
+    app = build_app(CreditSettings(model_dir=tmp_path))
+    async with running_client(app, wait_ready=False) as client:
+        for _ in range(250):
+            response = await client.get("/health/ready")
+            if "train" in response.json()["reason"]:
+                break
+            await asyncio.sleep(0.02)
+        assert response.status_code == 503
+        assert "services.credit.train" in response.json()["reason"]
+        assert (await client.get("/health/live")).status_code == 200
+        _problem(await client.post(PREDICT, json={"instances": [{}]}), 503)

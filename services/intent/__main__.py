@@ -1,0 +1,9 @@
+"""`python -m services.intent` serves the newest trained intent model on port 8001."""
+
+from services.intent.app import build_app
+from services.intent.settings import IntentSettings
+from services.kit.serve import serve
+
+if __name__ == "__main__":
+    settings = IntentSettings()
+    serve(build_app(settings), settings)

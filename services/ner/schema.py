@@ -1,0 +1,48 @@
+"""The ner service's contract: settings, one request instance, one predicted entity."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+Label = Literal["MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT"]
+
+
+class NerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore", protected_namespaces=())
+
+    port: int = 8002
+    batch_size: int = 64
+
+
+class NerInstance(BaseModel):
+    """One text to tag; relative dates ("last month") resolve against `reference_date`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="the text to tag (may be empty)")
+    reference_date: date | None = Field(
+        default=None, description="ISO date that relative dates resolve against; default today"
+    )
+
+
+class Entity(BaseModel):
+    """A found entity: character offsets into the text, and a normalised value where it applies."""
+
+    text: str
+    label: Label
+    start: int
+    end: int
+    value: dict[str, Any] | None = None
+
+
+INSTANCE = TypeAdapter(NerInstance)
+
+
+def input_json_schema() -> dict[str, Any]:
+    return NerInstance.model_json_schema()

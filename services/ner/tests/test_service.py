@@ -1,0 +1,149 @@
+"""The ner service over HTTP: entities, offsets, normalised values, limits and errors."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from services.kit.testing import running_client
+from services.ner.app import build_app
+from services.ner.train import PIPELINE_DIR
+
+PREDICT = "/v1/models/ner:predict"
+
+
+async def predict(client, instances):
+    response = await client.post(PREDICT, json={"instances": instances})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def found(prediction) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for e in prediction["entities"]:
+        out.setdefault(e["label"], []).append(e["text"])
+    return out
+
+
+def test_ruler_patterns_survive_initialize_and_reload(trained):
+    nlp = spacy.load(trained.file(PIPELINE_DIR))
+    assert len(nlp.get_pipe("entity_ruler").patterns) > 50
+    assert nlp.pipe_names == ["entity_ruler", "ner", "entity_sanity"]
+    tokens = [t.text for t in nlp("Rs.250 and 5k")]
+    assert "250" in tokens and tokens[-2:] == ["5", "k"]
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "span"),
+    [
+        ("Paid ₹5,000 to Swiggy yesterday", "MONEY", "₹5,000"),
+        ("Paid ₹5,000 to Swiggy yesterday", "DATE", "yesterday"),
+        ("Paid Rs. 640 to Zomato using my HDFC credit card", "MERCHANT", "Zomato"),
+        ("Paid Rs. 640 to Zomato using my HDFC credit card", "ACCOUNT", "HDFC credit card"),
+        ("How much did I spend on groceries last month?", "CATEGORY", "groceries"),
+        ("How much did I spend on groceries last month?", "DATE", "last month"),
+        ("Move 2 crore rupees to my PPF account", "MONEY", "2 crore rupees"),
+    ],
+)
+async def test_each_label_found_in_clear_cases(settings, text, label, span):
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, [{"text": text}])
+    assert span in found(body["predictions"][0]).get(label, [])
+
+
+async def test_offsets_slice_back_and_values_are_normalised(settings):
+    text = "Spent INR 1.2 lakh on travel last month and €35 on 2024-11-03"
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, [{"text": text, "reference_date": "2025-03-15"}])
+    assert body["model_name"] == "ner" and body["model_version"]
+    prediction = body["predictions"][0]
+    assert prediction["reference_date"] == "2025-03-15"
+    for e in prediction["entities"]:
+        assert text[e["start"]:e["end"]] == e["text"]
+    by_text = {e["text"]: e for e in prediction["entities"]}
+    assert by_text["INR 1.2 lakh"]["value"] == {"amount": 120000.0, "currency": "INR"}
+    assert by_text["€35"]["value"] == {"amount": 35.0, "currency": "EUR"}
+    assert by_text["last month"]["value"] == {"start": "2025-02-01", "end": "2025-02-28"}
+    assert by_text["2024-11-03"]["value"] == {"start": "2024-11-03", "end": "2024-11-03"}
+
+
+async def test_unicode_offsets_are_character_offsets(settings):
+    text = "😀 नमस्ते! Paid ₹1,200 and €40 today"
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, [text])
+    entities = body["predictions"][0]["entities"]
+    money = [e for e in entities if e["label"] == "MONEY"]
+    assert [e["text"] for e in money] == ["₹1,200", "€40"]
+    for e in entities:
+        assert text[e["start"]:e["end"]] == e["text"]
+
+
+async def test_empty_text_has_no_entities(settings):
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, [{"text": ""}, {"text": "   "}])
+    assert [p["entities"] for p in body["predictions"]] == [[], []]
+
+
+async def test_over_long_text_is_a_422_naming_the_field(settings):
+    async with running_client(build_app(settings)) as client:
+        response = await client.post(
+            PREDICT, json={"instances": [{"text": "ok"}, {"text": "x" * 501}]})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in response.json()["errors"]] == ["instances[1].text"]
+
+
+@pytest.mark.parametrize(
+    ("instance", "field"),
+    [({"text": "hi", "reference_date": "15/03/2025"}, "instances[0].reference_date"),
+     ({"txt": "hi"}, "instances[0].text"), ({"text": 42}, "instances[0].text")],
+)
+async def test_bad_instances_are_422_naming_the_field(settings, instance, field):
+    async with running_client(build_app(settings)) as client:
+        response = await client.post(PREDICT, json={"instances": [instance]})
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+async def test_too_many_instances_is_refused(settings):
+    async with running_client(build_app(settings)) as client:
+        response = await client.post(PREDICT, json={"instances": ["a"] * 17})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "instances"
+
+
+async def test_batch_keeps_request_order(settings):
+    texts = [f"Paid ₹{100 + i} to Swiggy" if i % 2 else "hello there" for i in range(12)]
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, texts)
+    assert len(body["predictions"]) == 12
+    for i, prediction in enumerate(body["predictions"]):
+        money = [e["value"]["amount"] for e in prediction["entities"] if e["label"] == "MONEY"]
+        assert money == ([100.0 + i] if i % 2 else [])
+
+
+async def test_metadata_describes_the_model(settings, trained):
+    async with running_client(build_app(settings)) as client:
+        response = await client.get("/v1/models/ner")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["version"] == trained.version
+    assert body["input_schema"]["properties"]["text"]["type"] == "string"
+
+
+async def test_not_ready_without_a_model(tmp_path):
+    from services.ner.schema import NerSettings
+
+    app = build_app(NerSettings(model_dir=tmp_path))
+    async with running_client(app, wait_ready=False) as client:
+        await client.get("/health/live")
+        import asyncio
+
+        for _ in range(100):
+            ready = await client.get("/health/ready")
+            if "failed" in ready.json()["reason"]:
+                break
+            await asyncio.sleep(0.02)
+        response = await client.post(PREDICT, json={"instances": ["hi"]})
+    assert ready.status_code == 503
+    assert response.status_code == 503

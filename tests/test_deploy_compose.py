@@ -1,0 +1,145 @@
+"""docker-compose: the file validates with `docker-compose config`, API keys are required, only
+nginx is public, every long-running service is hardened and health-checked, and the gateway,
+nginx and Prometheus point at services and ports that exist."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL_SERVICES = ("intent", "ner", "spending", "anomaly", "credit")
+ONE_SHOT = {"nginx-config"}
+KEY_DIGESTS = json.dumps(["0" * 64])
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (run deploy/ci-tools.sh)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k != "FINFLEET_API_KEY_SHA256"}
+    return subprocess.run(
+        [require_tool("docker-compose"), "-f", str(REPO_ROOT / "docker-compose.yml"),
+         "--project-directory", str(REPO_ROOT), "config"],
+        capture_output=True, text=True, timeout=120, env=base | env, cwd=REPO_ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict]:
+    result = compose_config({"FINFLEET_API_KEY_SHA256": KEY_DIGESTS})
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def dockerfile_env(service: dict) -> dict[str, str]:
+    text = (REPO_ROOT / service["build"]["dockerfile"]).read_text()
+    return dict(re.findall(r"\b([A-Z_]+)=(\S+)", text.split("FROM base AS runtime")[-1]))
+
+
+def test_compose_refuses_to_start_without_api_keys() -> None:
+    result = compose_config({})
+    assert result.returncode != 0
+    assert "FINFLEET_API_KEY_SHA256" in result.stderr
+
+
+def test_the_fleet_and_the_monitoring_profile(services) -> None:
+    assert set(services) == {"redis", *MODEL_SERVICES, "gateway", "nginx-config", "nginx",
+                             "prometheus", "grafana"}
+    assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana"}
+    assert all(services[n]["profiles"] == ["monitoring"] for n in ("prometheus", "grafana"))
+    for name in MODEL_SERVICES:
+        assert services[name]["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+    assert services["gateway"]["environment"]["GATEWAY_API_KEY_SHA256"] == KEY_DIGESTS
+
+
+def test_only_nginx_listens_beyond_loopback(services) -> None:
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            if isinstance(port, dict):
+                assert name == "nginx" and port["published"] == 8080, name
+            else:
+                assert port.startswith("127.0.0.1:"), f"{name} publishes {port}"
+
+
+def test_long_running_services_are_hardened_and_health_checked(services) -> None:
+    for name, service in services.items():
+        assert service.get("read_only") is True, name
+        assert service.get("cap_drop") == ["ALL"], name
+        if name in ONE_SHOT:
+            assert service["restart"] == "no"
+            continue
+        has_check = "healthcheck" in service or (
+            "build" in service
+            and "HEALTHCHECK" in (REPO_ROOT / service["build"]["dockerfile"]).read_text())
+        if name not in {"prometheus", "grafana"}:
+            assert has_check, f"{name} has no health check"
+
+
+def test_gateway_upstreams_are_the_model_services_on_their_ports(services) -> None:
+    upstreams = json.loads(services["gateway"]["environment"]["GATEWAY_UPSTREAMS"])
+    assert sorted(upstreams) == sorted(MODEL_SERVICES)
+    for model, url in upstreams.items():
+        host, port = re.fullmatch(r"http://([a-z]+):(\d+)", url).groups()
+        assert host == model
+        assert dockerfile_env(services[host])[f"{model.upper()}_PORT"] == port
+    assert dockerfile_env(services["gateway"])["GATEWAY_PORT"] == "8000"
+    for stateful in ("spending", "anomaly"):
+        assert services[stateful]["environment"][f"{stateful.upper()}_REDIS_URL"] == (
+            "redis://redis:6379/0")
+        assert services[stateful]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_bind_mounts_exist(services) -> None:
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume["source"]
+            if source.startswith(("/", ".")):
+                assert Path(source).exists(), f"{name} mounts missing {source}"
+
+
+def test_prometheus_scrapes_every_compose_service_on_its_port(services) -> None:
+    config = yaml.safe_load((REPO_ROOT / "deploy/monitoring/prometheus.yml").read_text())
+    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
+               for t in sc["targets"]}
+    expected = {f"{m}:{dockerfile_env(services[m])[f'{m.upper()}_PORT']}" for m in MODEL_SERVICES}
+    assert targets == expected | {"gateway:8000"}
+
+
+def test_nginx_serves_the_config_rendered_from_the_gateway_settings(services, monkeypatch) -> None:
+    try:
+        from gateway.nginx.render import render_from_settings
+    except ImportError:
+        pytest.skip("gateway: gateway/nginx/render.py does not exist yet")
+    render = services["nginx-config"]
+    assert render["command"][:4] == ["python", "-m", "gateway.nginx", "render"]
+    out_file = Path(render["command"][render["command"].index("--out") + 1])
+    mounts = dict(v.split(":")[:2] for v in services["nginx"]["volumes"])
+    shared = {v.split(":")[0] for v in render["volumes"]} & set(mounts)
+    assert shared, "nginx and nginx-config share a volume"
+    assert [v for v in render["volumes"] if v.startswith(f"{shared.pop()}:{out_file.parent}")]
+    nginx_command = " ".join(services["nginx"]["command"])
+    assert f"-c /etc/finfleet/{out_file.name}" in nginx_command
+
+    for key, value in services["nginx-config"]["environment"].items():
+        monkeypatch.setenv(key, value)
+    text = render_from_settings()
+    assert "listen 0.0.0.0:8080;" in text
+    assert re.search(r"server gateway:8000\b", text)
+    prefix = services["nginx-config"]["environment"]["GATEWAY_NGINX_PREFIX"]
+    assert f"pid {prefix}/nginx.pid;" in text and f"mkdir -p {prefix}" in nginx_command
+    assert services["nginx-config"]["environment"] == services["gateway"]["environment"]

