@@ -239,6 +239,9 @@ def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
     assert copied == [({"from": "models"}, [image], f"/opt/finfleet/models/{image}")]
     runtime = all_stages["runtime"]["body"]
     assert ("COPY", "--from=model /opt/finfleet/models /opt/finfleet/models") in runtime
+    # The Kubernetes init container runs the seeder from the runtime image.
+    assert ("COPY", "deploy/docker/healthcheck.py deploy/docker/seed_models.py /opt/finfleet/"
+            ) in runtime
     assert f"{image.upper()}_MODEL_DIR=/opt/finfleet/models" in dict(runtime)["ENV"]
 
 

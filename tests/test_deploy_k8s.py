@@ -174,7 +174,8 @@ def test_retraining_cronjob_writes_the_volume_the_model_reads(overlay, name: str
     env = {e["name"]: e for e in server["env"]}
     assert env[f"{name.upper()}_MODEL_DIR"]["value"] == "/models"
     pin = env[f"{name.upper()}_MODEL_VERSION"]["valueFrom"]["configMapKeyRef"]
-    assert pin["key"] == name and pin["optional"] is True
+    assert pin["key"] == "version" and pin["optional"] is True
+    assert pin["name"].startswith(f"{name}-model-version"), "one ConfigMap per model"
     assert one(docs, "ConfigMap", pin["name"])
     seed = deployment["initContainers"][0]
     assert seed["command"][-3:] == ["/opt/finfleet/models", "/models", name]
@@ -316,3 +317,29 @@ async def test_probe_paths_are_real_routes(overlay, name: str, tmp_path: Path) -
         assert ready.headers["content-type"].startswith("application/")
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200 and "finfleet_http_requests" in metrics.text
+
+
+def test_pinning_a_model_version_rolls_only_that_model(tmp_path: Path) -> None:
+    """The rollback procedure in docs/deploy.md: an overlay pins one model's version."""
+    kubectl = require_tool("kubectl")
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(K8S / "overlays" / "prod", tmp_path)],
+        "configMapGenerator": [{"name": "credit-model-version", "behavior": "merge",
+                                "literals": ["version=20250101-000000"]}],
+    }))
+
+    def render(path: Path) -> list[dict]:
+        result = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+    before, after = render(K8S / "overlays" / "prod"), render(tmp_path)
+    changed = {d["metadata"]["name"] for d in find(after, "Deployment")
+               if d != one(before, "Deployment", d["metadata"]["name"])}
+    assert changed == {"credit"}
+    container = one(after, "Deployment", "credit")["spec"]["template"]["spec"]["containers"][0]
+    ref = {e["name"]: e for e in container["env"]}["CREDIT_MODEL_VERSION"]["valueFrom"][
+        "configMapKeyRef"]
+    assert one(after, "ConfigMap", ref["name"])["data"] == {"version": "20250101-000000"}

@@ -1,1 +1,1 @@
-"""Anomaly service: Isolation Forest over per-user transaction profiles, with reasons and feedback."""
+"""Anomaly service: Isolation Forest over per-user profiles, with reasons and feedback."""

@@ -6,6 +6,7 @@ Training replays a data set through these same functions, so serving and trainin
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +62,6 @@ class Tx:
     weekday: int
     tx_id: str | None = None
 
-    def record(self) -> dict[str, Any]:
-        """What a user's profile keeps of it (short keys: profiles hold hundreds of these)."""
-        return {"i": self.tx_id, "t": self.t, "a": self.amount, "m": self.merchant,
-                "c": self.category}
-
 
 @dataclass(frozen=True)
 class AmountPrior:
@@ -80,50 +76,59 @@ class AmountPrior:
 
 
 def transaction_features(
-    tx: Tx, history: list[dict[str, Any]], merchant_doc: dict[str, Any] | None, prior: AmountPrior
-) -> np.ndarray:
-    """The feature vector (in FEATURE_NAMES order) of `tx` given what came before it."""
-    past = [r for r in history if r["t"] <= tx.t and (tx.tx_id is None or r["i"] != tx.tx_id)]
-    times = np.fromiter((r["t"] for r in past), float, len(past))
-    amounts = np.fromiter((r["a"] for r in past), float, len(past))
-    age = tx.t - times
-    warm = len(past) >= MIN_HISTORY
+    tx: Tx, profile: dict[str, list] | None, merchant_doc: dict[str, Any] | None,
+    prior: AmountPrior,
+) -> list[float]:
+    """The feature vector (in FEATURE_NAMES order) of `tx` given what came before it.
+
+    `profile` holds the user's recent transactions as parallel lists sorted by time
+    (`t` epoch seconds, `a` amount, `m` merchant, `c` category); only those at or before `tx.t`
+    count, so a late-arriving transaction is judged against its own past.
+    """
+    times = profile["t"] if profile else []
+    n = bisect_right(times, tx.t)
+    amounts = np.asarray(profile["a"][:n], dtype=np.float64) if n else np.zeros(0)
+    warm = n >= MIN_HISTORY
     if warm:
-        median, mean, std, top = (float(np.median(amounts)), float(amounts.mean()),
-                                  float(amounts.std()), float(amounts.max()))
+        mean = float(amounts.sum()) / n
+        std = math.sqrt(max(float(amounts @ amounts) / n - mean * mean, 0.0))
+        median = float(np.partition(amounts, n // 2)[n // 2])
+        top = float(amounts.max())
     else:
         median, mean, std, top = prior.median, prior.mean, prior.std, prior.median
     spread = max(std, 0.1 * mean, 1.0)
-    out = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
-    out[0] = math.log1p(tx.amount)
-    out[1] = tx.amount / max(median, 1.0)
-    out[2] = tx.amount / max(mean, 1.0)
-    out[3] = (tx.amount - mean) / spread
-    out[4] = tx.amount / max(top, 1.0)
-    sums = []
-    for k, window in enumerate((600.0, 3600.0, DAY, 7 * DAY, 30 * DAY)):
-        inside = age < window
-        out[5 + k] = 1 + int(inside.sum())
-        sums.append(tx.amount + float(amounts[inside].sum()))
-    for k in range(4):
-        out[10 + k] = math.log1p(sums[k + 1])
-    span_days = min(30.0, max(1.0, float(age.max()) / DAY)) if len(past) else 1.0
+    counts, sums = [], []
+    for window in (600.0, 3600.0, DAY, 7 * DAY, 30 * DAY):
+        lo = bisect_left(times, tx.t - window, 0, n)
+        counts.append(1.0 + n - lo)
+        sums.append(tx.amount + float(amounts[lo - n:].sum()) if lo < n else tx.amount)
+    span_days = min(30.0, max(1.0, (tx.t - times[0]) / DAY)) if n else 1.0
     daily_usual = (sums[4] - tx.amount) / span_days if warm else prior.mean
-    out[14] = sums[2] / max(daily_usual, 1.0)
-    out[15] = tx.hour
-    out[16] = float(NIGHT_HOURS[0] <= tx.hour < NIGHT_HOURS[1])
-    out[17] = float(tx.weekday >= 5)
-    out[18] = math.log1p(float(age.min())) if len(past) else math.log1p(30 * DAY)
-    merchants = [r["m"] for r in past]
-    out[19] = float(warm and tx.merchant not in merchants)
+    merchants = profile["m"][:n] if profile else []
+    day_start = n - int(counts[2]) + 1
+    new_category = 0.0
     if warm and tx.category is not None:
-        out[20] = float(tx.category not in {r["c"] for r in past})
-    out[21] = merchants.count(tx.merchant) / len(past) if past else 0.0
-    today = age < DAY
-    out[22] = len({m for m, recent in zip(merchants, today, strict=True) if recent} | {tx.merchant})
-    out[23] = math.log1p(len(past))
-    out[24:27] = merchant_fraud_features(merchant_doc, tx.t)
-    return out
+        new_category = float(tx.category not in profile["c"][:n])
+    return [
+        math.log1p(tx.amount),
+        tx.amount / max(median, 1.0),
+        tx.amount / max(mean, 1.0),
+        (tx.amount - mean) / spread,
+        tx.amount / max(top, 1.0),
+        *counts,
+        *(math.log1p(s) for s in sums[1:]),
+        sums[2] / max(daily_usual, 1.0),
+        tx.hour,
+        float(NIGHT_HOURS[0] <= tx.hour < NIGHT_HOURS[1]),
+        float(tx.weekday >= 5),
+        math.log1p(tx.t - times[n - 1]) if n else math.log1p(30 * DAY),
+        float(warm and tx.merchant not in merchants),
+        new_category,
+        merchants.count(tx.merchant) / n if n else 0.0,
+        float(len({tx.merchant, *merchants[day_start:]})),
+        math.log1p(n),
+        *merchant_fraud_features(merchant_doc, tx.t),
+    ]
 
 
 def merchant_fraud_features(doc: dict[str, Any] | None, t: float) -> tuple[float, float, float]:
@@ -134,13 +139,17 @@ def merchant_fraud_features(doc: dict[str, Any] | None, t: float) -> tuple[float
     """
     if not doc:
         return 0.0, 0.0, 0.0
+    frauds = doc.get("fraud")
+    if not frauds:
+        return 0.0, 0.0, 0.0
     day = int(t // DAY)
-    days = {int(d): n for d, n in doc.get("days", {}).items()}
-    fraud_days = [int(ft // DAY) for ft, reported in doc.get("fraud", {}).values() if reported <= t]
+    fraud_days = [int(ft // DAY) for ft, reported in frauds.values() if reported <= t]
+    days = [(int(d), n) for d, n in doc["days"].items()]
     out = []
     for window in FRAUD_WINDOWS_DAYS:
         start = day - FRAUD_DELAY_DAYS - window
-        seen = sum(n for d, n in days.items() if start <= d < day - FRAUD_DELAY_DAYS)
-        frauds = sum(1 for d in fraud_days if start <= d < day)
-        out.append(min(1.0, frauds / max(seen, 1)))
-    return out[0], out[1], float(sum(1 for d in fraud_days if day - 30 - FRAUD_DELAY_DAYS <= d < day))
+        seen = sum(n for d, n in days if start <= d < day - FRAUD_DELAY_DAYS)
+        confirmed = sum(1 for d in fraud_days if start <= d < day)
+        out.append(min(1.0, confirmed / max(seen, 1)))
+    start = day - FRAUD_DELAY_DAYS - FRAUD_WINDOWS_DAYS[-1]
+    return out[0], out[1], float(sum(1 for d in fraud_days if start <= d < day))

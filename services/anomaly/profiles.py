@@ -1,6 +1,7 @@
 """Per-user and per-merchant state behind the features, kept in the kit's record store.
 
-Keys: `user:<id>` a bounded list of the user's recent transactions (newest last);
+Keys: `user:<id>` the user's most recent transactions (at most `max_history`) as parallel lists
+sorted by time, one read and one write per scored transaction;
 `merchant:<id>` daily transaction counts and its confirmed frauds; `tx:<id>` where a scored
 transaction happened, so feedback can name only the transaction id. Feedback itself goes to a
 separate, longer log (`feedback:<yyyy-mm-dd>`) that training reads.
@@ -9,10 +10,9 @@ separate, longer log (`feedback:<yyyy-mm-dd>`) that training reads.
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from services.anomaly.features import (
     DAY,
@@ -31,25 +31,38 @@ MAX_FRAUDS_PER_MERCHANT = 500
 class ProfileStore:
     """Reads what a transaction's features need and records the transaction afterwards."""
 
-    def __init__(self, store: RecordStore, feedback_log: RecordStore | None = None) -> None:
+    def __init__(self, store: RecordStore, feedback_log: RecordStore | None = None,
+                 max_history: int = 500) -> None:
         self.store = store
         self.feedback_log = feedback_log or store
+        self.max_history = max_history
 
-    def observe(self, user_id: str, tx: Tx, prior: AmountPrior) -> np.ndarray:
+    def observe(self, user_id: str, tx: Tx, prior: AmountPrior) -> list[float]:
         """Features of `tx` from the profile as it stood, then `tx` joins the profile."""
-        history = self.store.recent(f"user:{user_id}")
+        profile = self.store.get(f"user:{user_id}")
         merchant_doc = self.store.get(f"merchant:{tx.merchant}")
-        features = transaction_features(tx, history, merchant_doc, prior)
-        if tx.tx_id is not None and any(r["i"] == tx.tx_id for r in history):
+        features = transaction_features(tx, profile, merchant_doc, prior)
+        if tx.tx_id is not None and profile and tx.tx_id in profile["i"]:
             return features  # a retried transaction is scored again, not counted twice
-        self.store.append(f"user:{user_id}", [tx.record()])
+        self.store.put(f"user:{user_id}", self._with(profile, tx))
         self._count_at_merchant(tx.merchant, merchant_doc, tx.t)
         if tx.tx_id is not None:
             self.store.put(f"tx:{tx.tx_id}", {"u": user_id, "m": tx.merchant, "t": tx.t})
         return features
 
-    def history(self, user_id: str) -> list[dict[str, Any]]:
-        return self.store.recent(f"user:{user_id}")
+    def _with(self, profile: dict[str, list] | None, tx: Tx) -> dict[str, list]:
+        """The profile with `tx` inserted in time order, oldest dropped beyond `max_history`."""
+        profile = profile or {"t": [], "a": [], "m": [], "c": [], "i": []}
+        at = bisect_right(profile["t"], tx.t)
+        for key, value in (("t", tx.t), ("a", tx.amount), ("m", tx.merchant),
+                           ("c", tx.category), ("i", tx.tx_id)):
+            profile[key].insert(at, value)
+            if len(profile[key]) > self.max_history:
+                del profile[key][0]
+        return profile
+
+    def profile(self, user_id: str) -> dict[str, list] | None:
+        return self.store.get(f"user:{user_id}")
 
     def transaction(self, tx_id: str) -> dict[str, Any] | None:
         return self.store.get(f"tx:{tx_id}")

@@ -44,8 +44,8 @@ def replay_features(
     profiles: ProfileStore | None = None,
 ) -> np.ndarray:
     """Features of every row in order; each row's fraud label is learnt after the delay."""
-    profiles = profiles or ProfileStore(MemoryRecordStore(max_per_key=max_history,
-                                                          max_keys=10_000_000))
+    profiles = profiles or ProfileStore(MemoryRecordStore(max_keys=10_000_000),
+                                        max_history=max_history)
     out = np.empty((len(df), len(FEATURE_NAMES)), dtype=np.float32)
     users = df["user_id"].astype(str).tolist()
     frauds = df["fraud"].to_numpy()

@@ -172,6 +172,7 @@ def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress=True):
     reference = booster.predict(xgb.DMatrix(x_hold), pred_contribs=True, approx_contribs=True)
     contrib_diff = float(np.max(np.abs(tables.contributions(x_hold) - reference[:, :-1])))
     tables.save(staging / "trees.npz")
+    booster.save_model(staging / "xgboost.json")  # not served: for peers (MLServer) and audits
     say(f"credit: ONNX parity {onnx_diff:.1e}, contribution parity {contrib_diff:.1e}")
 
     manifest = {

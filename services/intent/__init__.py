@@ -1,1 +1,1 @@
-"""Intent service: MiniLM sentence embeddings on ONNX Runtime plus a linear head, with out-of-scope."""
+"""Intent service: MiniLM embeddings on ONNX Runtime, a linear head, out-of-scope detection."""

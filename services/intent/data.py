@@ -76,7 +76,7 @@ def _read_csv(path: Path) -> list[tuple[str, str]]:
 def banking77_dataset(directory: Path = BANKING77_DIR) -> Dataset:
     """Banking77 (PolyAI): train.csv to train, test.csv as the holdout; no out-of-scope class."""
     if not (directory / "train.csv").is_file():
-        raise FileNotFoundError(f"Banking77 not found at {directory} (expected train.csv, test.csv)")
+        raise FileNotFoundError(f"Banking77 not found at {directory} (train.csv, test.csv)")
     train, test = _read_csv(directory / "train.csv"), _read_csv(directory / "test.csv")
     labels = tuple(sorted({label for _, label in train}))
     as_texts = lambda rows: LabelledTexts([t for t, _ in rows], [y for _, y in rows])  # noqa: E731

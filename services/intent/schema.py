@@ -30,13 +30,13 @@ LABELS: tuple[str, ...] = (*INTENTS, OUT_OF_SCOPE)
 
 def instance_adapter(max_text_length: int) -> TypeAdapter:
     """Validates one instance; the text limit comes from settings, so it is built per model."""
-    text = Annotated[
+    constrained = Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_text_length)
     ]
 
     class IntentInstance(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        text: text = Field(description="The user's message", examples=["what's my balance?"])
+        text: constrained = Field(description="The user's message", examples=["what's my balance?"])
 
     return TypeAdapter(IntentInstance)
 

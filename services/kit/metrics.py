@@ -40,6 +40,11 @@ class ModelMetrics(HttpMetrics):
             "finfleet_model_info", "The model version being served (value 1)",
             ["service", "version"], registry=self.registry,
         )
+        self.model_ready = Gauge(
+            "finfleet_model_ready", "1 once the model is loaded and serving, 0 before",
+            ["service"], registry=self.registry,
+        )
+        self.model_ready.labels(service).set(0)
         self.predict_duration = Histogram(
             "finfleet_predict_duration_seconds", "Model predict time per batch",
             ["service"], buckets=LATENCY_BUCKETS, registry=self.registry,
@@ -48,3 +53,4 @@ class ModelMetrics(HttpMetrics):
     def set_version(self, version: str) -> None:
         self.model_info.clear()
         self.model_info.labels(self.service, version).set(1)
+        self.model_ready.labels(self.service).set(1)

@@ -154,6 +154,7 @@ async def test_metrics_use_the_design_names(client, application):
     assert 'finfleet_predictions_total{outcome="ok",service="credit"} 2.0' in text
     assert 'finfleet_predictions_total{outcome="invalid",service="credit"} 1.0' in text
     assert 'finfleet_model_info{service="credit",version="' in text
+    assert 'finfleet_model_ready{service="credit"} 1.0' in text
     assert "finfleet_http_request_duration_seconds_bucket" in text
     assert 'route="/health/ready"' not in text  # probes are not counted
 

@@ -1,0 +1,59 @@
+"""The ONNX graph and tokenizer used at serving time against the training-time encoder."""
+
+import numpy as np
+import pytest
+
+from services.intent.encoder import MAX_TOKENS, OnnxSentenceEncoder, load_tokenizer
+from services.intent.export import (
+    ENCODER_ONNX,
+    MINILM_SAFETENSORS_SHA256,
+    TOKENIZER_JSON,
+    minilm_dir,
+    verify_weights,
+)
+
+SENTENCES = [
+    "What's my balance?",
+    "Block my debit card immediately, I lost my wallet in the Mumbai local",
+    "80C ke under kitna tax bachega agar PPF mein 1.5 lakh daalu?",
+    "hi",
+]
+
+
+def test_packaged_weights_are_the_upstream_release():
+    assert verify_weights(minilm_dir()) == MINILM_SAFETENSORS_SHA256
+
+
+def test_verify_weights_refuses_other_files(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"not minilm")
+    with pytest.raises(RuntimeError, match="expected"):
+        verify_weights(tmp_path)
+
+
+def test_onnx_matches_sentence_transformers(encoder_dir):
+    pytest.importorskip("sentence_transformers")
+    from services.intent.export import reference_embeddings
+
+    onnx = OnnxSentenceEncoder(encoder_dir / ENCODER_ONNX, encoder_dir / TOKENIZER_JSON)
+    got, want = onnx.encode(SENTENCES), reference_embeddings(SENTENCES)
+    assert got.shape == want.shape == (len(SENTENCES), 384)
+    cosine = (got * want).sum(axis=1)
+    assert cosine.min() > 0.9999, cosine
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_tokenizer_pads_per_batch_and_truncates_at_256(encoder_dir):
+    tokenizer = load_tokenizer(encoder_dir / TOKENIZER_JSON)
+    short = tokenizer.encode_batch(["hi", "pay my bill"])
+    assert len(short[0].ids) == len(short[1].ids) < 10
+    assert short[0].attention_mask.count(0) > 0
+    long = tokenizer.encode("balance " * 400)
+    assert len(long.ids) == MAX_TOKENS
+
+
+def test_a_batch_embeds_each_text_as_it_would_alone(encoder_dir):
+    onnx = OnnxSentenceEncoder(encoder_dir / ENCODER_ONNX, encoder_dir / TOKENIZER_JSON)
+    batch = onnx.encode(SENTENCES)
+    alone = np.vstack([onnx.encode([s]) for s in SENTENCES])
+    np.testing.assert_allclose(batch, alone, atol=1e-4)
+    assert onnx.encode([]).shape == (0, 384)
