@@ -6,7 +6,7 @@ STAMP := .venv/.finfleet-installed
 EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
 SERVICES := credit intent ner spending anomaly
 
-.PHONY: setup models run test test-fast lint bench bench-quick eval demo clean
+.PHONY: setup models run demo test lint clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
+# Train every model that has no artifact yet (a no-op on later runs).
 models: setup
 	@for s in $(SERVICES); do \
 	  if [ ! -f services/$$s/train.py ]; then echo "models: $$s has no trainer yet, skipped"; \
@@ -25,14 +26,17 @@ models: setup
 	  else echo "models: training $$s"; $(PY) -m services.$$s.train || exit 1; fi; \
 	done
 
-run: setup models
-	$(PY) -m services.credit
+run: setup
+	$(PY) -m fleet run
 
-test: setup
+demo: setup
+	$(PY) -m fleet demo
+
+test: models
 	$(PY) -m pytest -q
 
 lint: setup
-	.venv/bin/ruff check services gateway tests bench
+	.venv/bin/ruff check services gateway fleet tests bench
 
 clean:
 	rm -rf models logs .pytest_cache

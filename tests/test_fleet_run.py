@@ -1,0 +1,135 @@
+"""`make run`'s launcher end to end: real processes on free ports, the gateway in front,
+SIGTERM stops everything and frees every port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fleet.demo import EXAMPLES
+from fleet.plan import MODEL_SERVICES, build_plan
+from fleet.supervisor import short_view
+from tests.procs import REPO_ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _launch(tmp_path: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, Path]:
+    out = tmp_path / "launcher.out"
+    with out.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fleet", "run", "--log-dir", str(tmp_path / "logs"), *extra],
+            cwd=REPO_ROOT, env={**os.environ, **env, "COLUMNS": "200"}, stdout=fh,
+            stderr=subprocess.STDOUT)
+    return proc, out
+
+
+def _wait_for(out: Path, proc: subprocess.Popen, marker: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = out.read_text(errors="replace")
+        if marker in text:
+            return text
+        if proc.poll() is not None:
+            raise AssertionError(f"launcher exited ({proc.returncode}):\n{text[-3000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"no {marker!r} after {timeout}s:\n{out.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def ports() -> dict[str, str]:
+    env = {f"{name.upper()}_PORT": str(free_port()) for name in [*MODEL_SERVICES, "gateway"]}
+    env["GATEWAY_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+def test_launcher_brings_up_the_fleet_and_sigterm_stops_it(tmp_path, ports):
+    proc, out = _launch(tmp_path, ports, "--ready-timeout", "240")
+    try:
+        text = _wait_for(out, proc, "fleet ready", timeout=900)
+        state = json.loads((tmp_path / "logs" / "fleet.json").read_text())
+        assert "gateway" in state and state["gateway"]["ready"], text[-2000:]
+        assert "model version" in text and "gateway" in text
+        gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+        ready = [name for name in MODEL_SERVICES if state.get(name, {}).get("ready")]
+        assert "credit" in ready, text[-2000:]
+        with httpx.Client(base_url=gateway, timeout=30) as client:
+            listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+            for name in ready:
+                response = client.post(f"/v1/models/{name}:predict",
+                                       json={"instances": [EXAMPLES[name]]})
+                assert response.status_code == 200, (name, response.text)
+                body = response.json()
+                assert body["model_version"] == state[name]["version"]
+                assert listed[name]["ready"] is True
+        for name in state:
+            assert (tmp_path / "logs" / f"{name}.log").is_file()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0, out.read_text()[-2000:]
+    assert "fleet stopped" in out.read_text()
+    for name, info in state.items():
+        assert not _pid_alive(info["pid"]), f"{name} (pid {info['pid']}) outlived the launcher"
+        assert _port_free(info["port"]), f"{name}'s port {info['port']} is still held"
+
+
+def test_a_port_in_use_is_named(tmp_path, ports):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(ports["CREDIT_PORT"])))
+        holder.listen()
+        proc, out = _launch(tmp_path, ports, "--no-train")
+        assert proc.wait(timeout=60) == 1
+    assert f"port {ports['CREDIT_PORT']} (credit) is already in use" in out.read_text()
+
+
+def test_plan_skips_services_whose_code_is_missing(tmp_path):
+    (tmp_path / "services" / "credit").mkdir(parents=True)
+    (tmp_path / "services" / "credit" / "app.py").write_text("")
+    plan = build_plan({"CREDIT_PORT": "9105"}, root=tmp_path)
+    assert [p.name for p in plan.processes] == ["credit"]
+    assert plan.processes[0].env["CREDIT_PORT"] == "9105"
+    assert set(plan.missing) == {"intent", "ner", "spending", "anomaly", "gateway"}
+
+
+def test_plan_points_the_gateway_at_the_chosen_ports():
+    plan = build_plan({"CREDIT_PORT": "9105", "GATEWAY_PORT": "9100"})
+    gateway = next(p for p in plan.processes if p.name == "gateway")
+    assert gateway.port == 9100
+    assert json.loads(gateway.env["GATEWAY_UPSTREAMS"])["credit"] == "http://127.0.0.1:9105"
+
+
+def test_short_view_hides_request_lines_and_summarises_others():
+    request = b'{"ts":"t","level":"info","logger":"x","msg":"request","route":"/v1"}\n'
+    loaded = b'{"ts":"t","level":"info","logger":"x","msg":"model loaded","version":"v1"}\n'
+    assert short_view(request) is None
+    assert short_view(loaded) == "info model loaded (version=v1)"
+    assert short_view(b"plain text\n") == "plain text"
