@@ -6,7 +6,7 @@ STAMP := .venv/.finfleet-installed
 EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
 SERVICES := credit intent ner spending anomaly
 
-.PHONY: setup models run demo test lint clean
+.PHONY: setup models run demo test lint images k8s-check clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,19 @@ test: models
 
 lint: setup
 	.venv/bin/ruff check services gateway fleet tests bench
+
+# Container images (needs a Docker engine): one small runtime image per model, plus trainers.
+images:
+	@for s in $(SERVICES); do \
+	  docker build -f services/$$s/Dockerfile -t finfleet/$$s:dev . || exit 1; \
+	  docker build -f services/$$s/Dockerfile --target trainer -t finfleet/$$s-trainer:dev . || exit 1; \
+	done
+	docker build -f gateway/Dockerfile -t finfleet/gateway:dev .
+
+# Static deployment checks: kustomize builds, schema validation, compose config, promtool.
+k8s-check: setup
+	bash deploy/ci-tools.sh
+	$(PY) -m pytest tests/test_deploy_*.py -q
 
 clean:
 	rm -rf models logs .pytest_cache

@@ -104,6 +104,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(fanout.router)
+    app.router.routes[0:0] = routes.predict_routes  # the hot routes match first
     app.include_router(routes.router)
+    app.include_router(fanout.router)
     return app

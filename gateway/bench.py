@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -62,6 +63,25 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, flo
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(procs_by_name: dict[str, procs.Proc], url: str, script: Path, connections: int,
+             seconds: int) -> dict[str, float]:
+    """wrk's numbers plus each process's CPU µs per request: a cost that a busy, shared
+    machine distorts far less than requests/s."""
+    before = {name: cpu_seconds(p.popen.pid) for name, p in procs_by_name.items()}
+    result = wrk(url, script, connections, seconds)
+    requests = max(1.0, result["rps"] * seconds)
+    for name, proc in procs_by_name.items():
+        used = cpu_seconds(proc.popen.pid) - before[name]
+        result[f"{name}_cpu_us_per_req"] = used / requests * 1e6
+    return result
+
+
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     model_dir = args.model_dir
@@ -98,10 +118,13 @@ def run(args: argparse.Namespace) -> dict:
         samples: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
         for repeat in range(args.repeats):
             for name, target, script, connections in cases:
-                result = wrk(targets[target], scripts[script], connections, args.seconds)
+                result = measured({"credit": credit, "gateway": gateway}, targets[target],
+                                  scripts[script], connections, args.seconds)
                 samples[name].append(result)
                 print(f"[{repeat + 1}/{args.repeats}] {name:<18} {result['rps']:>9.0f} req/s  "
-                      f"p50 {result['p50_ms']:.3f} ms  non-2xx {result['non_2xx']}")
+                      f"p50 {result['p50_ms']:.3f} ms  non-2xx {result['non_2xx']}  CPU µs/req "
+                      f"credit {result['credit_cpu_us_per_req']:.0f} "
+                      f"gateway {result['gateway_cpu_us_per_req']:.0f}")
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -120,9 +143,12 @@ def run(args: argparse.Namespace) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [f"Gateway bench (cache: {result['cache']}, {result['repeats']}× {result['seconds']} s "
-             "per case, medians)", "", "| case | req/s | p50 ms |", "| --- | ---: | ---: |"]
+             "per case, medians)", "",
+             "| case | req/s | p50 ms | credit CPU µs/req | gateway CPU µs/req |",
+             "| --- | ---: | ---: | ---: | ---: |"]
     for name, m in result["medians"].items():
-        lines.append(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.3f} |")
+        lines.append(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.3f} | "
+                     f"{m['credit_cpu_us_per_req']:.0f} | {m['gateway_cpu_us_per_req']:.0f} |")
     r = result["ratios"]
     lines += ["", f"- miss / direct at 16 connections: **{r['miss_rps_vs_direct_c16']:.2f}×** "
               "(goal ≥ 0.6×)",

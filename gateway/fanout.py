@@ -31,29 +31,38 @@ class MessageIn(BaseModel):
     text: str = Field(min_length=1)
 
 
-class TransactionIn(BaseModel):
-    """A transaction as the anomaly service takes it; its description feeds NER."""
-
+class TransactionPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     description: str = Field(min_length=1)
 
 
-def parse_body(request_body: bytes, model: type[BaseModel], max_text: int) -> BaseModel:
+class TransactionIn(BaseModel):
+    """The anomaly service's instance (`user_id`, `transaction`, ...); the gateway checks only
+    what it needs itself, the description that feeds NER, and leaves the rest to anomaly."""
+
+    model_config = ConfigDict(extra="allow")
+    user_id: str = Field(min_length=1)
+    transaction: TransactionPart
+
+
+def parse_body(request_body: bytes, model: type[BaseModel]) -> tuple[BaseModel, dict]:
+    """The validated body and the raw payload (forwarded as sent, not as pydantic re-dumps it)."""
     try:
         payload = orjson.loads(request_body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
     try:
-        parsed = model.model_validate(payload)
+        return model.model_validate(payload), payload
     except ValidationError as exc:
         raise InvalidInput("the body does not match the schema",
                            errors=pydantic_errors(exc)) from exc
-    text_field = "text" if isinstance(parsed, MessageIn) else "description"
-    if len(getattr(parsed, text_field)) > max_text:
-        raise InvalidInput(f"{text_field} is longer than {max_text} characters",
-                           errors=[{"field": text_field, "message": f"at most {max_text} "
-                                    "characters", "type": "string_too_long"}])
-    return parsed
+
+
+def check_length(field: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters",
+                           errors=[{"field": field, "message": f"at most {limit} characters",
+                                    "type": "string_too_long"}])
 
 
 async def part(request: Request, model: str, instance: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +105,8 @@ async def fan_out(request: Request, calls: dict[str, tuple[str, dict[str, Any]]]
 @router.post("/message")
 async def analyze_message(request: Request) -> Response:
     """A chat message → its intent and its entities."""
-    settings = request.app.state.settings
-    message = parse_body(await request.body(), MessageIn, settings.max_text_length)
+    message, _ = parse_body(await request.body(), MessageIn)
+    check_length("text", message.text, request.app.state.settings.max_text_length)
     instance = {"text": message.text}
     return await fan_out(request, {"intent": ("intent", instance),
                                    "entities": ("ner", instance)})
@@ -105,10 +114,13 @@ async def analyze_message(request: Request) -> Response:
 
 @router.post("/transaction")
 async def analyze_transaction(request: Request) -> Response:
-    """A transaction → its anomaly score and the entities in its description."""
-    settings = request.app.state.settings
-    transaction = parse_body(await request.body(), TransactionIn, settings.max_text_length)
+    """An anomaly instance (`{"user_id", "transaction": {...}}`) → its anomaly score and the
+    entities in the transaction's description."""
+    parsed, payload = parse_body(await request.body(), TransactionIn)
+    description = parsed.transaction.description
+    check_length("transaction.description", description,
+                 request.app.state.settings.max_text_length)
     return await fan_out(request, {
-        "anomaly": ("anomaly", transaction.model_dump()),
-        "entities": ("ner", {"text": transaction.description}),
+        "anomaly": ("anomaly", payload),
+        "entities": ("ner", {"text": description}),
     })

@@ -8,7 +8,13 @@ import time
 
 from gateway.app import build_app
 from gateway.auth import hash_key
+from gateway.tests.conftest import closed_port_url
+from gateway.tests.fakes import FakeModelService
 from services.kit.testing import running_client
+
+TRANSACTION = {"user_id": "u1", "transaction": {
+    "timestamp": "2026-01-05T10:00:00", "amount": 249.0, "merchant": "swiggy",
+    "description": "Swiggy order 249 INR"}}
 
 
 def counter(text: str, name: str, **labels: str) -> float:
@@ -167,8 +173,9 @@ async def test_fan_out_answers_partially_when_a_part_is_down(make_settings, inte
     async with running_client(build_app(make_settings())) as client:
         message = await client.post("/v1/analyze/message", json={"text": "pay rent"})
         bad = await client.post("/v1/analyze/message", json={"text": ""})
-        transaction = await client.post("/v1/analyze/transaction",
-                                        json={"amount": 10, "description": "coffee"})
+        transaction = await client.post("/v1/analyze/transaction", json=TRANSACTION)
+        no_description = await client.post("/v1/analyze/transaction",
+                                           json={"user_id": "u1", "transaction": {"amount": 5}})
     assert message.status_code == 200
     body = message.json()
     assert body["partial"] is True
@@ -179,6 +186,23 @@ async def test_fan_out_answers_partially_when_a_part_is_down(make_settings, inte
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "text"
     assert transaction.status_code == 503  # anomaly and ner are both down
     assert {e["field"] for e in transaction.json()["errors"]} == {"anomaly", "entities"}
+    assert no_description.status_code == 422
+    assert no_description.json()["errors"][0]["field"] == "transaction.description"
+
+
+async def test_transaction_fan_out_sends_the_instance_as_given(make_settings):
+    anomaly = await FakeModelService("anomaly").start()
+    try:
+        settings = make_settings(upstreams={"anomaly": anomaly.url, "ner": closed_port_url()})
+        async with running_client(build_app(settings)) as client:
+            response = await client.post("/v1/analyze/transaction", json=TRANSACTION)
+    finally:
+        await anomaly.stop()
+    body = response.json()
+    assert response.status_code == 200 and body["partial"] is True
+    assert anomaly.instances_seen == [TRANSACTION]
+    assert body["anomaly"]["prediction"]["echo"] == TRANSACTION
+    assert body["entities"]["status"] == 503
 
 
 async def test_models_list_reports_version_and_readiness(make_settings):

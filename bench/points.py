@@ -1,0 +1,175 @@
+"""The bench points: one row per (server, route, connections, instances, cache) to drive with wrk.
+
+Adding a service or a route is one entry in SERVICES or FANOUT_ROUTES; `plan()` crosses them with
+connection counts and batch sizes. Bodies are JSON text; `__N__` in a body is replaced per request
+by `lua/post.lua` when the point measures cache misses, so no two requests share a cache key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+VARY = "__N__"
+_VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """A model service: how to start it and one valid instance (with VARY in one value)."""
+
+    name: str
+    default_port: int
+    instance: Callable[[str], dict]
+
+    @property
+    def module(self) -> str:
+        return f"services.{self.name}"
+
+    @property
+    def env_prefix(self) -> str:
+        return f"{self.name.upper()}_"
+
+
+def _credit(n: str) -> dict:
+    return {"age": 35, "income": f"85000.{n}", "loan_amount": 500000, "tenure_months": 36,
+            "existing_emis": 5000, "credit_history_months": 60, "delinquencies": 0,
+            "utilisation": 0.3, "employment_type": "salaried"}
+
+
+def _intent(n: str) -> dict:
+    return {"text": f"how much did I spend on food last month {n}"}
+
+
+def _ner(n: str) -> dict:
+    return {"text": f"paid Rs 2,500 to Swiggy on 3 March from HDFC savings ref {n}"}
+
+
+def _spending(n: str) -> dict:
+    history = [{"date": f"2024-{m:02d}-15", "amount": 40000 + 900 * m, "category": "groceries"}
+               for m in range(1, 13)]
+    history[-1]["amount"] = f"51000.{n}"
+    return {"history": history, "horizon_months": 3}
+
+
+def _transaction(n: str) -> dict:
+    return {"timestamp": "2024-06-01T14:30:00+05:30", "amount": f"1250.{n}",
+            "merchant": "swiggy", "category": "food", "channel": "upi",
+            "description": "Swiggy order"}
+
+
+def _anomaly(n: str) -> dict:
+    return {"user_id": "bench-user", "transaction": _transaction(n)}
+
+
+SERVICES: dict[str, ServiceEntry] = {
+    "intent": ServiceEntry("intent", 8001, _intent),
+    "ner": ServiceEntry("ner", 8002, _ner),
+    "spending": ServiceEntry("spending", 8003, _spending),
+    "anomaly": ServiceEntry("anomaly", 8004, _anomaly),
+    "credit": ServiceEntry("credit", 8005, _credit),
+}
+
+# Gateway fan-out routes: path, the services it needs, one body (with VARY in one value).
+FANOUT_ROUTES: dict[str, tuple[str, tuple[str, ...], Callable[[str], dict]]] = {
+    "analyze/message": ("/v1/analyze/message", ("intent", "ner"),
+                        lambda n: {"text": f"paid 2,500 for groceries yesterday {n}"}),
+    "analyze/transaction": ("/v1/analyze/transaction", ("anomaly", "ner"),
+                            lambda n: {"user_id": "bench-user", "transaction": _transaction(n),
+                                       "description": f"Swiggy order {n}"}),
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One thing to measure. `target` is the server wrk drives: a service, gateway or mlserver."""
+
+    target: str
+    route: str  # the service (direct or via gateway), "mlserver", or a fan-out route
+    path: str
+    connections: int
+    instances: int
+    cache: str = ""  # "" direct; "miss" or "hit" through the gateway
+
+    @property
+    def key(self) -> str:
+        via = f" via gateway ({self.cache})" if self.cache else ""
+        return f"{self.route}{via} c{self.connections} b{self.instances}"
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The services that must be up for this point to mean anything."""
+        if self.route in FANOUT_ROUTES:
+            return FANOUT_ROUTES[self.route][1]
+        if self.route == "mlserver":
+            return ("credit",)
+        return (self.route,)
+
+
+def json_body(payload: dict) -> str:
+    """JSON text where a string `"123.__N__"` becomes the bare number `123.__N__`."""
+    return _VARIED_NUMBER.sub(r"\1", json.dumps(payload, separators=(",", ":")))
+
+
+def body_for(point: Point, encode_credit: Callable[[list[dict]], list[list[float]]] | None = None,
+             ) -> str:
+    """The request body: VARY left in for cache misses, fixed digits (one per instance) else."""
+    if point.route == "mlserver":
+        if encode_credit is None:
+            raise ValueError("the MLServer body needs the credit feature encoder")
+        instances = [json.loads(_fixed(_credit, i + 1)) for i in range(point.instances)]
+        return json.dumps(v2_request(encode_credit(instances)))
+    if point.route in FANOUT_ROUTES:
+        text = json_body(FANOUT_ROUTES[point.route][2](VARY))
+        return text if point.cache == "miss" else text.replace(VARY, "1")
+    make = SERVICES[point.route].instance
+    if point.cache == "miss":
+        instances = [json_body(make(VARY))] * point.instances
+    else:
+        instances = [_fixed(make, i + 1) for i in range(point.instances)]
+    return '{"instances":[' + ",".join(instances) + "]}"
+
+
+def _fixed(make: Callable[[str], dict], index: int) -> str:
+    return json_body(make(VARY)).replace(VARY, str(index))
+
+
+def v2_request(rows: list[list[float]]) -> dict:
+    """The Open Inference (V2) request MLServer takes: one FP32 matrix, probabilities back."""
+    flat = [float(v) for row in rows for v in row]
+    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])],
+                        "datatype": "FP32", "data": flat}],
+            "outputs": [{"name": "predict_proba"}]}
+
+
+CONNECTIONS_FULL = (1, 16, 64)
+BATCHES = (1, 32)
+
+
+def plan(quick: bool) -> list[Point]:
+    """Every point of a run. Quick: 16 connections; the credit/peer pair, credit through the
+    gateway and one fan-out route; every other service direct with one instance."""
+    points: list[Point] = []
+    conns = (16,) if quick else CONNECTIONS_FULL
+    for name, entry in SERVICES.items():
+        path = f"/v1/models/{entry.name}:predict"
+        batches = BATCHES if (name == "credit" or not quick) else (1,)
+        points += [Point(name, name, path, c, b) for c in conns for b in batches]
+        if name == "credit":
+            points += [Point("mlserver", "mlserver", "/v2/models/credit/infer", c, b)
+                       for c in conns for b in batches]
+        if quick and name != "credit":
+            continue
+        via_gateway = [(c, 1) for c in conns] if name == "credit" else []
+        if not quick:
+            via_gateway += [(16, b) for b in BATCHES if (16, b) not in via_gateway]
+        points += [Point("gateway", name, path, c, b, cache)
+                   for c, b in via_gateway for cache in ("miss", "hit")]
+    for route, (path, _, _) in FANOUT_ROUTES.items():
+        if quick and route != "analyze/message":
+            continue
+        caches = ("hit",) if quick else ("miss", "hit")
+        points += [Point("gateway", route, path, 16, 1, cache) for cache in caches]
+    return points

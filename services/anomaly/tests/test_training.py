@@ -1,0 +1,42 @@
+"""The artifact training writes: manifest, threshold, metrics, report; and the public data set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.anomaly.data import HANDBOOK_CSV, load_handbook
+from services.anomaly.features import FEATURE_NAMES
+
+
+def test_manifest_records_what_serving_and_review_need(artifact_path):
+    manifest = json.loads((artifact_path / "manifest.json").read_text())
+    assert len(FEATURE_NAMES) >= 20
+    assert manifest["feature_schema"]["all"] == list(FEATURE_NAMES)
+    assert set(manifest["feature_schema"]["model"]) <= set(FEATURE_NAMES)
+    assert 0.0 < manifest["threshold"]["score"] < 1.0
+    holdout = manifest["metrics"]["holdout"]
+    for key in ("auc_roc", "average_precision", "card_precision_at_100_mean"):
+        assert 0.0 <= holdout[key] <= 1.0
+    assert manifest["metrics"]["onnx_max_abs_diff"] < 1e-4
+    assert set(manifest["files"]) >= {"model.onnx", "reference.json", "report.md",
+                                      "scores.png", "precision_recall.png"}
+    assert len(manifest["data_sha256"]) == 64
+    assert "AUC-ROC" in (artifact_path / "report.md").read_text()
+
+
+def test_threshold_meets_the_target_false_positive_rate_on_its_window(artifact_path):
+    manifest = json.loads((artifact_path / "manifest.json").read_text())
+    holdout = manifest["metrics"]["holdout"]
+    assert holdout["false_positive_rate"] < 5 * manifest["threshold"]["target_false_positive_rate"]
+
+
+def test_handbook_loader():
+    if not HANDBOOK_CSV.is_file():
+        pytest.skip(f"handbook data not found at {HANDBOOK_CSV}")
+    df = load_handbook()
+    assert len(df) == 430_983
+    assert int(df["fraud"].sum()) == 3_814
+    assert df["timestamp"].is_monotonic_increasing
+    assert df["merchant"].str.startswith("terminal:").all()

@@ -1,0 +1,90 @@
+"""`python -m services.intent.bench`: latency of the served intent model, bounded and in-process.
+
+Measures, on one ONNX thread: the encoder alone, the whole model (tokenize → ONNX → head) for
+one query, one query through the HTTP app (in-process ASGI), and a 32-text batch. Prints p50/p90
+in milliseconds; numbers depend on the machine and its load, so compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+
+from services.intent.app import build_app
+from services.intent.model import IntentModel
+from services.intent.settings import IntentSettings
+from services.kit import ArtifactStore
+from services.kit.settings import REPO_ROOT
+from services.kit.testing import running_client
+
+QUERIES = [
+    "what's my balance?", "how much did I spend on Swiggy last month", "pay my airtel bill",
+    "is 720 a good CIBIL score", "my card was stolen", "tell me a joke",
+    "how can I save tax under 80C", "can I afford a 40 lakh home loan",
+]
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 3),
+            "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1000, 3),
+            "n": len(ordered)}
+
+
+def _time(fn, repeats: int, warmup: int = 20) -> dict[str, float]:
+    for i in range(warmup):
+        fn(i)
+    samples = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - started)
+    return _summary(samples)
+
+
+async def _http(settings: IntentSettings, repeats: int) -> dict[str, float]:
+    async with running_client(build_app(settings)) as client:
+        samples = []
+        for i in range(repeats + 20):
+            body = {"instances": [{"text": QUERIES[i % len(QUERIES)]}]}
+            started = time.perf_counter()
+            response = await client.post("/v1/models/intent:predict", json=body)
+            if i >= 20:
+                samples.append(time.perf_counter() - started)
+            response.raise_for_status()
+        return _summary(samples)
+
+
+def run(model_dir: Path, repeats: int) -> dict:
+    settings = IntentSettings(model_dir=model_dir, onnx_threads=1, log_level="WARNING")
+    artifact = ArtifactStore(model_dir, "intent").load(settings.model_version)
+    model = IntentModel(settings)
+    model.load(artifact)
+    batch = [QUERIES[i % len(QUERIES)] for i in range(32)]
+    results = {
+        "version": artifact.version,
+        "encoder_variant": artifact.manifest["encoder"]["variant"],
+        "encoder_one_query": _time(lambda i: model.encoder.encode([QUERIES[i % 8]]), repeats),
+        "model_one_query": _time(lambda i: model.classify([QUERIES[i % 8]]), repeats),
+        "http_one_query_in_process": asyncio.run(_http(settings, repeats)),
+        "model_batch_32": _time(lambda i: model.classify(batch), max(20, repeats // 10), 3),
+    }
+    results["model_batch_32"]["per_text_ms"] = round(results["model_batch_32"]["p50_ms"] / 32, 3)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--repeats", type=int, default=300)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.model_dir, args.repeats), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
