@@ -137,11 +137,12 @@ def _fixed(make: Callable[[str], dict], index: int) -> str:
 
 
 def v2_request(rows: list[list[float]]) -> dict:
-    """The Open Inference (V2) request MLServer takes: one FP32 matrix, probabilities back."""
+    """The Open Inference (V2) request MLServer takes: one FP32 matrix. The booster loads as an
+    XGBRegressor, whose `predict` (the default output) is already P(default) for a
+    binary:logistic objective, so one probability per row comes back, as from ours."""
     flat = [float(v) for row in rows for v in row]
     return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])],
-                        "datatype": "FP32", "data": flat}],
-            "outputs": [{"name": "predict_proba"}]}
+                        "datatype": "FP32", "data": flat}]}
 
 
 CONNECTIONS_FULL = (1, 16, 64)

@@ -27,13 +27,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{body}'
 """
 
-# A distinct income per request (thread id + counter): every request is a cache miss.
-UNIQUE_LUA = """local counter = 0
-local prefix = tostring(math.random(1, 1000000))
-setup = function(thread) thread:set("tid", tostring(math.random(1, 1000000))) end
+# A distinct income per request: a counter plus a per-run random fraction (seeded by the clock),
+# so neither this run nor an earlier one has cached or can coalesce any of them.
+UNIQUE_LUA = """math.randomseed(os.time())
+local fraction = math.random(1, 999999) / 1000000
+local counter = 0
 request = function()
   counter = counter + 1
-  local income = 30000 + (counter % 100000) + (tonumber(tid or prefix) % 1000) / 1000
+  local income = 30000 + (counter % 100000) + fraction
   local body = string.format('{template}', income)
   return wrk.format("POST", nil, {{["Content-Type"] = "application/json"}}, body)
 end
@@ -43,7 +44,7 @@ end
 def lua_scripts(folder: Path, path: str) -> dict[str, Path]:
     single = json.dumps({"instances": [APPLICANT]}) if path.endswith(":predict") \
         else json.dumps(APPLICANT)
-    template = single.replace('"income": 85000', '"income": %.3f').replace("'", "\\'")
+    template = single.replace('"income": 85000', '"income": %.6f').replace("'", "\\'")
     fixed, unique = folder / "fixed.lua", folder / "unique.lua"
     fixed.write_text(FIXED_LUA.format(body=single))
     unique.write_text(UNIQUE_LUA.format(template=template))

@@ -51,6 +51,10 @@ class CircuitBreaker:
         if self.state != CLOSED:
             self._set(CLOSED)
 
+    def abandon(self) -> None:
+        """A call that ended without an outcome (cancelled) frees the half-open probe slot."""
+        self.probe_in_flight = False
+
     def record_failure(self) -> None:
         self.consecutive_failures += 1
         self.probe_in_flight = False

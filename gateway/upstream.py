@@ -110,6 +110,9 @@ class Upstream:
             self.breaker.record_failure()
             self.metrics.upstream_requests.labels(self.name, _outcome(exc)).inc()
             raise
+        except asyncio.CancelledError:
+            self.breaker.abandon()
+            raise
         finally:
             self.metrics.upstream_duration.labels(self.name).observe(time.perf_counter() - started)
         return self._answer(status, raw, content_type)

@@ -63,6 +63,8 @@ async def test_cache_hit_serves_without_upstream_and_batch_is_served_partly(make
         metrics = (await client.get("/metrics")).text
     assert counter(metrics, "finfleet_cache_requests_total", model="credit", result="hit") == 2
     assert counter(metrics, "finfleet_cache_requests_total", model="credit", result="miss") == 2
+    assert counter(metrics, "finfleet_http_requests_total", service="gateway",
+                   route="/v1/{name}", status="200") == 3
 
 
 async def test_no_cache_header_bypasses_the_cache(make_settings, credit):

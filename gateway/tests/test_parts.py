@@ -61,6 +61,16 @@ def test_breaker_opens_after_threshold_then_lets_one_probe_through():
     assert states == [CLOSED, OPEN, HALF_OPEN, OPEN, HALF_OPEN, CLOSED]
 
 
+def test_breaker_frees_the_probe_slot_when_a_probe_is_cancelled():
+    clock = Clock()
+    breaker = CircuitBreaker(1, 5.0, clock=clock)
+    breaker.record_failure()
+    clock.now += 5
+    assert breaker.allow() and not breaker.allow()
+    breaker.abandon()
+    assert breaker.allow()
+
+
 def test_breaker_success_resets_the_failure_count():
     breaker = CircuitBreaker(2, 5.0, clock=Clock())
     breaker.record_failure()

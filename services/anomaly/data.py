@@ -56,7 +56,7 @@ def generate_transactions(
     df.loc[big, "amount"] = np.round(rng.uniform(25_000, 90_000, int(big.sum())), 2)
     df.loc[big, "scenario"] = 1
     for merchant in rng.choice(n_merchants, size=max(1, n_merchants // 100), replace=False):
-        first = rng.integers(days // 4, days - 7) * 86_400
+        first = rng.integers(days // 4, days - 3) * 86_400
         hit = (df["merchant_idx"] == merchant) & df["seconds"].between(first, first + 14 * 86_400)
         df.loc[hit & (df["scenario"] == 0), "scenario"] = 2
     df = df.sort_values("seconds", kind="stable").reset_index(drop=True)
@@ -75,7 +75,7 @@ def _inject_takeovers(df: pd.DataFrame, rng: np.random.Generator, n_merchants: i
     users = df["user_id"].unique()
     extra = []
     for user in rng.choice(users, size=max(1, len(users) // 30), replace=False):
-        first = int(rng.integers(days // 4, days - 7)) * 86_400
+        first = int(rng.integers(days // 4, days - 3)) * 86_400
         own = (df["user_id"] == user) & df["seconds"].between(first, first + 7 * 86_400)
         victims = own & (rng.random(len(df)) < 1 / 3)
         df.loc[victims, "amount"] = np.round(df.loc[victims, "amount"] * 5, 2)

@@ -59,7 +59,7 @@ class AnomalyModel(ServedModel):
         reference = json.loads(artifact.file("reference.json").read_text())
         self.columns = [FEATURE_NAMES.index(f) for f in reference["model_features"]]
         self.prior = AmountPrior(**reference["amount_prior"])
-        self.scorer = ForestScorer(artifact.file("model.onnx"), reference["score_offset"])
+        self.scorer = ForestScorer(artifact.file("model.onnx"))
         self.ranker = ReasonRanker(reference["feature_quantile_levels"],
                                    reference["feature_quantiles"])
         self.threshold = float(artifact.manifest["threshold"]["score"])

@@ -146,7 +146,7 @@ def train(df: pd.DataFrame, out_root: Path, cfg: TrainConfig, data_name: str,
 
     staging = Path(tempfile.mkdtemp(prefix="anomaly-"))
     export_onnx(forest, len(cols), staging / "model.onnx")
-    scorer = ForestScorer(staging / "model.onnx", float(forest.offset_))
+    scorer = ForestScorer(staging / "model.onnx")
     test_X = X[w.test]
     onnx_scores = scorer.score(test_X[:, cols])
     sk_scores = -forest.score_samples(test_X[:, cols])
@@ -159,7 +159,6 @@ def train(df: pd.DataFrame, out_root: Path, cfg: TrainConfig, data_name: str,
 
     reference = {
         "model_features": model_features,
-        "score_offset": float(forest.offset_),
         "amount_prior": prior.as_dict(),
         "feature_quantile_levels": QUANTILE_LEVELS.round(4).tolist(),
         "feature_quantiles": {name: np.quantile(X[w.fit][:, i], QUANTILE_LEVELS).tolist()

@@ -44,26 +44,29 @@ class TreeTables:
         """Contributions in margin (log-odds) units, shape [rows, features]."""
         rows, n_features = x.shape
         n_trees = self.feature.shape[0]
-        out = np.zeros((rows, n_features), dtype=np.float64)
-        tree_idx = np.broadcast_to(np.arange(n_trees), (rows, n_trees))
-        row_idx = np.broadcast_to(np.arange(rows)[:, None], (rows, n_trees))
+        tree_idx = np.arange(n_trees)[None, :]
+        row_base = (np.arange(rows) * n_features)[:, None]
         node = np.zeros((rows, n_trees), dtype=np.int32)
+        slots, deltas = [], []
         for _ in range(self.depth):
             feat = self.feature[tree_idx, node]
             internal = feat >= 0
             if not internal.any():
                 break
             safe_feat = np.where(internal, feat, 0)
-            xv = x[row_idx, safe_feat]
+            xv = np.take_along_axis(x, safe_feat, axis=1)
             nxt = np.where(xv < self.threshold[tree_idx, node],
                            self.left[tree_idx, node], self.right[tree_idx, node])
             nxt = np.where(np.isnan(xv), self.missing[tree_idx, node], nxt)
             nxt = np.where(internal, nxt, node)
-            delta = self.value[tree_idx, nxt] - self.value[tree_idx, node]
-            np.add.at(out, (row_idx[internal], safe_feat[internal]), delta[internal])
+            slots.append((row_base + safe_feat).ravel())
+            deltas.append((self.value[tree_idx, nxt] - self.value[tree_idx, node]).ravel())
             node = nxt
-        return out
-
+        if not slots:
+            return np.zeros((rows, n_features))
+        summed = np.bincount(np.concatenate(slots), weights=np.concatenate(deltas),
+                             minlength=rows * n_features)
+        return summed.reshape(rows, n_features)
 
 def tables_from_booster(booster, base_margin: float) -> TreeTables:
     """Read the trees from an XGBoost booster's JSON dump (training time only)."""

@@ -46,7 +46,9 @@ class CreditModel(ServedModel):
         self.high_from = manifest["bands"]["high_from"]
         self.groups = self.spec.column_groups()
         self.group_names = list(dict.fromkeys(self.groups))
-        self.group_index = np.array([self.group_names.index(g) for g in self.groups])
+        self.group_matrix = np.zeros((len(self.groups), len(self.group_names)))
+        for column, group in enumerate(self.groups):
+            self.group_matrix[column, self.group_names.index(group)] = 1.0
 
     def input_schema(self) -> dict[str, Any]:
         return self.spec.json_schema()
@@ -72,9 +74,7 @@ class CreditModel(ServedModel):
     def _grouped_contributions(self, x: np.ndarray) -> np.ndarray:
         """Column contributions summed per reported feature (one-hot columns → their field)."""
         per_column = self.trees.contributions(x)
-        grouped = np.zeros((x.shape[0], len(self.group_names)))
-        np.add.at(grouped, (slice(None), self.group_index), per_column)
-        return grouped
+        return per_column @ self.group_matrix
 
     def _answer(self, instance: dict, probability: float, contributions: np.ndarray) -> dict:
         band = band_for(probability, self.medium_from, self.high_from)

@@ -137,7 +137,7 @@ def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress=True):
     tried = []
     for params in tqdm(candidates(cfg.search_budget, cfg.seed), desc="search", disable=not progress):
         oof = out_of_fold(params, x, y, cfg)
-        auc = evaluation.scores(y, oof)["auc"]
+        auc = fold_scores(y, oof, cfg)["auc"]["mean"]
         tried.append({**params, "cv_auc": round(auc, 4)})
         if auc > best_auc:
             best_params, best_auc, best_oof = params, auc, oof

@@ -48,17 +48,20 @@ TFIDF_BLOCKS = {"word": ("word", (1, 2), 1), "char": ("char_wb", (2, 5), 2)}
 
 @dataclass(frozen=True)
 class HeadCandidate:
-    """One head to try: which TF-IDF blocks join the embedding, and the regularisation."""
+    """One head to try: which TF-IDF blocks join the embedding, the classifier, its C."""
 
     name: str
     tfidf: tuple[str, ...] = ()
     c: float = 10.0
     embedding_scale: float = 1.0
+    classifier: str = "logreg"  # or "svm": margins, calibrated by a fitted temperature
 
 
 CANDIDATES = (
     HeadCandidate("minilm-logreg", (), c=10.0),
     HeadCandidate("minilm+tfidf-logreg", ("word", "char"), c=20.0, embedding_scale=2.0),
+    HeadCandidate("minilm+tfidf-svm", ("word", "char"), c=0.5, embedding_scale=2.0,
+                  classifier="svm"),
 )
 
 
@@ -115,7 +118,12 @@ def fit_head(candidate: HeadCandidate, texts: list[str], embeddings: np.ndarray,
         matrices.append(vectorizer.transform(texts))
     x = sp.hstack(matrices).tocsr() if blocks else embeddings * candidate.embedding_scale
     y = np.array([label_names.index(label) for label in labels])
-    clf = LogisticRegression(C=candidate.c, max_iter=3000, tol=1e-4)
+    if candidate.classifier == "svm":
+        from sklearn.svm import LinearSVC
+
+        clf = LinearSVC(C=candidate.c, max_iter=5000)
+    else:
+        clf = LogisticRegression(C=candidate.c, max_iter=3000, tol=1e-4)
     clf.fit(x, y)
     weights = np.zeros((x.shape[1], len(label_names)), dtype=np.float32)
     weights[:, clf.classes_] = clf.coef_.T
@@ -146,6 +154,24 @@ def validation_probabilities(candidate: HeadCandidate, texts: list[str], embeddi
                         [labels[i] for i in fit_idx], label_names)
         probs[val_idx] = head.probabilities(embeddings[val_idx], [texts[i] for i in val_idx])
     return probs
+
+
+def temper(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(t·scores) from softmax(scores): the same as renormalising probs**t."""
+    logp = np.log(np.clip(probs, 1e-300, None)) * temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, truth: list[str], label_names: list[str]) -> float:
+    """The temperature minimising validation log-loss, so confidences mean probabilities."""
+    y = np.array([label_names.index(label) for label in truth])
+
+    def nll(t: float) -> float:
+        return float(-np.log(np.clip(temper(probs, t)[np.arange(len(y)), y], 1e-12, None)).mean())
+
+    return min(np.round(np.geomspace(0.25, 64, 49), 4), key=nll)
 
 
 def decide(probs: np.ndarray, label_names: list[str], threshold: float,
@@ -243,15 +269,19 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             progress.say(f"head {candidate.name}: validation accuracy "
                          f"{selection[candidate.name]['accuracy']:.4f}")
         best = max(candidates, key=lambda c: selection[c.name]["accuracy"])
+        chosen = selection[best.name]
+        temperature = fit_temperature(chosen["probs"], chosen["truth"], label_names)
+        progress.say(f"confidence temperature {temperature:.3f} (validation log-loss)")
         threshold, curve = 0.0, []
         if oos is not None:
-            threshold, curve = choose_threshold(selection[best.name]["probs"],
-                                                selection[best.name]["truth"], label_names, oos)
+            threshold, curve = choose_threshold(temper(chosen["probs"], temperature),
+                                                chosen["truth"], label_names, oos)
             progress.say(f"out-of-scope threshold {threshold:.2f} (validation predictions)")
 
         progress.say(f"fitting {best.name} on all {len(dataset.train)} training texts")
         head = fit_head(best, dataset.train.texts, train_emb, dataset.train.labels, label_names)
         head.threshold, head.out_of_scope = threshold, oos
+        head.temperature = float(temperature)
         holdout_probs = head.probabilities(holdout_emb, dataset.holdout.texts)
         predicted = head.decide(holdout_probs)[0]
         metrics = scores(predicted, dataset.holdout.labels, oos)
@@ -289,7 +319,8 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             "data": dataset.name,
             "data_sha256": dataset.sha256,
             "parameters": {
-                "head": best.name, "c": best.c, "embedding_scale": best.embedding_scale,
+                "head": best.name, "classifier": best.classifier, "c": best.c,
+                "embedding_scale": best.embedding_scale, "temperature": float(temperature),
                 "tfidf_blocks": {k: list(map(str, TFIDF_BLOCKS[k])) for k in best.tfidf},
                 "out_of_scope_threshold": threshold, "selection_folds": folds,
                 "train_size": len(dataset.train), "holdout_size": len(dataset.holdout),

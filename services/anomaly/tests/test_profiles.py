@@ -79,7 +79,7 @@ async def test_serving_scores_match_training_features(model_dir, artifact_path):
     reference = json.loads((artifact_path / "reference.json").read_text())
     columns = [FEATURE_NAMES.index(f) for f in reference["model_features"]]
     prior = AmountPrior(**reference["amount_prior"])
-    offline = ForestScorer(artifact_path / "model.onnx", reference["score_offset"]).score(
+    offline = ForestScorer(artifact_path / "model.onnx").score(
         replay_features(df.assign(fraud=0), prior, progress=False)[:, columns])
     np.testing.assert_allclose(served, offline, atol=1e-4)
 
@@ -100,7 +100,7 @@ def test_fraud_labels_reach_the_merchant_features_after_the_delay():
     X = replay_features(frame, PRIOR, progress=False)
     counts = X[:, INDEX["merchant_fraud_count_30d"]].tolist()
     assert counts == [0.0, 0.0, 0.0, 1.0]  # known on day 8 (1st + 7 days), not before
-    assert X[3, INDEX["merchant_fraud_rate_7d"]] == pytest.approx(0.5)  # 1 of the 2 tx whose labels are due
+    assert X[3, INDEX["merchant_fraud_rate_7d"]] == pytest.approx(0.5)  # 1 of 2 due
 
 
 def test_profile_features_from_a_crafted_history():
@@ -110,7 +110,7 @@ def test_profile_features_from_a_crafted_history():
     f = profiles.observe("u", tx(10, "elsewhere", "t10", amount=1000.0), PRIOR)
     assert f[INDEX["amount_to_median"]] == pytest.approx(1000.0 / 105.0)
     assert f[INDEX["new_merchant"]] == 1.0
-    assert f[INDEX["count_7d"]] == 7.0  # days 4..9 plus this one
+    assert f[INDEX["count_7d"]] == 8.0  # days 3..9 (the window includes its start) and this one
     assert f[INDEX["since_prev_log"]] == pytest.approx(np.log1p(DAY))
     assert f[INDEX["history_log"]] == pytest.approx(np.log1p(10))
     late = profiles.observe("u", tx(4.5, "shop0", "late"), PRIOR)  # arrives out of order

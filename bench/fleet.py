@@ -1,0 +1,135 @@
+"""The servers a bench run measures: model services, the gateway and the MLServer peer.
+
+Each one is a real process on a free 127.0.0.1 port, started the way it is deployed
+(`python -m services.<name>`, `python -m gateway`, `mlserver start`). A part that cannot be
+started is recorded as skipped with the reason, and the points that need it are skipped too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import mlserver
+from bench.points import SERVICES
+from bench.procs import Server, free_port, start_server, wait_ready
+from services.kit.artifacts import ArtifactStore
+from services.kit.settings import REPO_ROOT
+
+READY_TIMEOUT_S = 240.0
+
+
+def module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def ensure_model(name: str, model_dir: Path, train: bool) -> str:
+    """The newest version of `name` under model_dir, training one first when none exists."""
+    store = ArtifactStore(model_dir, name)
+    if not store.versions():
+        if not train:
+            raise RuntimeError(f"no trained model under {model_dir / name} (--no-train given)")
+        if not module_exists(f"services.{name}.train"):
+            raise RuntimeError(f"no model under {model_dir / name} and no services.{name}.train")
+        print(f"bench: no {name} model under {model_dir}: training one "
+              f"(`python -m services.{name}.train --model-dir {model_dir}`)", flush=True)
+        done = subprocess.run([sys.executable, "-m", f"services.{name}.train",
+                               "--model-dir", str(model_dir)], cwd=REPO_ROOT)
+        if done.returncode != 0 or not store.versions():
+            raise RuntimeError(f"training {name} failed (exit {done.returncode})")
+    return store.versions()[-1]
+
+
+class Fleet:
+    """Starts servers, remembers why a part was skipped, and stops everything it started."""
+
+    def __init__(self, work: Path, model_dir: Path) -> None:
+        self.work = work
+        self.model_dir = model_dir
+        self.servers: dict[str, Server] = {}
+        self.versions: dict[str, str] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.logs = work / "logs"
+
+    def skip(self, what: str, reason: str) -> None:
+        print(f"bench: skipped {what}: {reason}", flush=True)
+        self.skipped.append({"what": what, "reason": reason})
+
+    def start_services(self, names: list[str], train: bool) -> None:
+        """Start every available service at once (they load in parallel), then wait for each."""
+        started = []
+        for name in names:
+            entry = SERVICES[name]
+            if not module_exists(f"{entry.module}.__main__"):
+                self.skip(name, f"`python -m {entry.module}` does not exist yet")
+                continue
+            try:
+                self.versions[name] = ensure_model(name, self.model_dir, train)
+            except RuntimeError as exc:
+                self.skip(name, str(exc))
+                continue
+            port = free_port()
+            env = {f"{entry.env_prefix}HOST": "127.0.0.1", f"{entry.env_prefix}PORT": str(port),
+                   f"{entry.env_prefix}MODEL_DIR": str(self.model_dir)}
+            self.servers[name] = start_server(
+                name, [sys.executable, "-m", entry.module], env, f"http://127.0.0.1:{port}",
+                self.logs / f"{name}.log", REPO_ROOT)
+            started.append(name)
+        for name in started:
+            self._wait(name, "/health/ready")
+
+    def start_gateway(self) -> None:
+        if not module_exists("gateway.__main__"):
+            self.skip("gateway", "`python -m gateway` does not exist yet")
+            return
+        upstreams = {name: s.base_url for name, s in self.servers.items() if name in SERVICES}
+        port = free_port()
+        env = {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port),
+               "GATEWAY_UPSTREAMS": json.dumps(upstreams)}
+        self.servers["gateway"] = start_server(
+            "gateway", [sys.executable, "-m", "gateway"], env, f"http://127.0.0.1:{port}",
+            self.logs / "gateway.log", REPO_ROOT)
+        self._wait("gateway", "/health/ready")
+
+    def start_mlserver(self) -> None:
+        if "credit" not in self.servers:
+            self.skip("mlserver", "the credit service is not running, so there is no model")
+            return
+        artifact_dir = self.model_dir / "credit" / self.versions["credit"]
+        try:
+            binary = mlserver.ensure_venv()
+            root = mlserver.prepare_model(artifact_dir, self.work, http_port=(port := free_port()),
+                                          grpc_port=free_port(), metrics_port=free_port())
+        except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+            self.skip("mlserver", str(exc))
+            return
+        self.versions["mlserver"] = mlserver.installed_version()
+        self.servers["mlserver"] = start_server(
+            "mlserver", mlserver.start_argv(binary, root), {}, f"http://127.0.0.1:{port}",
+            self.logs / "mlserver.log", self.work)
+        self._wait("mlserver", mlserver.READY_PATH)
+
+    def _wait(self, name: str, path: str) -> None:
+        started = time.monotonic()
+        try:
+            wait_ready(self.servers[name], path, READY_TIMEOUT_S)
+        except RuntimeError as exc:
+            self.servers.pop(name).stop()
+            self.skip(name, str(exc).splitlines()[0] + f" (log: {self.logs / name}.log)")
+            return
+        print(f"bench: {name} ready in {time.monotonic() - started:.1f}s at "
+              f"{self.servers[name].base_url}", flush=True)
+
+    def rss_mb(self) -> dict[str, float]:
+        return {name: server.rss_mb() for name, server in self.servers.items()}
+
+    def stop(self) -> None:
+        for server in reversed(list(self.servers.values())):
+            server.stop()

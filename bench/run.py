@@ -1,0 +1,204 @@
+"""`python -m bench.run [--quick]`: start the fleet and the MLServer peer on 127.0.0.1, drive every
+bench point with wrk, keep the median of the repeats, write `bench/results/<timestamp>.json` and
+rewrite `bench/RESULTS.md` (a quick run prints its tables instead, unless --markdown is given).
+
+    python -m bench.run                 # full: 1/16/64 connections, 1 and 32 instances (≤ 10 min)
+    python -m bench.run --quick         # 16 connections, a few points (≤ 2 min)
+    python -m bench.run --only credit   # only the points whose name contains "credit"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from bench import report
+from bench.fleet import Fleet
+from bench.machine import load_average, machine_info
+from bench.points import SERVICES, VARY, Point, body_for, plan
+from bench.procs import post_json
+from bench.wrk import WrkError, run_wrk, wrk_binary
+from services.kit.settings import REPO_ROOT
+
+BENCH_DIR = Path(__file__).resolve().parent
+WORK = BENCH_DIR / "work"
+RESULTS_DIR = BENCH_DIR / "results"
+RESULTS_MD = BENCH_DIR / "RESULTS.md"
+VARY_BASE = 100_000_000  # keeps every varied number the same width: distinct floats, no rounding
+
+
+def credit_encoder(model_dir: Path, version: str):
+    """Raw credit instances → the float matrix the booster takes (the service's own encoding)."""
+    from services.credit.features import FeatureSpec
+
+    manifest = json.loads((model_dir / "credit" / version / "manifest.json").read_text())
+    spec = FeatureSpec.from_dict(manifest["feature_schema"])
+    return lambda instances: spec.encode(instances).tolist()
+
+
+def probe(url: str, body: str, point: Point) -> str | None:
+    """One request before the load: None when it answers as it should, else why not."""
+    status, answer = post_json(url, body.replace(VARY, "0").encode())
+    if status != 200:
+        return f"a probe request answered {status}: {answer[:300].decode(errors='replace')}"
+    parsed = orjson.loads(answer)
+    if point.route == "mlserver":
+        values = parsed["outputs"][0]["data"]
+        if len(values) != point.instances or not all(0 <= v <= 1 for v in values):
+            return f"MLServer answered {values[:4]}…, not one probability per row"
+    elif point.cache and point.route not in SERVICES and parsed.get("partial"):
+        failed = {k: v.get("error", {}).get("detail") for k, v in parsed.items()
+                  if isinstance(v, dict) and v.get("status") != 200}
+        return f"the fan-out answered partially: {failed}"
+    return None
+
+
+def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str, Path]]:
+    """Points whose servers are up and whose probe succeeds, with their URL and body file."""
+    encode = None
+    if "mlserver" in fleet.servers:
+        encode = credit_encoder(fleet.model_dir, fleet.versions["credit"])
+    bodies = WORK / "bodies"
+    bodies.mkdir(parents=True, exist_ok=True)
+    ready = []
+    for i, point in enumerate(points):
+        missing = [n for n in dict.fromkeys((point.target, *point.needs))
+                   if n not in fleet.servers]
+        if missing:
+            fleet.skip(point.key, f"{', '.join(missing)} not running")
+            continue
+        body = body_for(point, encode)
+        url = fleet.servers[point.target].base_url + point.path
+        problem = probe(url, body, point)
+        if problem:
+            fleet.skip(point.key, problem)
+            continue
+        path = bodies / f"{i:03d}.json"
+        path.write_text(body)
+        ready.append((point, url, path))
+    return ready
+
+
+def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
+            fleet: Fleet) -> dict[str, list[dict]]:
+    """Repeat rounds over all points (interleaved, so a noisy minute hits every point alike)."""
+    runs: dict[str, list[dict]] = {point.key: [] for point, _, _ in ready}
+    failed: set[str] = set()
+    total, n = len(ready) * repeats, 0
+    for repeat in range(repeats):
+        for point, url, body in ready:
+            n += 1
+            if point.key in failed:
+                continue
+            vary = VARY_BASE + n * 1_000_000 if point.cache == "miss" else None
+            try:
+                result = run_wrk(url, body, connections=point.connections, seconds=seconds,
+                                 vary_start=vary)
+            except (WrkError, OSError) as exc:
+                failed.add(point.key)
+                fleet.skip(point.key, f"wrk failed on repeat {repeat + 1}: {exc}")
+                continue
+            runs[point.key].append(result.to_dict())
+            print(f"[{n}/{total}] {point.key}: {result.requests_per_s:,.0f} req/s, "
+                  f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+                  + (f", {result.non_2xx} non-2xx" if result.non_2xx else ""), flush=True)
+    return {key: value for key, value in runs.items() if key not in failed}
+
+
+def run(args: argparse.Namespace) -> dict:
+    started = datetime.now(UTC)
+    points = plan(args.quick)
+    if args.only:
+        points = [p for p in points if args.only in p.key]
+    machine = machine_info()
+    fleet = Fleet(WORK, args.model_dir)
+    try:
+        wanted = ({n for p in points for n in p.needs} | {p.target for p in points}) & set(SERVICES)
+        fleet.start_services([n for n in SERVICES if n in wanted], train=not args.no_train)
+        if any(p.target == "gateway" for p in points):
+            fleet.start_gateway()
+        if any(p.target == "mlserver" for p in points) and not args.no_peer:
+            fleet.start_mlserver()
+        ready = runnable_points(points, fleet)
+        idle = fleet.rss_mb()
+        estimate = len(ready) * args.repeats * (args.seconds + 0.5)
+        print(f"bench: {len(ready)} points × {args.repeats} repeats × {args.seconds:g}s "
+              f"(about {estimate / 60:.1f} min)", flush=True)
+        runs = measure(ready, args.seconds, args.repeats, fleet)
+        after = fleet.rss_mb()
+    finally:
+        fleet.stop()
+    machine["load_average_end"] = load_average()
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    return {
+        "command": "python -m bench.run " + shlex.join(args.argv),
+        "quick": args.quick, "seconds": args.seconds, "repeats": args.repeats,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "results_file": f"{stamp}.json",
+        "machine": machine,
+        "peer_version": fleet.versions.get("mlserver", ""),
+        "servers": {name: {"version": fleet.versions.get(name), "rss_idle_mb": idle.get(name),
+                           "rss_after_mb": after.get(name)} for name in idle},
+        "points": [{"key": p.key, "target": p.target, "route": p.route, "path": p.path,
+                    "connections": p.connections, "instances": p.instances, "cache": p.cache,
+                    "runs": runs[p.key], "median": report.summarize(runs[p.key])}
+                   for p, _, _ in ready if runs.get(p.key)],
+        "skipped": fleet.skipped,
+    }
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few points at 16 connections")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="wrk duration per run (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per point (median kept)")
+    parser.add_argument("--only", help="only points whose name contains this text")
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--no-train", action="store_true", help="skip services with no model")
+    parser.add_argument("--no-peer", action="store_true", help="do not start MLServer")
+    parser.add_argument("--markdown", type=Path, default=None,
+                        help="where to write the Markdown report (full run: bench/RESULTS.md)")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    args.seconds = args.seconds or 2.0
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.markdown is None and not args.quick and not args.only:
+        args.markdown = RESULTS_MD
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        wrk_binary()
+    except WrkError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    results = run(args)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / results["results_file"]).write_text(json.dumps(results, indent=1))
+    markdown = report.render_markdown(results)
+    if args.markdown:
+        args.markdown.write_text(markdown + "\n")
+        print(f"bench: wrote {args.markdown}")
+    else:
+        print(markdown)
+    print(f"bench: wrote bench/results/{results['results_file']} in "
+          f"{time.monotonic() - began:.0f}s")
+    return 0 if results["points"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""`python -m services.anomaly.bench`: per-transaction latency inside the service.
+
+Warms profiles with a realistic history, then times single-transaction scoring: the whole
+`predict` (validation, profile read and write, features, ONNX, reasons), its parts, and the
+same request through the app in-process. Bounded: a few thousand calls, one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from services.anomaly.app import build_app
+from services.anomaly.data import generate_transactions
+from services.anomaly.features import FEATURE_NAMES
+from services.anomaly.model import to_tx
+from services.anomaly.schema import AnomalyInstance
+from services.anomaly.settings import AnomalySettings
+from services.kit.settings import REPO_ROOT
+from services.kit.testing import running_client
+
+
+def instances_from(df) -> list[dict]:
+    return [{"user_id": r.user_id, "transaction_id": r.tx_id,
+             "transaction": {"timestamp": r.timestamp.isoformat(), "amount": r.amount,
+                             "merchant": r.merchant, "category": r.category}}
+            for r in df.itertuples()]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ms = np.asarray(samples) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 4),
+            "p95_ms": round(float(np.percentile(ms, 95)), 4),
+            "p99_ms": round(float(np.percentile(ms, 99)), 4), "n": len(samples)}
+
+
+async def run(model_dir: Path, calls: int, redis_url: str | None) -> dict:
+    df = generate_transactions(n_users=300, days=30, seed=21)
+    warm, probe = df.iloc[:-calls], df.iloc[-calls:]
+    settings = AnomalySettings(model_dir=model_dir, redis_url=redis_url, log_level="WARNING")
+    app = build_app(settings)
+    async with running_client(app) as client:
+        model = app.state.model_state.model
+        model.profiles.store.clear()
+        batch = instances_from(warm)
+        for k in range(0, len(batch), 256):
+            model.predict(batch[k:k + 256])
+        probes = instances_from(probe)
+        whole, features, onnx = [], [], []
+        for k, one in enumerate(probes[: calls // 2]):
+            started = time.perf_counter()
+            model.predict([one])
+            whole.append(time.perf_counter() - started)
+            row = np.zeros((1, len(model.columns)), dtype=np.float32)
+            started = time.perf_counter()
+            model.scorer.score(row)
+            onnx.append(time.perf_counter() - started)
+            tx = probe.iloc[k]
+            parsed = AnomalyInstance.model_validate(one)
+            started = time.perf_counter()
+            model.profiles.observe(parsed.user_id, to_tx(parsed.transaction, tx.tx_id + "x"),
+                                   model.prior)
+            features.append(time.perf_counter() - started)
+        http = []
+        for one in probes[calls // 2:]:
+            started = time.perf_counter()
+            response = await client.post("/v1/models/anomaly:predict", json={"instances": [one]})
+            http.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        history = np.mean([len(model.profiles.profile(u)["t"]) for u in probe["user_id"]])
+        model.profiles.store.clear()
+    return {
+        "store": "redis" if redis_url else "in-process",
+        "model_features": len(model.columns), "features_computed": len(FEATURE_NAMES),
+        "mean_history_per_user": round(float(history), 1),
+        "predict_one_transaction": percentiles(whole),
+        "profile_read_features_write": percentiles(features),
+        "onnx_forest_one_row": percentiles(onnx),
+        "http_in_process_one_transaction": percentiles(http),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.model_dir, args.calls, args.redis_url))
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

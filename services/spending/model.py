@@ -1,0 +1,136 @@
+"""The spending model: resolve each instance's history (inline or stored), forecast it (or
+answer from the cache), and shape the answer. No HTTP in here."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import TypeAdapter
+
+from services.kit import Artifact, InvalidInput, ServedModel
+from services.kit.model import validate_instances
+from services.kit.stores import record_store
+from services.spending.cache import ForecastCache, forecast_key
+from services.spending.forecaster import ForecastConfig, MonthlyForecast, forecast_spending
+from services.spending.history import HistoryError, HistoryLimits, build_history
+from services.spending.schema import (
+    ForecastInstance,
+    HistoryItem,
+    SpendingSettings,
+    Transaction,
+    forecast_input_schema,
+)
+
+INSTANCE = TypeAdapter(ForecastInstance)
+
+
+class SpendingModel(ServedModel):
+    """Monthly spending forecasts with intervals; the artifact holds the forecast configuration
+    and its fitted parameters (combination weights, interval scale)."""
+
+    name = "spending"
+    offload = True  # a forecast fits Prophet: tens to hundreds of milliseconds
+
+    def __init__(self, settings: SpendingSettings) -> None:
+        super().__init__(settings)
+        self.store = record_store(settings.redis_url, "spending", settings.max_transactions_per_user)
+        self.cache = ForecastCache(settings.cache_size)
+        self.limits = HistoryLimits(
+            min_months=settings.min_history_months, max_months=settings.max_history_months,
+            max_points=settings.max_history_points, max_categories=settings.max_categories,
+        )
+        self.config = ForecastConfig()
+
+    def load(self, artifact: Artifact) -> None:
+        super().load(artifact)
+        self.config = ForecastConfig.from_dict(artifact.manifest["parameters"]["forecast"])
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Load Stan's model and Prophet's imports now, not in the first caller's request."""
+        months = pd.period_range("2020-01", periods=30, freq="M")
+        series = pd.Series(100.0 + np.arange(30) % 12, index=months)
+        from services.spending.forecaster import forecast_series
+
+        forecast_series(series, 1, 0.8, self.config)
+
+    def input_schema(self) -> dict[str, Any]:
+        return forecast_input_schema()
+
+    def metadata(self) -> dict[str, Any]:
+        return {**super().metadata(), "cache": self.cache.stats()}
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close:
+            close()
+
+    def ingest(self, user_id: str, transactions: list[Transaction]) -> int:
+        records = [t.model_dump(mode="json") for t in transactions]
+        return self.store.append(user_id, records)
+
+    def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        parsed: list[ForecastInstance] = validate_instances(INSTANCE, instances)
+        histories, errors = [], []
+        for i, instance in enumerate(parsed):
+            try:
+                items = self._items(instance)
+                histories.append(build_history(items, self.limits, instance.as_of))
+            except HistoryError as exc:
+                errors.append({"field": f"instances[{i}].{exc.field}", "message": exc.message,
+                               "type": "value_error"})
+                histories.append(None)
+        if errors:
+            raise InvalidInput(f"{len(errors)} invalid field(s) in the instances", errors=errors)
+        return [self._answer(inst, hist) for inst, hist in zip(parsed, histories, strict=True)]
+
+    def _items(self, instance: ForecastInstance) -> list[HistoryItem]:
+        if instance.history is not None:
+            return instance.history
+        records = self.store.recent(instance.user_id)
+        if not records:
+            raise HistoryError("user_id", f"no transactions stored for user {instance.user_id!r}")
+        records.sort(key=lambda r: r["date"])  # batches may arrive in any order
+        return [HistoryItem(**r) for r in records]
+
+    def _answer(self, instance: ForecastInstance, history) -> dict[str, Any]:
+        width = instance.interval_width or self.settings.interval_width
+        key = forecast_key(
+            self.version, self.config.to_dict(), width, instance.horizon_months,
+            instance.by_category, str(history.monthly.index[0]), history.monthly.to_numpy(),
+            None if history.daily is None else history.daily.to_numpy(),
+            {k: v.to_numpy() for k, v in history.categories.items()} if instance.by_category
+            else None,
+        )
+        cached = self.cache.get(key)
+        if cached is not None:
+            return {**cached, "cached": True}
+        started = time.perf_counter()
+        result = forecast_spending(
+            history, instance.horizon_months, width, self.config, instance.by_category
+        )
+        answer = {
+            **_shape(result.total),
+            "interval_width": width,
+            "history_months": history.months,
+            "history_kind": "transactions" if history.daily is not None else "monthly",
+            "fit_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if instance.by_category:
+            answer["categories"] = {name: _shape(part) for name, part in result.categories.items()}
+        self.cache.put(key, answer)
+        return {**answer, "cached": False}
+
+
+def _shape(forecast: MonthlyForecast) -> dict[str, Any]:
+    months = [
+        {"month": str(m), "yhat": round(float(y), 2), "lower": round(float(lo), 2),
+         "upper": round(float(hi), 2)}
+        for m, y, lo, hi in zip(forecast.months, forecast.yhat, forecast.lower, forecast.upper,
+                                strict=True)
+    ]
+    total = {k: round(v, 2) for k, v in forecast.total().items()}
+    return {"method": forecast.method, "forecast": months, "total": total}
