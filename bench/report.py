@@ -11,7 +11,7 @@ ERROR_FIELDS = ("non_2xx", "socket_errors")
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-field median of the runs (each field on its own); errors summed over all runs."""
-    out: dict[str, Any] = {f: round(median(r[f] for r in runs), 3) for f in MEDIAN_FIELDS}
+    out: dict[str, Any] = {f: round(float(median(r[f] for r in runs)), 3) for f in MEDIAN_FIELDS}
     out.update({f: sum(r[f] for r in runs) for f in ERROR_FIELDS})
     out["runs"] = len(runs)
     return out

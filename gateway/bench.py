@@ -8,6 +8,7 @@ Misses are real: every request carries a distinct income, so nothing is cached o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -83,6 +84,40 @@ def measured(procs_by_name: dict[str, procs.Proc], url: str, script: Path, conne
     return result
 
 
+async def client_cpu_us(url: str, requests: int = 400) -> dict[str, float]:
+    """The upstream-client choice: CPU µs this process spends per keep-alive POST, aiohttp vs
+    httpx, against the same running service (CPU time, so a busy machine distorts it less)."""
+    import time
+
+    import aiohttp
+    import httpx
+
+    body = json.dumps({"instances": [APPLICANT]}).encode()
+    headers = {"Content-Type": "application/json"}
+    out = {}
+    async with aiohttp.ClientSession() as session:
+        async def aiohttp_post() -> None:
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+
+        out["aiohttp"] = await _cpu_per_call(aiohttp_post, requests, time.process_time)
+    async with httpx.AsyncClient() as client:
+        async def httpx_post() -> None:
+            (await client.post(url, content=body, headers=headers)).read()
+
+        out["httpx"] = await _cpu_per_call(httpx_post, requests, time.process_time)
+    return out
+
+
+async def _cpu_per_call(call, requests: int, clock) -> float:
+    for _ in range(20):
+        await call()
+    started = clock()
+    for _ in range(requests):
+        await call()
+    return (clock() - started) / requests * 1e6
+
+
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     model_dir = args.model_dir
@@ -116,6 +151,8 @@ def run(args: argparse.Namespace) -> dict:
             ("gateway miss c1", "gateway", "unique", 1),
             ("gateway hit c1", "gateway", "fixed", 1),
         ]
+        clients = asyncio.run(client_cpu_us(targets["direct"]))
+        print(f"client CPU µs per request: {clients}")
         samples: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
         for repeat in range(args.repeats):
             for name, target, script, connections in cases:
@@ -139,6 +176,7 @@ def run(args: argparse.Namespace) -> dict:
         "hit_added_p50_ms_c1": medians["gateway hit c1"]["p50_ms"] - medians["direct c1"]["p50_ms"],
     }
     return {"cache": "redis" if args.redis else "memory", "seconds": args.seconds,
+            "client_cpu_us_per_request": clients,
             "repeats": args.repeats, "medians": medians, "ratios": ratios, "samples": samples}
 
 
@@ -157,7 +195,9 @@ def markdown(result: dict) -> str:
               "(goal ≥ 1.0×)",
               f"- added p50 at 1 connection, miss: **{r['miss_added_p50_ms_c1']:.3f} ms** "
               "(goal ≤ 0.5 ms); hit: "
-              f"{r['hit_added_p50_ms_c1']:.3f} ms"]
+              f"{r['hit_added_p50_ms_c1']:.3f} ms",
+              "- upstream client, CPU µs per keep-alive POST in the calling process: " + ", ".join(
+                  f"{k} {v:.0f}" for k, v in result["client_cpu_us_per_request"].items())]
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,7 @@ RULES: list[Rule] = [
      lambda f, warm: f"amount is {f[INDEX['amount_to_median']]:.1f}× "
                      + ("your median" if warm else "the typical amount (little history yet)")),
     ("amount_to_max", lambda f, warm: warm and f[INDEX["amount_to_max"]] > 1.0
-     and f[INDEX["amount_to_median"]] >= 1.5,
+     and 1.5 <= f[INDEX["amount_to_median"]] < 2.5,
      lambda f, warm: "largest amount in your recent history"),
     ("count_10m", lambda f, warm: f[INDEX["count_10m"]] >= 3,
      lambda f, warm: f"{ordinal(int(f[INDEX['count_10m']]))} transaction in 10 minutes"),
@@ -58,9 +58,9 @@ class ReasonRanker:
         self.quantiles = {k: np.asarray(v, dtype=float) for k, v in quantiles.items()}
 
     def rarity(self, feature: str, value: float) -> float:
-        """1 − the share of training transactions at or below `value` (smaller = rarer)."""
+        """The share of training transactions at or above `value` (smaller = rarer)."""
         q = self.quantiles[feature]
-        position = int(np.searchsorted(q, value, side="right"))
+        position = int(np.searchsorted(q, value, side="left"))
         return 1.0 - (float(self.levels[position - 1]) if position else 0.0)
 
     def reasons(self, features: Sequence[float], limit: int) -> list[str]:

@@ -100,14 +100,17 @@ def select_features(X: np.ndarray, y: np.ndarray, w: Windows, cfg: TrainConfig,
     keep = rng.choice(genuine, size=min(len(genuine), 15_000), replace=False)
     rows = np.concatenate([keep, fraud])
     weight = np.where(y[rows] == 1, 1.0, len(genuine) / len(keep))
+    fit_X, val_X = X[w.select_fit], X[rows]
+    varies = fit_X.std(axis=0) > 0
+    candidates = [j for j in range(len(FEATURE_NAMES)) if varies[j]]
     chosen: list[int] = []
     best, trail = 0.0, []
-    while len(chosen) < cfg.max_model_features:
+    while len(chosen) < min(cfg.max_model_features, len(candidates)):
         scored = []
-        for j in (j for j in range(len(FEATURE_NAMES)) if j not in chosen):
+        for j in (j for j in candidates if j not in chosen):
             cols = [*chosen, j]
-            forest = fit_forest(X[w.select_fit][:, cols], cfg, n_estimators=50)
-            ap = average_precision_score(y[rows], -forest.score_samples(X[rows][:, cols]),
+            forest = fit_forest(fit_X[:, cols], cfg, n_estimators=50)
+            ap = average_precision_score(y[rows], -forest.score_samples(val_X[:, cols]),
                                          sample_weight=weight)
             scored.append((ap, j))
         ap, j = max(scored)
@@ -119,6 +122,29 @@ def select_features(X: np.ndarray, y: np.ndarray, w: Windows, cfg: TrainConfig,
         if progress:
             print(f"  + {FEATURE_NAMES[j]:<26} validation AP {ap:.4f}")
     return [FEATURE_NAMES[j] for j in chosen], trail
+
+
+def apply_feedback(df: pd.DataFrame, entries: list[dict]) -> tuple[pd.DataFrame, int]:
+    """Labels from the service's feedback log override the data set's; the latest entry per
+    transaction wins. Returns the relabelled frame and how many rows feedback touched."""
+    latest = {e["transaction_id"]: e["label"] == "fraud"
+              for e in sorted(entries, key=lambda e: e["reported_at"])}
+    hit = df["tx_id"].isin(latest.keys())
+    out = df.copy()
+    out.loc[hit, "fraud"] = out.loc[hit, "tx_id"].map(latest).astype(int)
+    return out, int(hit.sum())
+
+
+def feedback_log(redis_url: str, days: int) -> list[dict]:
+    """The feedback the service stored (in Redis) over the last `days` days."""
+    from services.anomaly.profiles import ProfileStore
+    from services.kit.stores import record_store
+
+    log = ProfileStore(record_store(redis_url, "anomaly"),
+                       record_store(redis_url, "anomaly-feedback", 10_000_000))
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    return [entry for k in range(days)
+            for entry in log.feedback((today - pd.Timedelta(days=k)).strftime("%Y-%m-%d"))]
 
 
 def amount_prior(df: pd.DataFrame) -> AmountPrior:
@@ -207,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--target-fpr", type=float, default=0.01)
     parser.add_argument("--no-select", action="store_true", help="fit on all features")
+    parser.add_argument("--feedback-redis", default=None,
+                        help="Redis URL of a running service: its feedback overrides labels")
+    parser.add_argument("--feedback-days", type=int, default=90)
     args = parser.parse_args(argv)
     if args.data == "generated":
         df = generate_transactions(n_users=args.users, days=args.days)
@@ -216,6 +245,10 @@ def main(argv: list[str] | None = None) -> None:
         if not path.is_file():
             raise SystemExit(f"no data at {path}")
         df, name = load_handbook(path), f"handbook:{path.name}"
+    if args.feedback_redis:
+        df, touched = apply_feedback(df, feedback_log(args.feedback_redis, args.feedback_days))
+        print(f"feedback relabelled {touched} transactions")
+        name += f" + feedback({touched})"
     cfg = TrainConfig(n_estimators=args.trees, target_fpr=args.target_fpr,
                       select_features=not args.no_select)
     print(f"{len(df):,} transactions, {df['fraud'].mean():.2%} fraud ({name})")

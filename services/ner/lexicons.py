@@ -48,7 +48,7 @@ CATEGORIES = [
 # Span convention: the category is the spending word; a trailing "bill", "fees", "payments"...
 # is left out ("[electricity] bill") unless the word alone is no category ("[water bill]").
 CATEGORY_TRAILERS = ["bill", "bills", "expenses", "payments", "costs", "spend", "spending",
-                     "fees", "charges", "budget"]
+                     "fees", "charges", "budget", "premium", "renewal", "purchases", "visits"]
 LOAN_KINDS = ["home loan", "car loan", "bike loan", "personal loan", "education loan"]
 BANKS = ["HDFC", "SBI", "ICICI", "Axis", "Kotak", "IDFC First", "Yes Bank", "IndusInd", "PNB",
          "Bank of Baroda", "Canara Bank", "AU Bank", "RBL", "Federal Bank", "HSBC", "Citi",

@@ -12,6 +12,9 @@ import spacy
 from spacy.language import Language
 from spacy.util import compile_prefix_regex, compile_suffix_regex
 
+from services.ner.gate import RULER_ID, entity_sanity  # noqa: F401  (registers the component)
+from services.ner.lexicons import FESTIVALS
+
 CURRENCY_PREFIXES = ["₹", "rs", "rs.", "inr", "$", "us$", "usd", "€", "eur", "£", "gbp", "rmb"]
 CURRENCY_WORDS = ["rupees", "rupee", "rs", "rs.", "inr", "/-", "dollars", "dollar", "usd", "bucks",
                   "euros", "euro", "eur", "pounds", "gbp"]
@@ -135,23 +138,17 @@ def date_patterns() -> list[list[dict[str, Any]]]:
     return [*absolute, *_relative_date_patterns(), *[[*ended, *p] for p in full_dates]]
 
 
+def festival_patterns() -> list[list[dict[str, Any]]]:
+    return [[{"LOWER": word.lower()} for word in name.split()] for name in FESTIVALS]
+
+
 def ruler_patterns() -> list[dict[str, Any]]:
+    """Every pattern carries the id `entity_sanity` recognises ruler spans by."""
     return [
-        *({"label": "MONEY", "pattern": p} for p in money_patterns()),
-        *({"label": "DATE", "pattern": p} for p in date_patterns()),
+        *({"label": "MONEY", "pattern": p, "id": RULER_ID} for p in money_patterns()),
+        *({"label": "DATE", "pattern": p, "id": RULER_ID}
+          for p in [*date_patterns(), *festival_patterns()]),
     ]
-
-
-@Language.component("entity_sanity")
-def entity_sanity(doc):
-    """Drops what cannot be an entity whatever the model says: MONEY without a digit, bare
-    punctuation. The `ner` meets words on real text that templates never showed it."""
-    doc.ents = [
-        e for e in doc.ents
-        if any(not t.is_punct for t in e)
-        and (e.label_ != "MONEY" or any(c.isdigit() for c in e.text))
-    ]
-    return doc
 
 
 def blank_pipeline() -> Language:

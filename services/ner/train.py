@@ -21,16 +21,9 @@ from tqdm import tqdm
 
 from services.kit.artifacts import Artifact, ArtifactStore, library_versions, sha256_bytes
 from services.kit.settings import REPO_ROOT
-from services.ner.data import (
-    EVAL_SET,
-    FIRE_DEV,
-    LABELS,
-    Sentence,
-    generate,
-    load_eval_set,
-    load_fire,
-)
+from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
 from services.ner.evaluate import evaluate
+from services.ner.generator import generate
 from services.ner.patterns import blank_pipeline, ruler_patterns
 from services.ner.report import write_report
 from services.ner.schema import input_json_schema

@@ -70,9 +70,14 @@ def generate_user(seed: int, end: dt.date, months: int) -> SyntheticUser:
 
 def generate_users(count: int, seed: int = 7, end: dt.date = dt.date(2024, 12, 31),
                    min_months: int = 6, max_months: int = 48) -> list[SyntheticUser]:
+    """Households of varied history length whose histories end in different months of the
+    year before `end` (so holdouts fall in every season, festive or not)."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_months, max_months + 1, size=count)
-    return [generate_user(seed * 1000 + i, end, int(n)) for i, n in enumerate(lengths)]
+    shifts = rng.integers(0, 12, size=count)
+    last = pd.Period(end, freq="M")
+    return [generate_user(seed * 1000 + i, (last - int(k)).end_time.date(), int(n))
+            for i, (n, k) in enumerate(zip(lengths, shifts, strict=True))]
 
 
 @dataclass(frozen=True)

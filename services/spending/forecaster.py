@@ -4,9 +4,11 @@ shape monthly intervals and totals.
 - Every history gets Theta (seasonally adjusted from 24 months on; below that, Theta without
   seasonality: simple exponential smoothing plus half the linear drift — the short-history
   method).
-- Transaction histories of at least `daily_min_days` days also get Prophet on daily totals with
-  Indian holidays; monthly histories of at least `prophet_min_months` months get Prophet on
-  monthly totals.
+- Histories of at least `prophet_min_months` months also get Prophet on monthly totals (yearly
+  seasonality plus a Diwali-days regressor); shorter transaction histories of at least
+  `daily_min_days` days get Prophet on daily totals with Indian festival windows. On the
+  synthetic holdouts the monthly model beat the daily one by far once two years were known
+  (yearly seasonality needs them), and it is cheaper.
 - The answer is the weighted mean of the two (weights and interval scale are the artifact's
   fitted parameters), unless Prophet fails, times out or strays more than `guard_ratio` from
   Theta's level: then Theta answers alone and the method says why.
@@ -87,12 +89,40 @@ def _plausible(candidate: MemberForecast, anchor: MemberForecast, y: np.ndarray,
 def _prophet_member(
     monthly: pd.Series, daily: pd.Series | None, horizon: int, width: float, config: ForecastConfig
 ) -> tuple[MemberForecast | None, float]:
-    if daily is not None and len(daily) >= config.daily_min_days:
-        return prophet_daily(daily, horizon, width, config.prophet), config.weight_prophet_daily
+    """From two years on, Prophet on monthly totals (yearly seasonality and Diwali days); below
+    that, for transactions, Prophet on daily totals with the festival windows."""
     if len(monthly) >= config.prophet_min_months:
         member = prophet_monthly(monthly, horizon, width, config.prophet, config.holidays)
         return member, config.weight_prophet_monthly
+    if daily is not None and len(daily) >= config.daily_min_days:
+        return prophet_daily(daily, horizon, width, config.prophet), config.weight_prophet_daily
     return None, 0.0
+
+
+def combine(
+    anchor: MemberForecast, member: MemberForecast | None, weight: float, y: np.ndarray,
+    config: ForecastConfig,
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted mean of Theta and Prophet (point and bounds alike), guarded."""
+    if member is None or weight <= 0:
+        return anchor.method, anchor.yhat, anchor.lower, anchor.upper
+    if not _plausible(member, anchor, y, config.guard_ratio):
+        return f"{anchor.method} (prophet guarded out)", anchor.yhat, anchor.lower, anchor.upper
+    method = f"{member.method}+{anchor.method}" if weight < 1 else member.method
+    mix = [weight * a + (1 - weight) * b for a, b in (
+        (member.yhat, anchor.yhat), (member.lower, anchor.lower), (member.upper, anchor.upper))]
+    return method, *mix
+
+
+def shape_intervals(
+    yhat: np.ndarray, lower: np.ndarray, upper: np.ndarray, scale: float, nonnegative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale the half-widths by the fitted `interval_scale`; keep lower <= yhat <= upper."""
+    lower = yhat - scale * np.maximum(yhat - lower, 0)
+    upper = yhat + scale * np.maximum(upper - yhat, 0)
+    if nonnegative:
+        yhat, lower, upper = (np.maximum(a, 0.0) for a in (yhat, lower, upper))
+    return yhat, lower, upper
 
 
 def forecast_series(
@@ -107,24 +137,16 @@ def forecast_series(
     y = monthly.to_numpy(dtype=float)
     months = pd.period_range(monthly.index[-1] + 1, periods=horizon, freq="M")
     anchor = theta_forecast(y, horizon, width, seasonal=len(y) >= config.seasonal_min_months)
-    method = anchor.method
-    yhat, lower, upper = anchor.yhat, anchor.lower, anchor.upper
+    member, weight, failed = None, 0.0, False
     if config.use_prophet:
         try:
             member, weight = _prophet_member(monthly, daily, horizon, width, config)
         except (RuntimeError, TimeoutError, ValueError):
-            member, weight, method = None, 0.0, f"{anchor.method} (prophet failed)"
-        if member is not None and not _plausible(member, anchor, y, config.guard_ratio):
-            method = f"{anchor.method} (prophet guarded out)"
-        elif member is not None and weight > 0:
-            method = f"{member.method}+{anchor.method}" if weight < 1 else member.method
-            yhat = weight * member.yhat + (1 - weight) * anchor.yhat
-            lower = weight * member.lower + (1 - weight) * anchor.lower
-            upper = weight * member.upper + (1 - weight) * anchor.upper
-    lower = yhat - config.interval_scale * np.maximum(yhat - lower, 0)
-    upper = yhat + config.interval_scale * np.maximum(upper - yhat, 0)
-    if nonnegative:
-        yhat, lower, upper = (np.maximum(a, 0.0) for a in (yhat, lower, upper))
+            failed = True
+    method, yhat, lower, upper = combine(anchor, member, weight, y, config)
+    if failed:
+        method = f"{anchor.method} (prophet failed)"
+    yhat, lower, upper = shape_intervals(yhat, lower, upper, config.interval_scale, nonnegative)
     return MonthlyForecast(method, months, yhat, lower, upper)
 
 

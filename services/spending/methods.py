@@ -35,7 +35,7 @@ def seasonal_pattern(y: np.ndarray, period: int = PERIOD) -> np.ndarray | None:
     """The multiplicative seasonal indices (length `period`, aligned with y[0]) when the
     90% ACF test at lag `period` finds seasonality, else None (the M3 Naive2 convention)."""
     n = len(y)
-    if n < 2 * period or np.min(y) <= 0:
+    if n < 2 * period or np.min(y) <= 0 or np.ptp(y) == 0:
         return None
     r = acf(y, nlags=period, fft=False)
     limit = 1.645 * np.sqrt((1 + 2 * np.sum(r[1:period] ** 2)) / n)

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from prophet import Prophet
 
 from services.spending.features import festival_days, festival_flags, month_starts
 from services.spending.methods import MemberForecast
-
-from prophet import Prophet
 
 
 def silence_stan_logs() -> None:
@@ -41,6 +40,7 @@ silence_stan_logs()
 @dataclass(frozen=True)
 class ProphetSettings:
     yearly_order_monthly: int = 4
+    yearly_order_daily: int = 4
     weekly_order: int = 3
     points_per_changepoint: int = 6
     max_changepoints: int = 10
@@ -106,15 +106,16 @@ def prophet_daily(
 ) -> MemberForecast:
     """Prophet on the recent daily totals with weekly seasonality and Indian festival windows
     (Diwali, Dussehra, Holi, Eid al-Fitr, Christmas, other public holidays) as regressors.
-    Yearly seasonality is left to the monthly Theta member it is combined with. Each forecast
+    Yearly seasonality (a low order) joins once the window spans two years. Each forecast
     month is the sum of its days; its interval comes from summing whole sample paths."""
     daily = daily.iloc[-settings.daily_window_days:]
+    span_days = (daily.index[-1] - daily.index[0]).days
     last_month = daily.index[-1].to_period("M")
     future_index = pd.period_range(last_month + 1, periods=horizon, freq="M")
     future_days = pd.date_range(future_index[0].start_time,
                                 future_index[-1].end_time.normalize(), freq="D")
     model = Prophet(
-        yearly_seasonality=False,
+        yearly_seasonality=settings.yearly_order_daily if span_days >= 730 else False,
         weekly_seasonality=settings.weekly_order if len(daily) >= 14 else False,
         daily_seasonality=False,
         n_changepoints=_changepoints(len(daily) // 30, settings), changepoint_range=0.9,

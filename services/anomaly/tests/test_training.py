@@ -6,8 +6,12 @@ import json
 
 import pytest
 
-from services.anomaly.data import HANDBOOK_CSV, load_handbook
+from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.features import FEATURE_NAMES
+from services.anomaly.profiles import ProfileStore
+from services.anomaly.replay import frame_transactions
+from services.anomaly.train import amount_prior, apply_feedback
+from services.kit.stores import MemoryRecordStore
 
 
 def test_manifest_records_what_serving_and_review_need(artifact_path):
@@ -40,3 +44,21 @@ def test_handbook_loader():
     assert int(df["fraud"].sum()) == 3_814
     assert df["timestamp"].is_monotonic_increasing
     assert df["merchant"].str.startswith("terminal:").all()
+
+
+def test_stored_feedback_relabels_training_data():
+    df = generate_transactions(n_users=5, n_merchants=60, days=3, seed=1)
+    profiles = ProfileStore(MemoryRecordStore())
+    prior = amount_prior(df)
+    for user, tx in zip(df["user_id"], frame_transactions(df.head(3)), strict=False):
+        profiles.observe(user, tx, prior)
+    first, second = df["tx_id"].iloc[0], df["tx_id"].iloc[1]
+    profiles.record_feedback(first, "fraud", now=1.0)
+    profiles.record_feedback(second, "fraud", now=2.0)
+    profiles.record_feedback(second, "genuine", now=3.0)  # the later word wins
+    entries = profiles.feedback("1970-01-01")
+    assert [e["transaction_id"] for e in entries] == [first, second, second]
+    relabelled, touched = apply_feedback(df.assign(fraud=0), entries)
+    assert touched == 2
+    assert relabelled["fraud"].iloc[:2].tolist() == [1, 0]
+    assert relabelled["fraud"].iloc[2:].sum() == 0

@@ -54,3 +54,19 @@ def test_threshold_choice_trades_accuracy_for_recall():
     partial = scores(["a", "b", "out_of_scope", "a"], truth, "out_of_scope")
     assert partial["out_of_scope_recall"] == 0.5 and partial["in_scope_accuracy"] == 1.0
     assert curve[0]["threshold"] == 0.0 and curve[0]["out_of_scope_recall"] == 0.0
+
+
+def test_temperature_sharpens_underconfident_probabilities():
+    import numpy as np
+
+    from services.intent.train import fit_temperature, temper
+
+    labels = ["a", "b", "c"]
+    probs = np.array([[0.5, 0.3, 0.2], [0.3, 0.5, 0.2], [0.2, 0.3, 0.5]] * 10)
+    truth = ["a", "b", "c"] * 10
+    t = fit_temperature(probs, truth, labels)
+    assert t > 4
+    sharpened = temper(probs, t)
+    np.testing.assert_allclose(sharpened.sum(axis=1), 1.0)
+    assert (sharpened.argmax(axis=1) == probs.argmax(axis=1)).all()
+    assert sharpened[0, 0] > 0.9

@@ -1,0 +1,70 @@
+import json
+
+from bench.points import FANOUT_ROUTES, SERVICES, VARY, Point, body_for, json_body, plan
+
+
+def test_json_body_unquotes_only_varied_numbers():
+    text = json_body({"income": f"85000.{VARY}", "name": "85000.1", "text": f"ref {VARY}"})
+    assert text == '{"income":85000.__N__,"name":"85000.1","text":"ref __N__"}'
+
+
+def test_miss_body_varies_every_instance_and_parses_once_filled():
+    point = Point("gateway", "credit", "/v1/models/credit:predict", 16, 3, "miss")
+    body = body_for(point)
+    assert body.count(VARY) == 3
+    filled = json.loads(body.replace(VARY, "123", 1).replace(VARY, "124", 1)
+                        .replace(VARY, "125", 1))
+    assert [i["income"] for i in filled["instances"]] == [85000.123, 85000.124, 85000.125]
+
+
+def test_static_bodies_are_valid_and_instances_distinct_for_every_service():
+    for name in SERVICES:
+        body = body_for(Point(name, name, f"/v1/models/{name}:predict", 1, 4))
+        assert VARY not in body
+        instances = json.loads(body)["instances"]
+        assert len(instances) == 4
+        assert len({json.dumps(i, sort_keys=True) for i in instances}) == 4
+
+
+def test_fanout_hit_body_is_fixed_and_miss_body_varies():
+    for route in FANOUT_ROUTES:
+        hit = body_for(Point("gateway", route, "/x", 16, 1, "hit"))
+        assert VARY not in hit and json.loads(hit)
+        assert VARY in body_for(Point("gateway", route, "/x", 16, 1, "miss"))
+
+
+def test_mlserver_body_is_a_v2_matrix_from_the_encoder():
+    seen = []
+
+    def encode(instances):
+        seen.extend(instances)
+        return [[float(i["income"]), 1.0] for i in instances]
+
+    body = json.loads(body_for(Point("mlserver", "mlserver", "/v2", 16, 2), encode))
+    assert seen[0]["income"] == 85000.1 and seen[1]["income"] == 85000.2
+    tensor = body["inputs"][0]
+    assert tensor["shape"] == [2, 2] and tensor["datatype"] == "FP32"
+    assert tensor["data"] == [85000.1, 1.0, 85000.2, 1.0]
+
+
+def test_plans_have_unique_keys_and_pair_credit_with_the_peer():
+    for quick in (True, False):
+        points = plan(quick)
+        keys = [p.key for p in points]
+        assert len(keys) == len(set(keys))
+        peer = {(p.connections, p.instances) for p in points if p.route == "mlserver"}
+        ours = {(p.connections, p.instances) for p in points
+                if p.route == "credit" and not p.cache}
+        assert peer and peer <= ours
+    full = plan(False)
+    assert {p.connections for p in full} == {1, 16, 64}
+    assert {p.instances for p in full} == {1, 32}
+    assert {p.cache for p in full if p.target == "gateway"} == {"miss", "hit"}
+    assert {p.route for p in full} >= set(SERVICES) | set(FANOUT_ROUTES)
+    assert len(plan(True)) < len(full)
+
+
+def test_points_name_the_services_they_need():
+    assert Point("mlserver", "mlserver", "/v2", 1, 1).needs == ("credit",)
+    assert Point("gateway", "analyze/message", "/x", 1, 1, "hit").needs == ("intent", "ner")
+    assert Point("gateway", "ner", "/x", 1, 1, "miss").needs == ("ner",)

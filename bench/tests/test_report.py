@@ -1,0 +1,81 @@
+from bench.report import gateway_ratios, peer_ratios, render_markdown, summarize
+
+
+def run(rps, p50, p99, non_2xx=0):
+    return {"requests_per_s": rps, "p50_ms": p50, "p90_ms": p50 * 1.5, "p99_ms": p99,
+            "mean_ms": p50, "non_2xx": non_2xx, "socket_errors": 0}
+
+
+def point(route, cache, conns, batch, runs, target=None):
+    via = f" via gateway ({cache})" if cache else ""
+    return {"key": f"{route}{via} c{conns} b{batch}", "target": target or route, "route": route,
+            "path": "/x", "connections": conns, "instances": batch, "cache": cache,
+            "runs": runs, "median": summarize(runs)}
+
+
+def test_summarize_takes_each_fields_median_and_sums_errors():
+    summary = summarize([run(100, 5, 50), run(300, 1, 10, non_2xx=2), run(200, 9, 30)])
+    assert summary["requests_per_s"] == 200
+    assert summary["p50_ms"] == 5
+    assert summary["p99_ms"] == 30
+    assert summary["non_2xx"] == 2
+    assert summary["runs"] == 3
+
+
+POINTS = [
+    point("credit", "", 16, 1, [run(2000, 8, 20)]),
+    point("mlserver", "", 16, 1, [run(250, 60, 100)]),
+    point("mlserver", "", 64, 1, [run(260, 240, 400)]),  # no matching credit point: no ratio
+    point("credit", "miss", 16, 1, [run(1000, 16, 40)], target="gateway"),
+    point("credit", "hit", 16, 1, [run(4000, 4, 10)], target="gateway"),
+    point("analyze/message", "hit", 16, 1, [run(3000, 5, 12)], target="gateway"),
+]
+
+
+def test_peer_ratios_are_ours_over_mlserver_at_the_same_point():
+    rows = peer_ratios(POINTS)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["connections"], row["instances"]) == (16, 1)
+    assert row["rps_ratio"] == 8.0
+    assert row["p50_ratio"] == 0.13
+    assert row["p99_ratio"] == 0.2
+
+
+def test_gateway_ratios_compare_miss_and_hit_with_direct():
+    rows = {r["route"]: r for r in gateway_ratios(POINTS)}
+    credit = rows["credit"]
+    assert credit["miss_over_direct"] == 0.5
+    assert credit["hit_over_direct"] == 2.0
+    assert credit["hit_over_miss"] == 4.0
+    fanout = rows["analyze/message"]
+    assert fanout["direct_rps"] is None and fanout["hit_over_direct"] is None
+
+
+def results(points, skipped=()):
+    return {"command": "python -m bench.run --quick", "quick": True, "seconds": 2.0,
+            "repeats": 1, "started_at": "2026-01-01T00:00:00+00:00",
+            "finished_at": "2026-01-01T00:01:00+00:00", "results_file": "20260101-000000.json",
+            "machine": {"cpu": "Test CPU", "cores": 2, "memory_gb": 8.0, "kernel": "6.1",
+                        "python": "3.11", "wrk": "wrk 4.1.0", "load_average_start": [1, 1, 1],
+                        "load_average_end": [2, 2, 2]},
+            "peer_version": "1.7.1",
+            "servers": {"credit": {"version": "v1", "rss_idle_mb": 100.0, "rss_after_mb": 110.5}},
+            "points": points, "skipped": list(skipped)}
+
+
+def test_markdown_has_machine_ratio_tables_memory_and_skips():
+    text = render_markdown(results(POINTS, [{"what": "spending", "reason": "no module yet"}]))
+    assert "Test CPU, 2 cores" in text
+    assert "| 16 | 1 | 2,000.0 | 250.0 | 8.00 | 8.00 | 60.00 | 0.13 |" in text
+    assert "| credit | 16 | 1 | 2,000.0 | 1,000.0 | 4,000.0 | 0.50 | 2.00 | 4.00 |" in text
+    assert "| credit via gateway (hit) c16 b1 | 4,000.0 | 4.00 |" in text
+    assert "| credit | v1 | 100.0 | 110.5 |" in text
+    assert "- **spending**: no module yet" in text
+    assert "bench/results/20260101-000000.json" in text
+
+
+def test_markdown_without_peer_or_gateway_leaves_those_sections_out():
+    text = render_markdown(results([POINTS[0]]))
+    assert "MLServer" not in text and "Through the gateway" not in text
+    assert "| credit c16 b1 | 2,000.0 |" in text

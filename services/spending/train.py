@@ -1,0 +1,224 @@
+"""`python -m services.spending.train`: fit the forecaster's global parameters on synthetic
+households and write the artifact; `--eval m3` runs the M3 monthly benchmark instead.
+
+What is fitted (on each user's last `holdout_months`, never seen by the fit):
+- `weight_prophet_daily`: Prophet-daily's share beside Theta for transaction histories;
+- `weight_prophet_monthly`: Prophet-monthly's share for monthly-total histories (two years+);
+- `interval_scale`: the factor on the half-widths that brings holdout coverage to nominal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import orjson
+from tqdm import tqdm
+
+from services.kit import Artifact, ArtifactStore
+from services.kit.artifacts import library_versions
+from services.kit.settings import REPO_ROOT
+from services.spending import evaluation
+from services.spending.data import M3_PATH, M3Series, SyntheticUser, generate_users, load_m3
+from services.spending.forecaster import ForecastConfig
+from services.spending.history import HistoryLimits, build_history
+from services.spending.prophet_models import prophet_monthly
+from services.spending.report import write_m3_report, write_training_report
+from services.spending.schema import HistoryItem, forecast_input_schema
+
+WEIGHT_GRID = [round(float(w), 2) for w in np.arange(0.0, 1.01, 0.1)]
+SCALE_GRID = [round(float(s), 2) for s in np.arange(0.5, 3.01, 0.1)]
+LIBRARIES = ("prophet", "cmdstanpy", "statsmodels", "scipy", "pandas", "numpy", "holidays")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    users: int = 40
+    seed: int = 7
+    holdout_months: int = 3
+    width: float = 0.8
+    min_months: int = 6
+    max_months: int = 48
+
+
+def _split(user: SyntheticUser, holdout: int):
+    """The user's history up to `holdout` months before the end, and those months' totals."""
+    items = [HistoryItem(**t) for t in user.transactions]
+    full = build_history(items, HistoryLimits(max_points=10**6))
+    cutoff = full.monthly.index[-holdout - 1].end_time.date()
+    train = build_history([i for i in items if i.date <= cutoff], HistoryLimits(max_points=10**6),
+                          as_of=cutoff)
+    return train, full.monthly.to_numpy()[-holdout:]
+
+
+def collect_cases(users: list[SyntheticUser], config: ForecastConfig, train_cfg: TrainConfig,
+                  progress: bool = True):
+    """Each user's holdout case on the path the service would take: daily Prophet below
+    `prophet_min_months` months of history, monthly Prophet from there on."""
+    daily_cases, monthly_cases = [], []
+    for user in tqdm(users, desc="holdout forecasts", disable=not progress, unit="user"):
+        history, actual = _split(user, train_cfg.holdout_months)
+        if history.months >= config.prophet_min_months:
+            case = evaluation.daily_case(history.daily.iloc[:0], history.monthly, actual, config,
+                                         train_cfg.width)
+            case.prophet = prophet_monthly(history.monthly, len(actual), train_cfg.width,
+                                           config.prophet)
+            monthly_cases.append(case)
+        else:
+            daily_cases.append(evaluation.daily_case(history.daily, history.monthly, actual,
+                                                     config, train_cfg.width))
+    return daily_cases, monthly_cases
+
+
+def fit_parameters(daily_cases, monthly_cases, config: ForecastConfig, width: float):
+    def weight(cases, default):
+        return evaluation.best_weight(cases, config, WEIGHT_GRID) if len(cases) >= 3 else default
+
+    weight_daily = weight(daily_cases, config.weight_prophet_daily)
+    weight_monthly = weight(monthly_cases, config.weight_prophet_monthly)
+    groups = [(daily_cases, weight_daily), (monthly_cases, weight_monthly)]
+    scale = evaluation.best_scale(groups, config, width, SCALE_GRID)
+    return config.with_(weight_prophet_daily=weight_daily, weight_prophet_monthly=weight_monthly,
+                        interval_scale=scale)
+
+
+def holdout_metrics(daily_cases, monthly_cases, fitted: ForecastConfig, width: float) -> dict:
+    def table(cases, weight):
+        if not cases:
+            return {}
+        return {
+            "combination_smape": evaluation.mean_smape(cases, weight, fitted),
+            "theta_smape": evaluation.mean_smape(cases, 0.0, fitted),
+            "prophet_smape": evaluation.mean_smape(cases, 1.0, fitted),
+            "seasonal_naive_smape": float(np.mean(
+                [evaluation.smape(c.actual, c.baselines["seasonal_naive"]) for c in cases])),
+            "coverage_raw": evaluation.coverage(cases, weight, fitted, 1.0),
+            "coverage": evaluation.coverage(cases, weight, fitted, fitted.interval_scale),
+            "series": len(cases),
+        }
+
+    return {"nominal_coverage": width,
+            "transactions": table(daily_cases, fitted.weight_prophet_daily),
+            "monthly": table(monthly_cases, fitted.weight_prophet_monthly)}
+
+
+def data_hash(users: list[SyntheticUser]) -> str:
+    blob = orjson.dumps([[u.user_id, u.transactions] for u in users])
+    return hashlib.sha256(blob).hexdigest()
+
+
+def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainConfig = TrainConfig(),
+          config: ForecastConfig | None = None, progress: bool = True) -> Artifact:
+    """Fit the global parameters on the users' holdouts and save the artifact."""
+    started = time.perf_counter()
+    config = config or ForecastConfig()
+    daily_cases, monthly_cases = collect_cases(users, config, train_cfg, progress)
+    fitted = fit_parameters(daily_cases, monthly_cases, config, train_cfg.width)
+    metrics = holdout_metrics(daily_cases, monthly_cases, fitted, train_cfg.width)
+    staging = Path(tempfile.mkdtemp(prefix="spending-"))
+    (staging / "forecast_config.json").write_bytes(
+        orjson.dumps(fitted.to_dict(), option=orjson.OPT_INDENT_2))
+    write_training_report(staging, users, fitted, metrics, train_cfg)
+    manifest = {
+        "data_sha256": data_hash(users),
+        "parameters": {"forecast": fitted.to_dict(), "training": {
+            "users": len(users), "seed": train_cfg.seed, "holdout_months": train_cfg.holdout_months,
+            "weight_grid": WEIGHT_GRID, "scale_grid": SCALE_GRID}},
+        "metrics": metrics,
+        "feature_schema": forecast_input_schema(),
+        "libraries": library_versions(*LIBRARIES),
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    try:
+        return ArtifactStore(model_dir, "spending").save(staging, manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def latest_config(model_dir: Path) -> tuple[ForecastConfig, str]:
+    store = ArtifactStore(model_dir, "spending")
+    if not store.versions():
+        return ForecastConfig(), "defaults (no trained artifact)"
+    artifact = store.load()
+    return ForecastConfig.from_dict(artifact.manifest["parameters"]["forecast"]), artifact.version
+
+
+def validation_split(series: M3Series) -> M3Series:
+    """The training part's own last `len(test)` points as a validation target (no test data)."""
+    h = len(series.test)
+    return replace(series, train=series.train[:-h], test=series.train[-h:])
+
+
+def evaluate_m3(path: Path, model_dir: Path, out_dir: Path, sample: int, seed: int,
+                progress: bool = True) -> dict:
+    """sMAPE on the M3 monthly test (last 18 points) for the combination, its members, Naive2
+    and seasonal naive, all computed here by the same code. The combination's Prophet weight
+    is chosen on each series' validation window (the 18 points before the test), because the
+    artifact's weight was fitted on Indian household spending, not on M3's industries."""
+    config, source = latest_config(model_dir)
+    series = load_m3(path)
+    if sample and sample < len(series):
+        rng = np.random.default_rng(seed)
+        series = [series[i] for i in sorted(rng.choice(len(series), sample, replace=False))]
+    started = time.perf_counter()
+    validation = [evaluation.m3_case(validation_split(s), config) for s in
+                  tqdm(series, desc="M3 validation", disable=not progress, unit="series")]
+    weight = evaluation.best_weight(validation, config, WEIGHT_GRID)
+    cases = [evaluation.m3_case(s, config) for s in
+             tqdm(series, desc="M3 test", disable=not progress, unit="series")]
+    seconds = time.perf_counter() - started
+    result = {
+        "series": len(cases), "sample_seed": seed if sample else None, "config_from": source,
+        "weight_prophet": weight,
+        "validation_smape_by_weight": {w: evaluation.mean_smape(validation, w, config)
+                                       for w in WEIGHT_GRID},
+        "smape": evaluation.m3_table(cases, config, weight),
+        "smape_by_weight": {w: evaluation.mean_smape(cases, w, config) for w in WEIGHT_GRID},
+        "published": evaluation.M3_PUBLISHED,
+        "coverage_80": evaluation.coverage(cases, weight, config, config.interval_scale),
+        "seconds": round(seconds, 1), "ms_per_series": round(500 * seconds / len(cases), 1),
+    }
+    write_m3_report(out_dir, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--users", type=int, default=TrainConfig.users)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--eval", choices=["m3"], help="run a benchmark instead of training")
+    parser.add_argument("--data", type=Path, default=M3_PATH, help="M3 monthly long CSV")
+    parser.add_argument("--sample", type=int, default=0,
+                        help="score a fixed-seed sample of this many M3 series (0: all)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    progress = not args.no_progress
+    if args.eval == "m3":
+        if not args.data.is_file():
+            parser.error(f"M3 data not found at {args.data} (see ../shared/data/m3_monthly)")
+        out_dir = args.model_dir / "spending-eval"
+        result = evaluate_m3(args.data, args.model_dir, out_dir, args.sample, args.seed, progress)
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+        print(f"report: {out_dir / 'm3.md'}")
+        return
+    train_cfg = TrainConfig(users=args.users, seed=args.seed)
+    users = generate_users(train_cfg.users, train_cfg.seed, min_months=train_cfg.min_months,
+                           max_months=train_cfg.max_months)
+    artifact = train(users, args.model_dir, train_cfg, progress=progress)
+    print(f"spending {artifact.version} -> {artifact.path}")
+    for path, m in artifact.manifest["metrics"].items():
+        if isinstance(m, dict) and m:
+            print(f"  {path}: holdout sMAPE {m['combination_smape']:.2f} (theta "
+                  f"{m['theta_smape']:.2f}, prophet {m['prophet_smape']:.2f}), 80% interval "
+                  f"coverage {m['coverage']:.2f} over {m['series']} series")
+
+
+if __name__ == "__main__":
+    main()
