@@ -68,11 +68,12 @@ def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str,
     bodies = WORK / "bodies"
     bodies.mkdir(parents=True, exist_ok=True)
     ready = []
+    not_running: dict[str, list[str]] = {}
     for i, point in enumerate(points):
         missing = [n for n in dict.fromkeys((point.target, *point.needs))
                    if n not in fleet.servers]
         if missing:
-            fleet.skip(point.key, f"{', '.join(missing)} not running")
+            not_running.setdefault(", ".join(missing), []).append(point.key)
             continue
         body = body_for(point, encode)
         url = fleet.servers[point.target].base_url + point.path
@@ -83,6 +84,9 @@ def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str,
         path = bodies / f"{i:03d}.json"
         path.write_text(body)
         ready.append((point, url, path))
+    for missing, keys in not_running.items():
+        fleet.skip(f"{len(keys)} point{'s' if len(keys) > 1 else ''}",
+                   f"{missing} not running: {', '.join(keys)}")
     return ready
 
 

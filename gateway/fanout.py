@@ -14,7 +14,7 @@ from starlette.responses import Response
 from gateway.guard import guard
 from gateway.routes import request_id, wants_fresh
 from gateway.upstream import UpstreamRejected
-from services.kit.app import json_response
+from services.kit.http import json_response
 from services.kit.errors import (
     BadRequest,
     InvalidInput,

@@ -17,11 +17,18 @@ def require_wrk() -> None:
 
 @pytest.fixture(scope="session")
 def credit_model_dir(tmp_path_factory) -> Path:
-    """A small credit model trained for this session (the smoke test serves it)."""
+    """A small credit model for this session (the smoke test serves it): few rows, one small
+    candidate, so the fixture costs seconds even on busy cores. Speed is never asserted."""
+    from services.credit import train as credit_train
     from services.credit.data import generate_applications
-    from services.credit.train import TrainConfig, train
 
+    small = {"max_depth": [2], "learning_rate": [0.1], "n_estimators": [40],
+             "min_child_weight": [2], "subsample": [0.8], "colsample_bytree": [0.6],
+             "gamma": [0.0]}
     root = tmp_path_factory.mktemp("models")
-    train(generate_applications(n=1500), root, TrainConfig(folds=2, search_budget=1, quick=True),
-          progress=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(credit_train, "SEARCH_SPACE", small)
+        credit_train.train(generate_applications(n=1000), root,
+                           credit_train.TrainConfig(folds=2, search_budget=1, quick=True),
+                           progress=False)
     return root

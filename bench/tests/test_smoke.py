@@ -26,9 +26,8 @@ def test_one_point_against_the_credit_service(credit_model_dir: Path, tmp_path: 
         assert "credit" in fleet.servers, fleet.skipped
         ready = runnable_points([point, Point("gateway", "credit", "/x", 1, 1, "hit")], fleet)
         assert [p for p, _, _ in ready] == [point]
-        assert fleet.skipped == [{"what": point.key.replace("credit c2", "credit via gateway "
-                                                            "(hit) c1"),
-                                  "reason": "gateway not running"}]
+        assert fleet.skipped == [{"what": "1 point",
+                                  "reason": "gateway not running: credit via gateway (hit) c1 b1"}]
         runs = measure(ready, seconds=2, repeats=1, fleet=fleet)
         rss = fleet.rss_mb()
     finally:

@@ -1,7 +1,7 @@
 """`python -m services.anomaly`: serve on ANOMALY_HOST:ANOMALY_PORT (default 127.0.0.1:8004)."""
 
 from services.anomaly.app import build_app
-from services.anomaly.settings import AnomalySettings
+from services.anomaly.schema import AnomalySettings
 from services.kit.serve import serve
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from services.anomaly.feedback import feedback_router
 from services.anomaly.model import AnomalyModel
-from services.anomaly.settings import AnomalySettings
+from services.anomaly.schema import AnomalySettings
 from services.kit import create_app
 
 

@@ -19,8 +19,7 @@ from services.anomaly.app import build_app
 from services.anomaly.data import generate_transactions
 from services.anomaly.features import FEATURE_NAMES
 from services.anomaly.model import to_tx
-from services.anomaly.schema import AnomalyInstance
-from services.anomaly.settings import AnomalySettings
+from services.anomaly.schema import AnomalyInstance, AnomalySettings
 from services.kit.settings import REPO_ROOT
 from services.kit.testing import running_client
 

@@ -34,7 +34,7 @@ def export_onnx(forest, n_features: int, path: Path) -> None:
             nodes["treeids"].append(t)
             nodes["nodeids"].append(node)
             nodes["featureids"].append(0 if leaf else int(columns[tree.feature[node]]))
-            nodes["values"].append(0.0 if leaf else float(tree.threshold[node]))
+            nodes["values"].append(0.0 if leaf else _float32_at_or_below(tree.threshold[node]))
             nodes["modes"].append("LEAF" if leaf else "BRANCH_LEQ")
             nodes["truenodeids"].append(0 if leaf else int(tree.children_left[node]))
             nodes["falsenodeids"].append(0 if leaf else int(tree.children_right[node]))
@@ -64,6 +64,15 @@ def export_onnx(forest, n_features: int, path: Path) -> None:
                                                     helper.make_opsetid("ai.onnx.ml", 3)])
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())
+
+
+def _float32_at_or_below(threshold: float) -> float:
+    """The largest float32 ≤ threshold: for float32 inputs, `x <= it` iff `x <= threshold`,
+    so ONNX (float32 thresholds) takes exactly scikit-learn's branches."""
+    value = np.float32(threshold)
+    if float(value) > threshold:
+        value = np.nextafter(value, np.float32(-np.inf))
+    return float(value)
 
 
 class ForestScorer:

@@ -13,8 +13,7 @@ from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.reasons import ReasonRanker
-from services.anomaly.schema import AnomalyInstance, Feedback, Transaction
-from services.anomaly.settings import AnomalySettings
+from services.anomaly.schema import AnomalyInstance, AnomalySettings, Feedback, Transaction
 from services.kit.artifacts import Artifact
 from services.kit.errors import ProblemError
 from services.kit.model import ServedModel, validate_instances

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Label = Annotated[str, Field(max_length=64)]
@@ -61,3 +64,16 @@ class Feedback(BaseModel):
     transaction_id: Id
     label: Literal["fraud", "genuine"]
     note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class AnomalySettings(ServiceSettings):
+    """Env prefix `ANOMALY_`; with no `ANOMALY_REDIS_URL` profiles stay in-process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ANOMALY_", extra="ignore", protected_namespaces=()
+    )
+
+    port: int = 8004
+    profile_max_transactions: int = 500
+    feedback_log_max: int = 100_000
+    max_reasons: int = 3

@@ -42,7 +42,7 @@ def risk_score(probability: float) -> int:
     percentage chance of default, which is what a reviewer asks first."""
     if not math.isfinite(probability):
         raise ValueError("probability must be finite")
-    return int(round(100 * min(max(probability, 0.0), 1.0)))
+    return round(100 * min(max(probability, 0.0), 1.0))
 
 
 def band_for(probability: float, medium_from: float, high_from: float) -> str:

@@ -135,7 +135,8 @@ def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress=True):
 
     best_params, best_auc, best_oof = None, -1.0, None
     tried = []
-    for params in tqdm(candidates(cfg.search_budget, cfg.seed), desc="search", disable=not progress):
+    picks = candidates(cfg.search_budget, cfg.seed)
+    for params in tqdm(picks, desc="search", disable=not progress):
         oof = out_of_fold(params, x, y, cfg)
         auc = fold_scores(y, oof, cfg)["auc"]["mean"]
         tried.append({**params, "cv_auc": round(auc, 4)})
@@ -186,7 +187,7 @@ def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress=True):
         "bands": {"medium_from": medium_from, "high_from": high_from},
         "costs": {"false_negative": dataset.cost_fn, "false_positive": dataset.cost_fp},
         "metrics": {
-            "n_train": int(len(y)), "n_holdout": int(len(y_hold)),
+            "n_train": len(y), "n_holdout": len(y_hold),
             "cv": fold_scores(y, best_oof, cfg),
             "cv_all_rows": fold_scores(y_all, out_of_fold(best_params, x_all, y_all, cfg), cfg),
             "cv_calibrated_brier": float(np.mean((oof_cal - y) ** 2)),

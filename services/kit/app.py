@@ -7,24 +7,19 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from services.kit.artifacts import ArtifactStore
-from services.kit.errors import BadRequest, InvalidInput, NotReady, install_error_handlers
+from services.kit.errors import InvalidInput, NotReady, install_error_handlers
+from services.kit.http import json_response, parse_instances
 from services.kit.logs import json_logger
 from services.kit.metrics import ModelMetrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.model import ServedModel
 from services.kit.settings import ServiceSettings
-
-
-def json_response(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type="application/json")
 
 
 class ModelState:
@@ -78,7 +73,9 @@ def create_app(
     return app
 
 
-async def _load(state: ModelState, settings: ServiceSettings, metrics: ModelMetrics, logger) -> None:
+async def _load(
+    state: ModelState, settings: ServiceSettings, metrics: ModelMetrics, logger
+) -> None:
     store = ArtifactStore(settings.model_dir, state.model.name)
     started = time.perf_counter()
     try:
@@ -135,32 +132,6 @@ def _probe_router() -> APIRouter:
                         media_type=CONTENT_TYPE_LATEST)
 
     return router
-
-
-def parse_instances(body: bytes, max_instances: int) -> list[Any]:
-    """The V1 predict body: `{"instances": [...]}` with 1..max_instances entries."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict) or "instances" not in payload:
-        raise InvalidInput(
-            'the body must be an object with an "instances" list',
-            errors=[{"field": "instances", "message": "field required", "type": "missing"}],
-        )
-    instances = payload["instances"]
-    if not isinstance(instances, list) or not instances:
-        raise InvalidInput(
-            '"instances" must be a non-empty list',
-            errors=[{"field": "instances", "message": "must be a non-empty list", "type": "list_type"}],
-        )
-    if len(instances) > max_instances:
-        raise InvalidInput(
-            f"{len(instances)} instances in one request; the limit is {max_instances}",
-            errors=[{"field": "instances", "message": f"at most {max_instances} items",
-                     "type": "too_long"}],
-        )
-    return instances
 
 
 def _model_router(name: str, settings: ServiceSettings, metrics: ModelMetrics) -> APIRouter:

@@ -1,4 +1,4 @@
-"""ArtifactStore: `models/<name>/<version>/` with a manifest whose file hashes are checked on load."""
+"""ArtifactStore: `models/<name>/<version>/`, a manifest whose file hashes are checked on load."""
 
 from __future__ import annotations
 

@@ -100,7 +100,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     body = problem_body(status, title, detail, slug=slug, errors=errors, request_id=request_id)
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
+                    headers=headers)
 
 
 def pydantic_errors(exc: ValidationError | RequestValidationError, prefix: str = "") -> list[dict]:

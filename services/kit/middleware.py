@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.errors import PayloadTooLarge, problem_response

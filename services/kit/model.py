@@ -1,4 +1,4 @@
-"""The model protocol every service implements: load an artifact, predict a batch, describe itself."""
+"""The model protocol every service implements: load an artifact, predict a batch, describe."""
 
 from __future__ import annotations
 

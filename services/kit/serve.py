@@ -1,4 +1,4 @@
-"""Run a service app under uvicorn with the settings' host and port (access log off: the kit logs)."""
+"""Run a service app under uvicorn on the settings' host and port (access log off: kit logs)."""
 
 from __future__ import annotations
 

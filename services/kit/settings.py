@@ -10,7 +10,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class ServiceSettings(BaseSettings):
     """Limits and locations a model service needs; defaults run on one machine."""
 
-    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_prefix="SERVICE_", extra="ignore", protected_namespaces=()
+    )
 
     host: str = "127.0.0.1"
     port: int = 8080

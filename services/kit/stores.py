@@ -83,7 +83,8 @@ class RedisRecordStore:
 
     def recent(self, key: str, limit: int | None = None) -> list[dict[str, Any]]:
         start = -limit if limit else 0
-        return [orjson.loads(raw) for raw in self.client.lrange(self.prefix + "list:" + key, start, -1)]
+        raws = self.client.lrange(self.prefix + "list:" + key, start, -1)
+        return [orjson.loads(raw) for raw in raws]
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         self.client.set(self.prefix + "kv:" + key, orjson.dumps(value))

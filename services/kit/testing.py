@@ -12,20 +12,20 @@ from fastapi import FastAPI
 
 @asynccontextmanager
 async def running_client(
-    app: FastAPI, *, wait_ready: bool = True, timeout: float = 120.0
+    app: FastAPI, *, wait_ready: bool = True, ready_within: float = 120.0
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Start the app's lifespan, optionally wait for /health/ready, yield an in-process client."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             if wait_ready:
-                await wait_until_ready(client, timeout)
+                await wait_until_ready(client, ready_within)
             yield client
 
 
-async def wait_until_ready(client: httpx.AsyncClient, timeout: float = 120.0) -> None:
+async def wait_until_ready(client: httpx.AsyncClient, ready_within: float = 120.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + ready_within
     while True:
         response = await client.get("/health/ready")
         if response.status_code == 200:

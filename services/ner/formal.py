@@ -27,8 +27,9 @@ YEAR_NAMES = ["Plan", "Notes", "Equity Incentive Plan", "Credit Agreement", "Sen
 COMPANY_SUFFIXES = ["Inc.", "Ltd.", "Limited", "Corporation", "Holdings", "Industries", "Group",
                     "Technologies", "Energy", "Bancorp", "Pharmaceuticals", "LLC", "plc", "AG"]
 METRICS = ["net revenues", "revenue", "net sales", "operating income", "net income",
-           "gross profit", "adjusted EBITDA", "total assets", "free cash flow", "net interest income",
-           "operating expenses", "capital expenditures", "net loss", "total debt", "cash"]
+           "gross profit", "adjusted EBITDA", "total assets", "free cash flow",
+           "net interest income", "operating expenses", "capital expenditures", "net loss",
+           "total debt", "cash"]
 
 
 def _year(rng: random.Random) -> int:
@@ -64,12 +65,15 @@ def date(rng: random.Random) -> list[tuple[str, str | None]]:
     day = rng.choice([1, 15, 28] + ([30] if month != "February" else []))
     if month in ("January", "March", "May", "July", "August", "October", "December"):
         day = rng.choice([day, 31])
-    full = rng.choice([f"{month} {day}, {year}", f"{day} {month} {year}", f"{month} {day} , {year}"])
+    full = rng.choice(
+        [f"{month} {day}, {year}", f"{day} {month} {year}", f"{month} {day} , {year}"]
+    )
+    period = rng.choice(["year", "fiscal year", "quarter"])
     shapes: list[list[tuple[str, str | None]]] = [
         [(f"fiscal {year}", "DATE")], [(f"fiscal year {year}", "DATE")],
         [("the ", None), (f"{rng.choice(ORDINALS)} quarter of {year}", "DATE")],
         [(full, "DATE")],
-        [("the ", None), (f"{rng.choice(['year', 'fiscal year', 'quarter'])} ended {full}", "DATE")],
+        [("the ", None), (f"{period} ended {full}", "DATE")],
         [(str(year), "DATE")], [(str(year), "DATE")],
         [(f"Q{rng.randrange(1, 5)} {year}", "DATE")], [(f"FY{year}", "DATE")],
         [(f"FY {year}-{str(year + 1)[2:]}", "DATE")], [(f"{month} {year}", "DATE")],

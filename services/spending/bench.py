@@ -1,7 +1,8 @@
 """`python -m services.spending.bench`: uncached forecast latency for histories of 3–120 months
 (monthly totals and daily transactions), and the cached answer's latency.
 
-Times `SpendingModel.predict` for one instance (validation, history, forecast, answer shaping:
+Wall time and CPU time (this process plus the Stan child process) of `SpendingModel.predict`
+for one instance (validation, history, forecast, answer shaping:
 everything but HTTP) with a fresh history each call, so every call misses the cache.
 """
 
@@ -44,6 +45,13 @@ def transactions_instance(months: int, rng: np.random.Generator) -> dict:
                         for d, a in zip(days, amounts, strict=True)], "horizon_months": 12}
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (Stan runs as a child process):
+    what a forecast costs on an idle core, whatever the machine's load."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
     return {"n": len(a), "p50": round(float(np.percentile(a, 50)), 1),
@@ -53,18 +61,21 @@ def percentiles(ms: list[float]) -> dict[str, float]:
 
 def run(model: SpendingModel, reps: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    rows, everything = {}, []
+    rows, everything, everything_cpu = {}, [], []
     for kind, make in (("monthly", monthly_instance), ("transactions", transactions_instance)):
         for months in LENGTHS:
-            timings = []
+            timings, cpu = [], []
             for _ in range(reps):
                 instance = make(months, rng)
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), cpu_seconds()
                 [answer] = model.predict([instance])
                 timings.append(1000 * (time.perf_counter() - started))
+                cpu.append(1000 * (cpu_seconds() - cpu_started))
                 assert not answer["cached"]
-            rows[f"{kind}/{months}"] = {**percentiles(timings), "method": answer["method"]}
+            rows[f"{kind}/{months}"] = {**percentiles(timings), "method": answer["method"],
+                                        "cpu": percentiles(cpu)}
             everything += timings
+            everything_cpu += cpu
     instance = monthly_instance(36, rng)
     model.predict([instance])
     hits = []
@@ -73,6 +84,7 @@ def run(model: SpendingModel, reps: int, seed: int) -> dict:
         model.predict([instance])
         hits.append(1000 * (time.perf_counter() - started))
     return {"uncached": rows, "uncached_all": percentiles(everything),
+            "uncached_all_cpu": percentiles(everything_cpu),
             "cached_36_months": percentiles(hits)}
 
 

@@ -16,8 +16,9 @@ FESTIVAL_WINDOWS: dict[str, tuple[int, int]] = {
     "Eid al-Fitr": (-3, 0),
     "Christmas": (-3, 0),
 }
-FESTIVAL_COLUMNS = {name: "festival_" + name.lower().replace(" ", "_").replace("-", "_")
+FESTIVAL_COLUMNS = {name: "diwali" if name == "Diwali" else "festival"
                     for name in FESTIVAL_WINDOWS}
+HOLIDAY_COLUMNS = ("diwali", "festival", "public_holiday")
 
 
 def _clean_name(name: str) -> str:
@@ -43,11 +44,11 @@ def indian_holidays(first_year: int, last_year: int) -> pd.DataFrame:
 
 
 def festival_flags(days: pd.DatetimeIndex) -> pd.DataFrame:
-    """Daily 0/1 regressors: one column per festival window, one for other public holidays.
-    Six columns instead of Prophet's one column per holiday per window day keep the Stan input
-    (and so the fit) small."""
+    """Daily 0/1 regressors: Diwali's window, the other festival windows, other public holidays.
+    Three columns instead of Prophet's one column per holiday per window day keep the Stan
+    input, Prophet's feature building and so the fit small."""
     table = _india_holidays(days.min().year - 1, days.max().year + 1)
-    columns = [*FESTIVAL_COLUMNS.values(), "public_holiday"]
+    columns = list(HOLIDAY_COLUMNS)
     marked: dict[str, list[pd.Timestamp]] = {column: [] for column in columns}
     for name, day, lower, upper in table.itertuples(index=False):
         column = FESTIVAL_COLUMNS.get(name, "public_holiday")

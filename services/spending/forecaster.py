@@ -6,7 +6,7 @@ shape monthly intervals and totals.
   method).
 - Histories of at least `prophet_min_months` months also get Prophet on monthly totals (yearly
   seasonality plus a Diwali-days regressor); shorter transaction histories of at least
-  `daily_min_days` days get Prophet on daily totals with Indian festival windows. On the
+  `daily_min_days` days (a year) get Prophet on daily totals with Indian festival windows. On the
   synthetic holdouts the monthly model beat the daily one by far once two years were known
   (yearly seasonality needs them), and it is cheaper.
 - The answer is the weighted mean of the two (weights and interval scale are the artifact's
@@ -36,7 +36,7 @@ class ForecastConfig:
     prophet: ProphetSettings = field(default_factory=ProphetSettings)
     seasonal_min_months: int = 24
     prophet_min_months: int = 24
-    daily_min_days: int = 60
+    daily_min_days: int = 365
     weight_prophet_monthly: float = 0.3
     weight_prophet_daily: float = 0.5
     guard_ratio: float = 2.0
@@ -78,7 +78,9 @@ class SpendingForecast:
     categories: dict[str, MonthlyForecast]
 
 
-def _plausible(candidate: MemberForecast, anchor: MemberForecast, y: np.ndarray, ratio: float) -> bool:
+def _plausible(
+    candidate: MemberForecast, anchor: MemberForecast, y: np.ndarray, ratio: float
+) -> bool:
     """Prophet is kept only when finite and its mean level is within `ratio` of Theta's."""
     if not all(np.all(np.isfinite(a)) for a in (candidate.yhat, candidate.lower, candidate.upper)):
         return False
@@ -90,11 +92,16 @@ def _prophet_member(
     monthly: pd.Series, daily: pd.Series | None, horizon: int, width: float, config: ForecastConfig
 ) -> tuple[MemberForecast | None, float]:
     """From two years on, Prophet on monthly totals (yearly seasonality and Diwali days); below
-    that, for transactions, Prophet on daily totals with the festival windows."""
+    that, for transactions of a year or more, Prophet on daily totals with the festival windows
+    (a year has seen every festival once). A member whose fitted weight is 0 is not fitted."""
     if len(monthly) >= config.prophet_min_months:
+        if config.weight_prophet_monthly <= 0:
+            return None, 0.0
         member = prophet_monthly(monthly, horizon, width, config.prophet, config.holidays)
         return member, config.weight_prophet_monthly
     if daily is not None and len(daily) >= config.daily_min_days:
+        if config.weight_prophet_daily <= 0:
+            return None, 0.0
         return prophet_daily(daily, horizon, width, config.prophet), config.weight_prophet_daily
     return None, 0.0
 
@@ -164,7 +171,9 @@ def forecast_spending(
     return SpendingForecast(total, categories)
 
 
-def _reconcile(parts: dict[str, MonthlyForecast], total: MonthlyForecast) -> dict[str, MonthlyForecast]:
+def _reconcile(
+    parts: dict[str, MonthlyForecast], total: MonthlyForecast
+) -> dict[str, MonthlyForecast]:
     """Scale category forecasts month by month so they add up to the total forecast."""
     if not parts:
         return {}

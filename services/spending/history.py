@@ -120,7 +120,9 @@ def _from_transactions(
     return SpendingHistory(monthly.astype(float), daily.astype(float), by_category)
 
 
-def _from_monthly(items: list[HistoryItem], limits: HistoryLimits, today: dt.date) -> SpendingHistory:
+def _from_monthly(
+    items: list[HistoryItem], limits: HistoryLimits, today: dt.date
+) -> SpendingHistory:
     periods = [pd.Period(item.month, freq="M") for item in items]
     bad = _first_unsorted(periods)
     if bad is not None:

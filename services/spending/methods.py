@@ -68,7 +68,9 @@ def fit_ses_alpha(y: np.ndarray) -> float:
     return float(result.x)
 
 
-def theta_forecast(y: np.ndarray, horizon: int, width: float, seasonal: bool = True) -> MemberForecast:
+def theta_forecast(
+    y: np.ndarray, horizon: int, width: float, seasonal: bool = True
+) -> MemberForecast:
     """Theta(2) forecast; `seasonal=False` skips the seasonal adjustment (short histories)."""
     y = np.asarray(y, dtype=float)
     n = len(y)

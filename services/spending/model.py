@@ -15,7 +15,12 @@ from services.kit.model import validate_instances
 from services.kit.stores import record_store
 from services.spending.cache import ForecastCache, forecast_key
 from services.spending.forecaster import ForecastConfig, MonthlyForecast, forecast_spending
-from services.spending.history import HistoryError, HistoryLimits, build_history
+from services.spending.history import (
+    HistoryError,
+    HistoryLimits,
+    SpendingHistory,
+    build_history,
+)
 from services.spending.schema import (
     ForecastInstance,
     HistoryItem,
@@ -36,7 +41,9 @@ class SpendingModel(ServedModel):
 
     def __init__(self, settings: SpendingSettings) -> None:
         super().__init__(settings)
-        self.store = record_store(settings.redis_url, "spending", settings.max_transactions_per_user)
+        self.store = record_store(
+            settings.redis_url, "spending", settings.max_transactions_per_user
+        )
         self.cache = ForecastCache(settings.cache_size)
         self.limits = HistoryLimits(
             min_months=settings.min_history_months, max_months=settings.max_history_months,
@@ -74,41 +81,54 @@ class SpendingModel(ServedModel):
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         parsed: list[ForecastInstance] = validate_instances(INSTANCE, instances)
-        histories, errors = [], []
-        for i, instance in enumerate(parsed):
+        answers: list[dict[str, Any] | None] = []
+        pending, errors = [], []
+        for i, (raw, instance) in enumerate(zip(instances, parsed, strict=True)):
             try:
-                items = self._items(instance)
-                histories.append(build_history(items, self.limits, instance.as_of))
+                records = self._records(raw, instance)
+                key = self._key(instance, records)
+                cached = self.cache.get(key)
+                answers.append({**cached, "cached": True} if cached else None)
+                if cached is None:
+                    items = instance.history if instance.history is not None else [
+                        HistoryItem(**r) for r in records]
+                    history = build_history(items, self.limits, instance.as_of)
+                    pending.append((i, instance, history, key))
             except HistoryError as exc:
                 errors.append({"field": f"instances[{i}].{exc.field}", "message": exc.message,
                                "type": "value_error"})
-                histories.append(None)
         if errors:
             raise InvalidInput(f"{len(errors)} invalid field(s) in the instances", errors=errors)
-        return [self._answer(inst, hist) for inst, hist in zip(parsed, histories, strict=True)]
+        for i, instance, history, key in pending:
+            answer = self._forecast(instance, history)
+            self.cache.put(key, answer)
+            answers[i] = {**answer, "cached": False}
+        return answers
 
-    def _items(self, instance: ForecastInstance) -> list[HistoryItem]:
+    def _records(self, raw: dict[str, Any], instance: ForecastInstance) -> list[dict[str, Any]]:
+        """The history as the caller sent it, or the user's stored transactions by date."""
         if instance.history is not None:
-            return instance.history
+            return raw["history"]
         records = self.store.recent(instance.user_id)
         if not records:
             raise HistoryError("user_id", f"no transactions stored for user {instance.user_id!r}")
         records.sort(key=lambda r: r["date"])  # batches may arrive in any order
-        return [HistoryItem(**r) for r in records]
+        return records
 
-    def _answer(self, instance: ForecastInstance, history) -> dict[str, Any]:
-        width = instance.interval_width or self.settings.interval_width
-        key = forecast_key(
-            self.version, self.config.to_dict(), width, instance.horizon_months,
-            instance.by_category, str(history.monthly.index[0]), history.monthly.to_numpy(),
-            None if history.daily is None else history.daily.to_numpy(),
-            {k: v.to_numpy() for k, v in history.categories.items()} if instance.by_category
-            else None,
+    def _key(self, instance: ForecastInstance, records: list[dict[str, Any]]) -> str:
+        """Everything that decides the answer: model version and configuration, the request's
+        options and the history itself (hashed as sent, so a hit skips all parsing)."""
+        return forecast_key(
+            self.version, self.config.to_dict(), self._width(instance), instance.horizon_months,
+            instance.by_category, str(instance.as_of), records,
         )
-        cached = self.cache.get(key)
-        if cached is not None:
-            return {**cached, "cached": True}
+
+    def _width(self, instance: ForecastInstance) -> float:
+        return instance.interval_width or self.settings.interval_width
+
+    def _forecast(self, instance: ForecastInstance, history: SpendingHistory) -> dict[str, Any]:
         started = time.perf_counter()
+        width = self._width(instance)
         result = forecast_spending(
             history, instance.horizon_months, width, self.config, instance.by_category
         )
@@ -121,8 +141,7 @@ class SpendingModel(ServedModel):
         }
         if instance.by_category:
             answer["categories"] = {name: _shape(part) for name, part in result.categories.items()}
-        self.cache.put(key, answer)
-        return {**answer, "cached": False}
+        return answer
 
 
 def _shape(forecast: MonthlyForecast) -> dict[str, Any]:

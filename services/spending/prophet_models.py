@@ -60,9 +60,18 @@ def _fit(model: Prophet, frame: pd.DataFrame, settings: ProphetSettings) -> Prop
     )
 
 
-def _interval(samples: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+def _from_samples(model: Prophet, future: pd.DataFrame, settings: ProphetSettings,
+                  width: float, month_starts_at: np.ndarray | None = None):
+    """Point forecast (the median) and interval from Prophet's predictive sample paths, summed
+    per month when the rows are days. One sampling pass serves both, so `predict` is skipped."""
+    model.uncertainty_samples = settings.samples
+    np.random.seed(settings.seed)
+    samples = model.predictive_samples(future)["yhat"]
+    if month_starts_at is not None:
+        samples = np.add.reduceat(samples, month_starts_at, axis=0)
     tail = (1 - width) / 2
-    return np.quantile(samples, tail, axis=1), np.quantile(samples, 1 - tail, axis=1)
+    lower, yhat, upper = np.quantile(samples, [tail, 0.5, 1 - tail], axis=1)
+    return yhat, lower, upper
 
 
 def _changepoints(points: int, settings: ProphetSettings) -> int:
@@ -93,12 +102,7 @@ def prophet_monthly(
             frame["diwali_days"] = diwali
             future["diwali_days"] = festival_days(future_index)
     _fit(model, frame, settings)
-    yhat = model.predict(future).yhat.to_numpy()
-    model.uncertainty_samples = settings.samples
-    np.random.seed(settings.seed)
-    samples = model.predictive_samples(future)["yhat"]
-    lower, upper = _interval(samples, width)
-    return MemberForecast("prophet", yhat, lower, upper)
+    return MemberForecast("prophet", *_from_samples(model, future, settings, width))
 
 
 def prophet_daily(
@@ -132,12 +136,5 @@ def prophet_daily(
             frame[column] = seen
             future[column] = flags.loc[future_days, column].to_numpy()
     _fit(model, frame, settings)
-    yhat_daily = model.predict(future).yhat.to_numpy()
-    model.uncertainty_samples = settings.samples
-    np.random.seed(settings.seed)
-    samples = model.predictive_samples(future)["yhat"]
     starts = np.searchsorted(future_days, future_index.start_time)
-    yhat = np.add.reduceat(yhat_daily, starts)
-    monthly_samples = np.add.reduceat(samples, starts, axis=0)
-    lower, upper = _interval(monthly_samples, width)
-    return MemberForecast("prophet_daily", yhat, lower, upper)
+    return MemberForecast("prophet_daily", *_from_samples(model, future, settings, width, starts))

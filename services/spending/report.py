@@ -21,7 +21,7 @@ def _fmt(value) -> str:
 def _metric_table(metrics: dict) -> list[str]:
     lines = ["| path | series | combination sMAPE | Theta | Prophet | seasonal naive | "
              "coverage (raw → scaled) |", "|---|---|---|---|---|---|---|"]
-    for path in ("transactions", "monthly"):
+    for path in ("transactions", "monthly", "short"):
         m = metrics.get(path) or {}
         if not m:
             continue
@@ -49,14 +49,20 @@ def plot_example(path: Path, transactions: list[dict], config: ForecastConfig) -
     plt.close(fig)
 
 
-def write_training_report(out: Path, users, fitted: ForecastConfig, metrics: dict, train_cfg) -> None:
+def write_training_report(
+    out: Path, users, fitted: ForecastConfig, metrics: dict, train_cfg
+) -> None:
     longest = max(users, key=lambda u: len(u.transactions))
     plot_example(out / "example_forecast.png", longest.transactions, fitted)
     lines = [
         "# spending: training report", "",
         f"{len(users)} synthetic households (seed {train_cfg.seed}, {train_cfg.min_months}–"
         f"{train_cfg.max_months} months each); each forecast its last "
-        f"{train_cfg.holdout_months} months, unseen by the fit.", "",
+        f"{train_cfg.holdout_months} months, unseen by the fit. Paths: `monthly` = two years "
+        "or more "
+        "(Prophet on monthly totals + Theta), `transactions` = one to two years (Prophet on daily "
+        "totals with Indian festivals + Theta), `short` = under a year (Theta alone). The "
+        "Prophet column is the path's Prophet alone (Theta where it has none).", "",
         "## Fitted parameters", "",
         f"- weight of Prophet (daily, Indian festivals) beside Theta: "
         f"{fitted.weight_prophet_daily}",

@@ -39,7 +39,7 @@ LIBRARIES = ("prophet", "cmdstanpy", "statsmodels", "scipy", "pandas", "numpy", 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    users: int = 40
+    users: int = 60
     seed: int = 7
     holdout_months: int = 3
     width: float = 0.8
@@ -58,10 +58,12 @@ def _split(user: SyntheticUser, holdout: int):
 
 
 def collect_cases(users: list[SyntheticUser], config: ForecastConfig, train_cfg: TrainConfig,
-                  progress: bool = True):
-    """Each user's holdout case on the path the service would take: daily Prophet below
-    `prophet_min_months` months of history, monthly Prophet from there on."""
-    daily_cases, monthly_cases = [], []
+                  progress: bool = True) -> dict[str, list[evaluation.SeriesCase]]:
+    """Each user's holdout case on the path the service would take: `monthly` (Prophet on
+    monthly totals, two years on), `transactions` (Prophet on daily totals, a year on) or
+    `short` (Theta alone)."""
+    cases: dict[str, list[evaluation.SeriesCase]] = {"transactions": [], "monthly": [],
+                                                     "short": []}
     for user in tqdm(users, desc="holdout forecasts", disable=not progress, unit="user"):
         history, actual = _split(user, train_cfg.holdout_months)
         if history.months >= config.prophet_min_months:
@@ -69,43 +71,47 @@ def collect_cases(users: list[SyntheticUser], config: ForecastConfig, train_cfg:
                                          train_cfg.width)
             case.prophet = prophet_monthly(history.monthly, len(actual), train_cfg.width,
                                            config.prophet)
-            monthly_cases.append(case)
+            cases["monthly"].append(case)
         else:
-            daily_cases.append(evaluation.daily_case(history.daily, history.monthly, actual,
-                                                     config, train_cfg.width))
-    return daily_cases, monthly_cases
+            case = evaluation.daily_case(history.daily, history.monthly, actual, config,
+                                         train_cfg.width)
+            cases["transactions" if case.prophet is not None else "short"].append(case)
+    return cases
 
 
-def fit_parameters(daily_cases, monthly_cases, config: ForecastConfig, width: float):
-    def weight(cases, default):
-        return evaluation.best_weight(cases, config, WEIGHT_GRID) if len(cases) >= 3 else default
+def fit_parameters(cases: dict[str, list], config: ForecastConfig, width: float):
+    def weight(group, default):
+        return evaluation.best_weight(group, config, WEIGHT_GRID) if len(group) >= 3 else default
 
-    weight_daily = weight(daily_cases, config.weight_prophet_daily)
-    weight_monthly = weight(monthly_cases, config.weight_prophet_monthly)
-    groups = [(daily_cases, weight_daily), (monthly_cases, weight_monthly)]
+    weight_daily = weight(cases["transactions"], config.weight_prophet_daily)
+    weight_monthly = weight(cases["monthly"], config.weight_prophet_monthly)
+    groups = [(cases["transactions"], weight_daily), (cases["monthly"], weight_monthly),
+              (cases["short"], 0.0)]
     scale = evaluation.best_scale(groups, config, width, SCALE_GRID)
     return config.with_(weight_prophet_daily=weight_daily, weight_prophet_monthly=weight_monthly,
                         interval_scale=scale)
 
 
-def holdout_metrics(daily_cases, monthly_cases, fitted: ForecastConfig, width: float) -> dict:
-    def table(cases, weight):
-        if not cases:
+def holdout_metrics(cases: dict[str, list], fitted: ForecastConfig, width: float) -> dict:
+    weights = {"transactions": fitted.weight_prophet_daily,
+               "monthly": fitted.weight_prophet_monthly, "short": 0.0}
+
+    def table(group, weight):
+        if not group:
             return {}
         return {
-            "combination_smape": evaluation.mean_smape(cases, weight, fitted),
-            "theta_smape": evaluation.mean_smape(cases, 0.0, fitted),
-            "prophet_smape": evaluation.mean_smape(cases, 1.0, fitted),
+            "combination_smape": evaluation.mean_smape(group, weight, fitted),
+            "theta_smape": evaluation.mean_smape(group, 0.0, fitted),
+            "prophet_smape": evaluation.mean_smape(group, 1.0, fitted),
             "seasonal_naive_smape": float(np.mean(
-                [evaluation.smape(c.actual, c.baselines["seasonal_naive"]) for c in cases])),
-            "coverage_raw": evaluation.coverage(cases, weight, fitted, 1.0),
-            "coverage": evaluation.coverage(cases, weight, fitted, fitted.interval_scale),
-            "series": len(cases),
+                [evaluation.smape(c.actual, c.baselines["seasonal_naive"]) for c in group])),
+            "coverage_raw": evaluation.coverage(group, weight, fitted, 1.0),
+            "coverage": evaluation.coverage(group, weight, fitted, fitted.interval_scale),
+            "series": len(group),
         }
 
     return {"nominal_coverage": width,
-            "transactions": table(daily_cases, fitted.weight_prophet_daily),
-            "monthly": table(monthly_cases, fitted.weight_prophet_monthly)}
+            **{path: table(group, weights[path]) for path, group in cases.items()}}
 
 
 def data_hash(users: list[SyntheticUser]) -> str:
@@ -118,9 +124,9 @@ def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainCon
     """Fit the global parameters on the users' holdouts and save the artifact."""
     started = time.perf_counter()
     config = config or ForecastConfig()
-    daily_cases, monthly_cases = collect_cases(users, config, train_cfg, progress)
-    fitted = fit_parameters(daily_cases, monthly_cases, config, train_cfg.width)
-    metrics = holdout_metrics(daily_cases, monthly_cases, fitted, train_cfg.width)
+    cases = collect_cases(users, config, train_cfg, progress)
+    fitted = fit_parameters(cases, config, train_cfg.width)
+    metrics = holdout_metrics(cases, fitted, train_cfg.width)
     staging = Path(tempfile.mkdtemp(prefix="spending-"))
     (staging / "forecast_config.json").write_bytes(
         orjson.dumps(fitted.to_dict(), option=orjson.OPT_INDENT_2))

@@ -15,7 +15,7 @@ from services.anomaly.features import DAY, FEATURE_NAMES, INDEX, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.replay import replay_features
-from services.anomaly.settings import AnomalySettings
+from services.anomaly.schema import AnomalySettings
 from services.kit.stores import MemoryRecordStore, RedisRecordStore
 from services.kit.testing import running_client
 

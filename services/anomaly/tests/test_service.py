@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.anomaly.app import build_app
-from services.anomaly.settings import AnomalySettings
+from services.anomaly.schema import AnomalySettings
 from services.kit.testing import running_client
 
 from .helpers import at, instance, score, warm_history

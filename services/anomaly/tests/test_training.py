@@ -47,7 +47,7 @@ def test_handbook_loader():
 
 
 def test_stored_feedback_relabels_training_data():
-    df = generate_transactions(n_users=5, n_merchants=60, days=3, seed=1)
+    df = generate_transactions(n_users=5, n_merchants=60, days=10, seed=1)
     profiles = ProfileStore(MemoryRecordStore())
     prior = amount_prior(df)
     for user, tx in zip(df["user_id"], frame_transactions(df.head(3)), strict=False):

@@ -31,7 +31,8 @@ async def test_predicts_probability_score_band_and_reasons(client, application):
     assert 0 < pred["probability_of_default"] < 1
     assert pred["risk_score"] == round(100 * pred["probability_of_default"])
     assert pred["band"] in {"low", "medium", "high"}
-    assert pred["decision"] == {"low": "approve", "medium": "review", "high": "decline"}[pred["band"]]
+    decisions = {"low": "approve", "medium": "review", "high": "decline"}
+    assert pred["decision"] == decisions[pred["band"]]
     assert len(pred["reasons"]) == 3
     for reason in pred["reasons"]:
         assert reason["direction"] == (

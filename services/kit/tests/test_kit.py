@@ -68,7 +68,7 @@ async def test_a_bug_is_a_500_problem_without_internals(tmp_path):
 def test_sha256_mismatch_refuses_to_load(tmp_path):
     artifact = _store_with_version(tmp_path)
     (artifact.path / "weights.bin").write_bytes(b"tampered")
-    with pytest.raises(ArtifactError, match="sha256 mismatch for weights.bin"):
+    with pytest.raises(ArtifactError, match=r"sha256 mismatch for weights\.bin"):
         ArtifactStore(tmp_path, "slow").load()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.kit.artifacts import Artifact
-from services.ner.data import generate
+from services.ner.generator import generate
 from services.ner.schema import NerSettings
 from services.ner.train import save_artifact, train_pipeline
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import spacy
 
@@ -66,6 +68,23 @@ async def test_offsets_slice_back_and_values_are_normalised(settings):
     assert by_text["€35"]["value"] == {"amount": 35.0, "currency": "EUR"}
     assert by_text["last month"]["value"] == {"start": "2025-02-01", "end": "2025-02-28"}
     assert by_text["2024-11-03"]["value"] == {"start": "2024-11-03", "end": "2024-11-03"}
+
+
+async def test_report_text_keeps_money_and_dates_to_plausible_shapes(settings):
+    """Whatever the trained `ner` proposes in prose unlike its chat data, the gate lets through
+    only currency-marked or bare amounts, and dates with a date word or shape."""
+    text = ("NET SALES Net sales of the Company rose 12.5 % to approximately $ 1.2 billion in "
+            "fiscal 2019 , while Form 10-K filings list 4,300 employees under the 2019 Equity "
+            "Incentive Plan as of December 31 , 2019 .")
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, [text])
+    entities = found(body["predictions"][0])
+    assert "$ 1.2 billion" in entities["MONEY"]
+    assert {"fiscal 2019", "December 31 , 2019"} <= set(entities["DATE"])
+    assert all(re.fullmatch(r"[\d,.]+( \w+)?", m) or re.search(r"[$₹€£]|rs|inr|usd", m.lower())
+               for m in entities["MONEY"])
+    assert not [d for d in entities["DATE"] if not re.search(r"\d|year|quarter|month", d.lower())]
+    assert "2019" not in entities["DATE"]  # the plan's name, not a date
 
 
 async def test_unicode_offsets_are_character_offsets(settings):

@@ -20,7 +20,7 @@ def test_artifact_holds_config_metrics_and_report(model_dir):
     assert 0.5 <= config.interval_scale <= 3.0
     assert len(manifest["data_sha256"]) == 64
     assert {"prophet", "statsmodels"} <= set(manifest["libraries"])
-    metrics = manifest["metrics"]["transactions"]
+    metrics = manifest["metrics"]["short"]
     assert 0.0 <= metrics["coverage"] <= 1.0 and metrics["combination_smape"] > 0
     assert "Fitted parameters" in artifact.file("report.md").read_text()
 
