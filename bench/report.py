@@ -17,13 +17,19 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 2) if b else None
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def usable(point: dict) -> bool:
+    """A point whose every request answered 2xx in time: only those enter a ratio."""
+    m = point.get("median")
+    return bool(m) and m["requests_per_s"] > 0 and m["non_2xx"] == 0 and m["socket_errors"] == 0
 
 
 def _index(points: list[dict]) -> dict[tuple, dict]:
     return {(p["route"], p["cache"], p["connections"], p["instances"]): p for p in points
-            if p.get("median")}
+            if usable(p)}
 
 
 def peer_ratios(points: list[dict]) -> list[dict[str, Any]]:
@@ -58,9 +64,9 @@ def gateway_ratios(points: list[dict]) -> list[dict[str, Any]]:
         for name, point in (("direct", direct), ("miss", miss), ("hit", hit)):
             row[f"{name}_rps"] = point["median"]["requests_per_s"] if point else None
             row[f"{name}_p50_ms"] = point["median"]["p50_ms"] if point else None
-        row["miss_over_direct"] = _ratio(row["miss_rps"] or 0, row["direct_rps"] or 0)
-        row["hit_over_direct"] = _ratio(row["hit_rps"] or 0, row["direct_rps"] or 0)
-        row["hit_over_miss"] = _ratio(row["hit_rps"] or 0, row["miss_rps"] or 0)
+        row["miss_over_direct"] = _ratio(row["miss_rps"], row["direct_rps"])
+        row["hit_over_direct"] = _ratio(row["hit_rps"], row["direct_rps"])
+        row["hit_over_miss"] = _ratio(row["hit_rps"], row["miss_rps"])
         rows.append(row)
     return rows
 
@@ -136,6 +142,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         [[p["key"], p["median"]["requests_per_s"], _fmt(p["median"]["p50_ms"], 2),
           _fmt(p["median"]["p90_ms"], 2), _fmt(p["median"]["p99_ms"], 2),
           p["median"]["non_2xx"], p["median"]["socket_errors"]] for p in measured])
+    broken = [p for p in measured if not usable(p)]
+    if broken:
+        out += ["Left out of the ratios (errors, or no request finished within the run; through "
+                "the gateway, 504/503 mean the upstream outlasted `GATEWAY_READ_TIMEOUT` or its "
+                "circuit breaker opened and shed the load):", ""]
+        out += [f"- {p['key']}: {p['median']['non_2xx']:,} non-2xx, "
+                f"{p['median']['socket_errors']:,} socket errors, "
+                f"{p['median']['requests_per_s']:,.1f} req/s" for p in broken] + [""]
     servers = results.get("servers", {})
     if servers:
         out += ["## Resident memory (MB, the process and its children)", ""]

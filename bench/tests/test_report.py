@@ -79,3 +79,13 @@ def test_markdown_without_peer_or_gateway_leaves_those_sections_out():
     text = render_markdown(results([POINTS[0]]))
     assert "MLServer" not in text and "Through the gateway" not in text
     assert "| credit c16 b1 | 2,000.0 |" in text
+
+
+def test_points_with_errors_or_no_answers_stay_out_of_the_ratios():
+    failing = [point("credit", "", 16, 1, [run(2000, 8, 20, non_2xx=3)]),
+               point("mlserver", "", 16, 1, [run(250, 60, 100)]),
+               point("mlserver", "", 64, 32, [run(0, 0, 0)])]
+    assert peer_ratios(failing) == []
+    text = render_markdown(results(failing))
+    assert "- credit c16 b1: 3 non-2xx, 0 socket errors, 2,000.0 req/s" in text
+    assert "- mlserver c64 b32: 0 non-2xx, 0 socket errors, 0.0 req/s" in text

@@ -48,6 +48,7 @@ class TrainConfig:
     holdout: float = 0.2
     seed: int = 42
     quick: bool = False
+    max_trees: int | None = None  # caps n_estimators (quick runs)
 
 
 def load_dataset(data: str, target: str | None, rows: int) -> Dataset:
@@ -63,11 +64,14 @@ def load_dataset(data: str, target: str | None, rows: int) -> Dataset:
     return load_csv(path, target)
 
 
-def candidates(budget: int, seed: int) -> list[dict]:
+def candidates(budget: int, seed: int, max_trees: int | None = None) -> list[dict]:
     grid = list(ParameterGrid(SEARCH_SPACE))
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(grid), size=min(budget, len(grid)), replace=False)
-    return [grid[i] for i in sorted(picks)]
+    picks = [grid[i] for i in sorted(rng.choice(len(grid), size=min(budget, len(grid)),
+                                                replace=False))]
+    if max_trees:
+        picks = [{**p, "n_estimators": min(p["n_estimators"], max_trees)} for p in picks]
+    return picks
 
 
 def make_classifier(params: dict, seed: int) -> xgb.XGBClassifier:
@@ -135,7 +139,7 @@ def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress=True):
 
     best_params, best_auc, best_oof = None, -1.0, None
     tried = []
-    picks = candidates(cfg.search_budget, cfg.seed)
+    picks = candidates(cfg.search_budget, cfg.seed, cfg.max_trees)
     for params in tqdm(picks, desc="search", disable=not progress):
         oof = out_of_fold(params, x, y, cfg)
         auc = fold_scores(y, oof, cfg)["auc"]["mean"]
@@ -218,14 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=20_000, help="rows to generate")
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--quick", action="store_true",
-                        help="small and fast (tests, smoke runs): 3 folds, 2 candidates")
-    parser.add_argument("--search-budget", type=int, default=8)
+                        help="small and fast (tests, smoke runs): 3 folds, 2 candidates, "
+                             "≤ 80 trees, ≤ 3000 generated rows")
+    parser.add_argument("--search-budget", type=int, help="candidates tried (default 8; 2 quick)")
     args = parser.parse_args(argv)
-    cfg = TrainConfig(search_budget=args.search_budget)
-    rows = args.rows
     if args.quick:
-        cfg = TrainConfig(folds=3, search_budget=2, quick=True)
-        rows = min(rows, 3000)
+        cfg = TrainConfig(folds=3, search_budget=args.search_budget or 2, quick=True,
+                          max_trees=80)
+        rows = min(args.rows, 3000)
+    else:
+        cfg = TrainConfig(search_budget=args.search_budget or 8)
+        rows = args.rows
     try:
         dataset = load_dataset(args.data, args.target, rows)
     except (FileNotFoundError, ValueError) as exc:

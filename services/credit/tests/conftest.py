@@ -10,8 +10,8 @@ from services.credit.train import TrainConfig, train
 def model_dir(tmp_path_factory) -> Path:
     """One quick model for the whole session (a few seconds)."""
     root = tmp_path_factory.mktemp("models")
-    train(generate_applications(n=3000), root, TrainConfig(folds=3, search_budget=1, quick=True),
-          progress=False)
+    quick = TrainConfig(folds=3, search_budget=1, quick=True, max_trees=80)
+    train(generate_applications(n=3000), root, quick, progress=False)
     return root
 
 
