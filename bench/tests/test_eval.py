@@ -60,3 +60,12 @@ def test_markdown_lists_each_metric_beside_the_reference(tmp_path, monkeypatch):
     text = render_markdown([skipped], machine, "2026-01-01T00:00:00+00:00", 90)
     assert "| fake | Fake benchmark | – | skipped |" in text
     assert "- **fake** (skipped) : dataset absent" in text
+
+
+def test_printed_json_is_read_from_between_other_output():
+    from bench.eval import printed_json
+
+    stdout = 'loading\n{\n  "smape": {"combination": 13.9}\n}\nreport: m3.md\n'
+    assert printed_json(stdout) == {"smape": {"combination": 13.9}}
+    assert printed_json("no json here\n") is None
+    assert printed_json("{\n  broken\n}\n") is None

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from services.anomaly.schema import Feedback
-from services.kit.app import json_response, run_model
+from services.kit.app import run_model
+from services.kit.http import json_response
 
 
 def feedback_router() -> APIRouter:

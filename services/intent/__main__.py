@@ -1,7 +1,7 @@
 """`python -m services.intent` serves the newest trained intent model on port 8001."""
 
 from services.intent.app import build_app
-from services.intent.settings import IntentSettings
+from services.intent.schema import IntentSettings
 from services.kit.serve import serve
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from services.intent.model import IntentModel
-from services.intent.settings import IntentSettings
+from services.intent.schema import IntentSettings
 from services.kit import create_app
 
 

@@ -8,8 +8,7 @@ import numpy as np
 
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.head import LinearHead
-from services.intent.schema import instance_adapter
-from services.intent.settings import IntentSettings
+from services.intent.schema import IntentSettings, instance_adapter
 from services.kit.artifacts import Artifact
 from services.kit.model import ServedModel, validate_instances
 

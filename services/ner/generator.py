@@ -194,6 +194,19 @@ TEMPLATES = [
     "Planning {m} for {c} around {f}", "Keep {m} aside for {f}",
     "{f} bonus of {m} credited to {a}", "{S} for {person} was {m}", "{count} {s} orders cost {m}",
     "{s} order for {count} people came to {m}", "{S} on my {a} {d}",
+    # verbs before merchants and categories, adjectives before categories, "every day"
+    "Ordered {item} from {s} {d}", "Picked up {item} at {s} for {m}", "Grabbed {c} from {s}",
+    "Purchased {item} on {s} using {a}", "Renewed the {s} plan for {m}", "Cut down on {c} {d}",
+    "Reduce {c} by {m} from {d}", "Renew {c} before {d}", "Ordered {c} on {s} for {m}",
+    "{s} brought {c} worth {m}", "The {c} of {m} went out {d}", "Paid {s} for {c}, {m} total",
+    "{c} at {s} cost me {m} {d}", "I earn about {m} monthly", "My {a} earns {m} interest a year",
+    "Compare my usual {C} with {d}", "Is my typical {c} budget too high?",
+    "Flag any unusual {c} charges on my {a}", "List the largest {c} items {d}",
+    "Charge it to {a} please", "Used {a} at {s} {d}", "Paid using {a} for {c}",
+    "Sent {m} to {person} via {a}", "{c} for {person}'s birthday came to {m}",
+    "Split {m} with {person} for {c}", "Spending {m} every day on {c} is a lot",
+    "Put {m} into {a} each week", "{c} runs about {m} per week", "Every day I spend {m} on {c}",
+    "{m} every month goes to {c} via {a}", "Kept {m} aside each day until {d}",
 ]
 
 FILLER_WORDS = [

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from prophet import Prophet
 
 from services.spending.features import festival_days, festival_flags, month_starts
 from services.spending.methods import MemberForecast
@@ -34,7 +33,11 @@ def silence_stan_logs() -> None:
         log.propagate = False
 
 
-silence_stan_logs()
+silence_stan_logs()  # before the import too: prophet.plot logs a plotly notice on import
+
+from prophet import Prophet  # noqa: E402
+
+silence_stan_logs()  # cmdstanpy resets its logger's level on import
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from services.intent.app import build_app
-from services.intent.settings import IntentSettings
+from services.intent.schema import IntentSettings
 from services.kit.testing import running_client
 
 PREDICT = "/v1/models/intent:predict"
