@@ -10,6 +10,7 @@ rewrite `bench/RESULTS.md` (a quick run prints its tables instead, unless --mark
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
@@ -58,6 +59,14 @@ def probe(url: str, body: str, point: Point) -> str | None:
                   if isinstance(v, dict) and v.get("status") != 200}
         return f"the fan-out answered partially: {failed}"
     return None
+
+
+def drain(url: str, body_path: Path) -> None:
+    """Wait out the backlog wrk leaves behind: requests still queued when it stopped keep the
+    server (and, through the gateway, its upstream) busy, and would slow the next point. One
+    request answered after them means the queue ahead of it is gone."""
+    with contextlib.suppress(OSError):
+        post_json(url, body_path.read_text().replace(VARY, "0").encode(), timeout_s=120)
 
 
 def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str, Path]]:
@@ -110,6 +119,7 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
                 fleet.skip(point.key, f"wrk failed on repeat {repeat + 1}: {exc}")
                 continue
             runs[point.key].append(result.to_dict())
+            drain(url, body)
             print(f"[{n}/{total}] {point.key}: {result.requests_per_s:,.0f} req/s, "
                   f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
                   + (f", {result.non_2xx} non-2xx" if result.non_2xx else ""), flush=True)

@@ -26,6 +26,12 @@ YEAR_NAMES = ["Plan", "Notes", "Equity Incentive Plan", "Credit Agreement", "Sen
               "Share Repurchase Program", "Revolving Credit Facility", "Act", "Bonds"]
 COMPANY_SUFFIXES = ["Inc.", "Ltd.", "Limited", "Corporation", "Holdings", "Industries", "Group",
                     "Technologies", "Energy", "Bancorp", "Pharmaceuticals", "LLC", "plc", "AG"]
+COUNTED = ["units", "vehicles", "engines", "aircraft", "stores", "employees", "customers",
+           "subscribers", "patents", "warrants", "options", "products", "tonnes", "barrels",
+           "megawatts", "square feet", "acres", "branches", "ATMs", "passengers", "beds",
+           "outlets", "holders of record", "franchisees", "restaurants", "hectares"]
+TITLES = ["Chief Financial Officer", "Chief Executive Officer", "a director", "Chairman",
+          "General Counsel", "Senior Vice President"]
 METRICS = ["net revenues", "revenue", "net sales", "operating income", "net income",
            "gross profit", "adjusted EBITDA", "total assets", "free cash flow",
            "net interest income", "operating expenses", "capital expenditures", "net loss",
@@ -111,6 +117,10 @@ SLOTS: dict[str, Slot] = {
     "num": _plain(_scaled), "company": _plain(_company),
     "metric": _plain(lambda r: r.choice(METRICS)),
     "yname": _plain(lambda r: f"{_year(r)} {r.choice(YEAR_NAMES)}"),
+    "counted": _plain(lambda r: r.choice(COUNTED)), "title": _plain(lambda r: r.choice(TITLES)),
+    "person": _plain(lambda r: f"{r.choice(lex.NAME_PARTS)}"),
+    "exhibit": _plain(lambda r: f"{r.randrange(2, 32)}.{r.randrange(1, 60)}"),
+    "place": _plain(lambda r: r.choice(lex.PLACES)),
     "ref": _plain(lambda r: r.choice([f"Note {r.randrange(1, 25)}", f"Item {r.randrange(1, 16)}",
                                       "Item 7A", "Form 10-K", "Form 8-K", "Rule 144",
                                       f"Section {r.randrange(1, 500)}", "ASC 606", "ASC 842",
@@ -154,6 +164,14 @@ TEMPLATES = [
     "The average price paid was {M} for the {count} shares purchased.",
     "{company} was founded in {D} and has {count} customers in {small} cities.",
     "Headcount fell by {count}, or {pct}, to {count} at {D}.",
+    "{company} shipped {count} {counted} during {D}, up {pct}.",
+    "The portfolio included {count} {counted} at {D}.",
+    "We lease about {count} square feet in {place} under a lease expiring in {D}.",
+    "Mr. {person}, age {small}, has served as {title} since {D}.",
+    "{exhibit} Amendment No. {small} to the {yname}, dated as of {D} (File No. {small}-{count}).",
+    "Sales reached {count} {counted}, against {count} {counted} a year earlier.",
+    "There were {count} {counted} and {small} {counted} in {small} states as of {D}.",
+    "The court upheld the {small} patent in {D}.",
 ]
 
 
