@@ -1,10 +1,12 @@
 """`entity_sanity`: the last pipeline step, which keeps only spans that can be entities.
 
-The entity ruler owns the regular shapes of MONEY and DATE. The trained `ner` may add the ones
-that need context ("for 1500" after a payment verb, "on the 5th", a festival it has not seen),
-but on text unlike its training data it also tags headings, tickers and counts; so a MONEY span
-from the `ner` must be a bare amount and a DATE span from it must contain a date word or shape.
-Years used as names ("the 2019 Plan", "2022 Notes") are not dates.
+The entity ruler tags the regular shapes of MONEY and DATE; the trained `ner` adds the ones that
+need context ("for 1500" after a payment, "on the 5th", "friday"). On text unlike its training
+data the `ner` also tags headings, tickers and counts, so whatever proposed them, a MONEY span
+must look like money (a number with currency marks, multipliers or nothing else) and a DATE span
+must hold a date word or date shape. Every ruler pattern passes these checks by construction, so
+the ruler keeps the last word on the regular shapes. Years used as names ("the 2019 Plan",
+"2022 Notes") are not dates.
 """
 
 from __future__ import annotations
@@ -14,20 +16,28 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-RULER_ID = "ruler"  # the `id` of every ruler pattern; spans keep it as `ent_id_`
+from services.ner.lexicons import FESTIVALS
+
 AMOUNT_TOKEN = re.compile(r"^(\d{1,3}(,\d{2,3})+|\d+)(\.\d+)?$|^\.\d+$")
-AMOUNT_WORDS = {"k", "lakh", "lakhs", "lac", "lacs", "l", "crore", "crores", "cr", "thousand",
-                "million", "mn", "billion", "bn"}
+MONEY_WORDS = {
+    "k", "lakh", "lakhs", "lac", "lacs", "l", "crore", "crores", "cr", "thousand", "million",
+    "mn", "m", "billion", "bn", "b", "rupees", "rupee", "rs", "rs.", "inr", "dollars", "dollar",
+    "usd", "us$", "bucks", "euros", "euro", "eur", "pounds", "gbp", "rmb", "/-", ".", "per",
+    "share", "ton", "tonne", "unit", "barrel",
+}
+CURRENCY_SYMBOLS = set("₹$€£")
 DATE_SHAPE = re.compile(
-    r"^(\d{1,2}(st|nd|rd|th)|(19|20)\d{2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2})$"
+    r"^(\d{1,2}(st|nd|rd|th)|(19|20)\d{2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}"
+    r"|fy\d{2}(\d{2})?|q[1-4])$"
 )
 DATE_WORDS = {
     "today", "yesterday", "tomorrow", "tonight", "night", "morning", "evening", "afternoon",
     "day", "days", "week", "weeks", "weekend", "fortnight", "month", "months", "quarter",
-    "quarters", "year", "years", "fy", "q1", "q2", "q3", "q4", "january", "february", "march",
-    "april", "may", "june", "july", "august", "september", "october", "november", "december",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "quarters", "year", "years", "fy", "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "monday", "tuesday",
+    "wednesday", "thursday", "friday", "saturday", "sunday",
+    *(word.lower() for name in FESTIVALS for word in name.split()),
 }
 YEAR_NAME_HEADS = {"Plan", "Notes", "Equity", "Credit", "Senior", "Convertible", "Stock",
                    "Omnibus", "Term", "Restructuring", "Employee", "Share", "Revolving", "Act",
@@ -35,12 +45,12 @@ YEAR_NAME_HEADS = {"Plan", "Notes", "Equity", "Credit", "Senior", "Convertible",
                    "Programme", "Indenture", "Warrants", "Long"}
 
 
-def from_ruler(span: Span) -> bool:
-    return span.ent_id_ == RULER_ID
-
-
-def is_bare_amount(span: Span) -> bool:
-    return all(AMOUNT_TOKEN.match(t.text) or t.lower_ in AMOUNT_WORDS for t in span)
+def is_money_shaped(span: Span) -> bool:
+    """"₹5,000", "Rs. 250/-", "2.5 lakh", "$ 41.7 million", "1500"; not "Form 8", "800 shares"."""
+    return any(c.isdigit() for c in span.text) and all(
+        AMOUNT_TOKEN.match(t.text) or t.lower_ in MONEY_WORDS or set(t.text) <= CURRENCY_SYMBOLS
+        for t in span
+    )
 
 
 def has_date_cue(span: Span) -> bool:
@@ -57,11 +67,9 @@ def plausible(span: Span) -> bool:
     if all(t.is_punct for t in span):
         return False
     if span.label_ == "MONEY":
-        return any(c.isdigit() for c in span.text) and (from_ruler(span) or is_bare_amount(span))
+        return is_money_shaped(span)
     if span.label_ == "DATE":
-        if is_year_used_as_name(span):
-            return False
-        return from_ruler(span) or has_date_cue(span)
+        return has_date_cue(span) and not is_year_used_as_name(span)
     return True
 
 

@@ -12,7 +12,7 @@ import spacy
 from spacy.language import Language
 from spacy.util import compile_prefix_regex, compile_suffix_regex
 
-from services.ner.gate import RULER_ID, entity_sanity  # noqa: F401  (registers the component)
+from services.ner.gate import entity_sanity  # noqa: F401  (registers the component)
 from services.ner.lexicons import FESTIVALS
 
 CURRENCY_PREFIXES = ["₹", "rs", "rs.", "inr", "$", "us$", "usd", "€", "eur", "£", "gbp", "rmb"]
@@ -143,11 +143,9 @@ def festival_patterns() -> list[list[dict[str, Any]]]:
 
 
 def ruler_patterns() -> list[dict[str, Any]]:
-    """Every pattern carries the id `entity_sanity` recognises ruler spans by."""
     return [
-        *({"label": "MONEY", "pattern": p, "id": RULER_ID} for p in money_patterns()),
-        *({"label": "DATE", "pattern": p, "id": RULER_ID}
-          for p in [*date_patterns(), *festival_patterns()]),
+        *({"label": "MONEY", "pattern": p} for p in money_patterns()),
+        *({"label": "DATE", "pattern": p} for p in [*date_patterns(), *festival_patterns()]),
     ]
 
 
