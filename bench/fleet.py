@@ -57,6 +57,7 @@ class Fleet:
         self.versions: dict[str, str] = {}
         self.skipped: list[dict[str, str]] = []
         self.logs = work / "logs"
+        self.setup_s = 0.0  # spent training missing models and installing MLServer
 
     def skip(self, what: str, reason: str) -> None:
         print(f"bench: skipped {what}: {reason}", flush=True)
@@ -70,11 +71,14 @@ class Fleet:
             if not module_exists(f"{entry.module}.__main__"):
                 self.skip(name, f"`python -m {entry.module}` does not exist yet")
                 continue
+            began = time.monotonic()
             try:
                 self.versions[name] = ensure_model(name, self.model_dir, train)
             except RuntimeError as exc:
                 self.skip(name, str(exc))
                 continue
+            finally:
+                self.setup_s += time.monotonic() - began
             port = free_port()
             env = {f"{entry.env_prefix}HOST": "127.0.0.1", f"{entry.env_prefix}PORT": str(port),
                    f"{entry.env_prefix}MODEL_DIR": str(self.model_dir)}
@@ -103,6 +107,7 @@ class Fleet:
             self.skip("mlserver", "the credit service is not running, so there is no model")
             return
         artifact_dir = self.model_dir / "credit" / self.versions["credit"]
+        began = time.monotonic()
         try:
             binary = mlserver.ensure_venv()
             root = mlserver.prepare_model(artifact_dir, self.work, http_port=(port := free_port()),
@@ -110,6 +115,8 @@ class Fleet:
         except (FileNotFoundError, subprocess.CalledProcessError) as exc:
             self.skip("mlserver", str(exc))
             return
+        finally:
+            self.setup_s += time.monotonic() - began
         self.versions["mlserver"] = mlserver.installed_version()
         self.servers["mlserver"] = start_server(
             "mlserver", mlserver.start_argv(binary, root), {}, f"http://127.0.0.1:{port}",

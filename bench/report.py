@@ -138,10 +138,11 @@ def render_markdown(results: dict[str, Any]) -> str:
     measured = [p for p in results["points"] if p.get("median")]
     out += ["## Every point", ""]
     out += _table(
-        ["point", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "socket errors"],
+        ["point", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "socket errors", "runs"],
         [[p["key"], p["median"]["requests_per_s"], _fmt(p["median"]["p50_ms"], 2),
           _fmt(p["median"]["p90_ms"], 2), _fmt(p["median"]["p99_ms"], 2),
-          p["median"]["non_2xx"], p["median"]["socket_errors"]] for p in measured])
+          p["median"]["non_2xx"], p["median"]["socket_errors"], p["median"]["runs"]]
+         for p in measured])
     broken = [p for p in measured if not usable(p)]
     if broken:
         out += ["Left out of the ratios (errors, or no request finished within the run; through "

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import shlex
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -100,8 +101,9 @@ def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str,
 
 
 def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
-            fleet: Fleet) -> dict[str, list[dict]]:
-    """Repeat rounds over all points (interleaved, so a noisy minute hits every point alike)."""
+            fleet: Fleet, deadline: float = float("inf")) -> dict[str, list[dict]]:
+    """Repeat rounds over all points (interleaved, so a noisy minute hits every point alike).
+    Past `deadline` (monotonic) no run starts: the points keep the repeats they have."""
     runs: dict[str, list[dict]] = {point.key: [] for point, _, _ in ready}
     failed: set[str] = set()
     total, n = len(ready) * repeats, 0
@@ -110,6 +112,11 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
             n += 1
             if point.key in failed:
                 continue
+            if time.monotonic() + seconds > deadline:
+                fleet.skip(f"{total - n + 1} of {total} runs",
+                           "the time budget (--budget-s) was spent; points keep the repeats "
+                           "they had (see the runs column)")
+                return {key: value for key, value in runs.items() if key not in failed}
             vary = VARY_BASE + n * 1_000_000 if point.cache == "miss" else None
             try:
                 result = run_wrk(url, body, connections=point.connections, seconds=seconds,
@@ -128,6 +135,7 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
 
 def run(args: argparse.Namespace) -> dict:
     started = datetime.now(UTC)
+    deadline = time.monotonic() + args.budget_s - 15  # leaves time to stop and write
     points = plan(args.quick)
     if args.only:
         points = [p for p in points if args.only in p.key]
@@ -145,7 +153,7 @@ def run(args: argparse.Namespace) -> dict:
         estimate = len(ready) * args.repeats * (args.seconds + 0.5)
         print(f"bench: {len(ready)} points × {args.repeats} repeats × {args.seconds:g}s "
               f"(about {estimate / 60:.1f} min)", flush=True)
-        runs = measure(ready, args.seconds, args.repeats, fleet)
+        runs = measure(ready, args.seconds, args.repeats, fleet, deadline + fleet.setup_s)
         after = fleet.rss_mb()
     finally:
         fleet.stop()
@@ -177,6 +185,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="wrk duration per run (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median kept)")
     parser.add_argument("--only", help="only points whose name contains this text")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="stop starting runs after this many seconds (600 full, 120 quick; "
+                             "model training and the MLServer install not counted)")
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--no-train", action="store_true", help="skip services with no model")
     parser.add_argument("--no-peer", action="store_true", help="do not start MLServer")
@@ -185,6 +196,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.argv = argv
     args.seconds = args.seconds or 2.0
+    args.budget_s = args.budget_s or (120.0 if args.quick else 600.0)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.markdown is None and not args.quick and not args.only:
@@ -192,8 +204,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds through run(), which stops the fleet
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         wrk_binary()
     except WrkError as exc:

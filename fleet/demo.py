@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date
 
 import httpx
 import orjson
@@ -12,13 +12,13 @@ from rich.panel import Panel
 
 
 def _monthly_history(months: int = 18) -> list[dict]:
-    """A household's monthly spend with a Diwali-season bump, ending last month."""
-    first = date.today().replace(day=1)
+    """A household's monthly totals with a festive-season bump, ending last month."""
+    year, month = date.today().year, date.today().month
     rows = []
     for back in range(months, 0, -1):
-        month = (first - timedelta(days=28 * back)).replace(day=1)
-        bump = 18_000 if month.month in (10, 11) else 0
-        rows.append({"date": month.isoformat(), "amount": 42_000 + 600 * (months - back) + bump})
+        y, m = divmod(year * 12 + month - 1 - back, 12)
+        bump = 18_000 if m + 1 in (10, 11) else 0
+        rows.append({"month": f"{y}-{m + 1:02d}", "amount": 42_000 + 600 * (months - back) + bump})
     return rows
 
 

@@ -69,7 +69,7 @@ def test_markdown_has_machine_ratio_tables_memory_and_skips():
     assert "Test CPU, 2 cores" in text
     assert "| 16 | 1 | 2,000.0 | 250.0 | 8.00 | 8.00 | 60.00 | 0.13 |" in text
     assert "| credit | 16 | 1 | 2,000.0 | 1,000.0 | 4,000.0 | 0.50 | 2.00 | 4.00 |" in text
-    assert "| credit via gateway (hit) c16 b1 | 4,000.0 | 4.00 |" in text
+    assert "| credit via gateway (hit) c16 b1 | 4,000.0 | 4.00 | 6.00 | 10.00 | 0 | 0 | 1 |" in text
     assert "| credit | v1 | 100.0 | 110.5 |" in text
     assert "- **spending**: no module yet" in text
     assert "bench/results/20260101-000000.json" in text

@@ -54,7 +54,7 @@ def is_money_shaped(span: Span) -> bool:
 
 
 def has_date_cue(span: Span) -> bool:
-    return any(t.lower_ in DATE_WORDS or DATE_SHAPE.match(t.lower_) for t in span)
+    return any(t.lower_.rstrip(".") in DATE_WORDS or DATE_SHAPE.match(t.lower_) for t in span)
 
 
 def is_year_used_as_name(span: Span) -> bool:
