@@ -69,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-train", action="store_true", help="start even where a model is missing")
     demo = sub.add_parser("demo", help="send one realistic request per model and fan-out route")
     demo.add_argument("--url", default=None, help="gateway URL (default http://127.0.0.1:8000)")
+    demo.add_argument("--raw", action="store_true", help="print whole JSON answers")
     args = parser.parse_args(argv)
     if args.command == "run":
         return asyncio.run(run_fleet(args))
     from fleet.demo import run_demo
 
-    return run_demo(args.url)
+    return run_demo(args.url, args.raw)
 
 
 if __name__ == "__main__":
