@@ -256,7 +256,7 @@ def recase(sentence: Sentence, rng: random.Random) -> Sentence:
     return Sentence(text, sentence.entities)
 
 
-def generate(n: int, seed: int = 13, formal_share: float = 0.2) -> list[Sentence]:
+def generate(n: int, seed: int = 13, formal_share: float = 0.25) -> list[Sentence]:
     """`n` sentences with a fixed seed: chat requests and a `formal_share` of report prose."""
     rng = random.Random(seed)
     return [

@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> Artifact:
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--formal-share", type=float, default=0.2,
+    parser.add_argument("--formal-share", type=float, default=0.25,
                         help="share of report-style sentences in the generated data")
     parser.add_argument("--fire", type=Path, default=FIRE_DEV, help="FIRE dev JSON (benchmark)")
     args = parser.parse_args(argv)
