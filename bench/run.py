@@ -63,9 +63,9 @@ def probe(url: str, body: str, point: Point) -> str | None:
 
 
 def drain(url: str, body_path: Path) -> None:
-    """Wait out the backlog wrk leaves behind: requests still queued when it stopped keep the
-    server (and, through the gateway, its upstream) busy, and would slow the next point. One
-    request answered after them means the queue ahead of it is gone."""
+    """One request, answered: after a run it waits out the backlog wrk leaves behind (requests
+    still queued keep the server, and through the gateway its upstream, busy and would slow the
+    next point); before a cache-hit run it puts the body's answers in the cache."""
     with contextlib.suppress(OSError):
         post_json(url, body_path.read_text().replace(VARY, "0").encode(), timeout_s=120)
 
@@ -118,6 +118,8 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
                            "they had (see the runs column)")
                 return {key: value for key, value in runs.items() if key not in failed}
             vary = VARY_BASE + n * 1_000_000 if point.cache == "miss" else None
+            if point.cache == "hit":
+                drain(url, body)  # (re)fills the cache: entries may have outlived their TTL
             try:
                 result = run_wrk(url, body, connections=point.connections, seconds=seconds,
                                  vary_start=vary)

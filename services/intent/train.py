@@ -30,7 +30,7 @@ from services.intent.export import (
     reference_embeddings,
 )
 from services.intent.features import TfidfFeatures
-from services.intent.head import LinearHead
+from services.intent.head import LinearHead, NearestNeighbours
 from services.intent.report import write_report
 from services.intent.schema import OUT_OF_SCOPE
 from services.kit.artifacts import Artifact, ArtifactStore, library_versions
@@ -55,6 +55,7 @@ class HeadCandidate:
     c: float = 10.0
     embedding_scale: float = 1.0
     classifier: str = "logreg"  # or "svm": margins, calibrated by a fitted temperature
+    neighbour_weight: float = 0.0  # > 0: add w · best training-text cosine per label
 
 
 CANDIDATES = (
@@ -62,10 +63,14 @@ CANDIDATES = (
     HeadCandidate("minilm+tfidf-logreg", ("word", "char"), c=20.0, embedding_scale=2.0),
     HeadCandidate("minilm+tfidf-svm", ("word", "char"), c=0.5, embedding_scale=2.0,
                   classifier="svm"),
+    # The SVM plus a 1-nearest-neighbour memory: weight 5 picked on two 10% validation splits
+    # of Banking77 train.csv (0.9356 → 0.9416; flat from 3 to 8).
+    HeadCandidate("minilm+tfidf-svm+1nn", ("word", "char"), c=0.5, embedding_scale=2.0,
+                  classifier="svm", neighbour_weight=5.0),
 )
 # Logistic regression on ~40k sparse columns × 77 classes takes many minutes per fit on two
 # cores, and the linear SVM on the same features is the better Banking77 head anyway.
-BENCHMARK_CANDIDATES = (CANDIDATES[0], CANDIDATES[2])
+BENCHMARK_CANDIDATES = (CANDIDATES[0], CANDIDATES[2], CANDIDATES[3])
 
 
 @dataclass
@@ -137,7 +142,11 @@ def fit_head(candidate: HeadCandidate, texts: list[str], embeddings: np.ndarray,
     for name, features in blocks.items():
         tfidf[name] = (features, weights[offset : offset + len(features)])
         offset += len(features)
-    return LinearHead(label_names, weights[:dim] * candidate.embedding_scale, bias, tfidf)
+    neighbours = None
+    if candidate.neighbour_weight:
+        neighbours = NearestNeighbours(embeddings, y, len(label_names))
+    return LinearHead(label_names, weights[:dim] * candidate.embedding_scale, bias, tfidf,
+                      neighbours=neighbours, neighbour_weight=candidate.neighbour_weight)
 
 
 def validation_splits(labels: list[str], folds: int, seed: int = 13):
@@ -333,6 +342,7 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             "parameters": {
                 "head": best.name, "classifier": best.classifier, "c": best.c,
                 "embedding_scale": best.embedding_scale, "temperature": float(temperature),
+                "neighbour_weight": best.neighbour_weight,
                 "tfidf_blocks": {k: list(map(str, TFIDF_BLOCKS[k])) for k in best.tfidf},
                 "out_of_scope_threshold": threshold, "selection_folds": folds,
                 "train_size": len(dataset.train), "holdout_size": len(dataset.holdout),

@@ -24,7 +24,7 @@ def encoder_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, encoder_dir: Path) -> Path:
-    """The shipped-data model, trained fast: the TF-IDF head only, 3 folds, no int8 trial."""
+    """The shipped-data model, trained fast: one head (SVM + neighbours), 3 folds, no int8."""
     root = tmp_path_factory.mktemp("models")
     train(shipped_dataset(), root, encoder_dir=encoder_dir, quantize=False, check_parity=False,
           folds=3, progress=Progress(enabled=False), candidates=CANDIDATES[-1:])

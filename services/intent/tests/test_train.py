@@ -70,3 +70,27 @@ def test_temperature_sharpens_underconfident_probabilities():
     np.testing.assert_allclose(sharpened.sum(axis=1), 1.0)
     assert (sharpened.argmax(axis=1) == probs.argmax(axis=1)).all()
     assert sharpened[0, 0] > 0.9
+
+
+def test_nearest_neighbours_give_best_cosine_per_label_and_round_trip(tmp_path):
+    import numpy as np
+
+    from services.intent.head import NearestNeighbours
+
+    memory = np.array([[1, 0], [0, 1], [0.6, 0.8]], dtype=np.float32)
+    neighbours = NearestNeighbours(memory, np.array([2, 0, 2]), n_labels=3)
+    query = np.array([[0.8, 0.6]], dtype=np.float32)
+    np.testing.assert_allclose(neighbours.best_cosine(query), [[0.6, 0.0, 0.96]], atol=1e-6)
+
+    head = LinearHead(["a", "b", "c"], np.zeros((2, 3)), np.zeros(3), neighbours=neighbours,
+                      neighbour_weight=5.0)
+    assert head.probabilities(query, ["x"]).argmax() == 2
+    head.save(tmp_path)
+    loaded = LinearHead.load(tmp_path)
+    assert loaded.neighbour_weight == 5.0
+    np.testing.assert_allclose(loaded.probabilities(query, ["x"]), head.probabilities(query, ["x"]))
+
+
+def test_artifact_head_matches_manifest_neighbour_weight(artifact):
+    head = LinearHead.load(artifact.path)
+    assert head.neighbour_weight == artifact.manifest["parameters"]["neighbour_weight"]
