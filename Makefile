@@ -6,7 +6,7 @@ STAMP := .venv/.finfleet-installed
 EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
 SERVICES := credit intent ner spending anomaly
 
-.PHONY: setup models run demo test lint images k8s-check clean
+.PHONY: setup models run demo test lint bench bench-quick eval images k8s-check clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,17 @@ demo: setup
 
 test: models
 	$(PY) -m pytest -q
+
+# Speed: every service direct, through the gateway (miss/hit), fan-out, and MLServer as a peer.
+bench: setup
+	$(PY) -m bench.run
+
+bench-quick: setup
+	$(PY) -m bench.run --quick
+
+# Accuracy: each model on its public benchmark from ../shared/data → bench/EVAL.md.
+eval: setup
+	$(PY) -m bench.eval
 
 lint: setup
 	.venv/bin/ruff check services gateway fleet tests bench
