@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.kit.settings import REPO_ROOT
+from services.kit.settings import SHARED_DATA
 
-HANDBOOK_CSV = (REPO_ROOT.parent / "shared" / "data" / "fraud_sim_handbook"
+HANDBOOK_CSV = (SHARED_DATA / "fraud_sim_handbook"
                 / "transactions_2018-07-01_2018-08-14.csv")
 CATEGORIES = ("groceries", "food", "fuel", "travel", "shopping", "bills", "health", "entertainment")
 CHANNELS = ("upi", "card", "netbanking")

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from services.credit.features import FeatureSpec, Field, Ratio, emi
-from services.kit.settings import REPO_ROOT
+from services.kit.settings import SHARED_DATA
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 GERMAN_DIR = SHARED_DATA / "german_credit"
 
 EMPLOYMENT_TYPES = ("salaried", "self_employed", "business", "gig", "unemployed")

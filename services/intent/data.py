@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.intent.schema import LABELS
-from services.kit.settings import REPO_ROOT
+from services.kit.settings import SHARED_DATA
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
-BANKING77_DIR = REPO_ROOT.parent / "shared" / "data" / "banking77"
+BANKING77_DIR = SHARED_DATA / "banking77"
 HOLDOUT_PERCENT = 20
 
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.kit.settings import REPO_ROOT
+from services.kit.settings import SHARED_DATA
 
 EVAL_SET = Path(__file__).with_name("eval_set.txt")
-FIRE_DEV = REPO_ROOT.parent / "shared" / "data" / "fire" / "fire_dev.json"
+FIRE_DEV = SHARED_DATA / "fire" / "fire_dev.json"
 FIRE_LABELS = {"Money": "MONEY", "Date": "DATE"}
 LABELS = ("MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT")
 

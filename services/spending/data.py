@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.kit.settings import REPO_ROOT
+from services.kit.settings import SHARED_DATA
 from services.spending.features import festival_flags
 
-M3_PATH = REPO_ROOT.parent / "shared" / "data" / "m3_monthly" / "m3_monthly_long.csv"
+M3_PATH = SHARED_DATA / "m3_monthly" / "m3_monthly_long.csv"
 
 # category: (mean transactions a day, mean amount in ₹, festival multiplier)
 CATEGORIES = {
