@@ -77,8 +77,7 @@ FANOUT_ROUTES: dict[str, tuple[str, tuple[str, ...], Callable[[str], dict]]] = {
     "analyze/message": ("/v1/analyze/message", ("intent", "ner"),
                         lambda n: {"text": f"paid 2,500 for groceries yesterday {n}"}),
     "analyze/transaction": ("/v1/analyze/transaction", ("anomaly", "ner"),
-                            lambda n: {"user_id": "bench-user", "transaction": _transaction(n),
-                                       "description": f"Swiggy order {n}"}),
+                            lambda n: {"user_id": "bench-user", "transaction": _transaction(n)}),
 }
 
 

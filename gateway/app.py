@@ -21,8 +21,8 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamPool
 from gateway.versions import ModelVersions
-from services.kit.http import json_response
 from services.kit.errors import install_error_handlers
+from services.kit.http import json_response
 from services.kit.logs import json_logger
 from services.kit.middleware import RequestContextMiddleware
 

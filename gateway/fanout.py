@@ -14,7 +14,6 @@ from starlette.responses import Response
 from gateway.guard import guard
 from gateway.routes import request_id, wants_fresh
 from gateway.upstream import UpstreamRejected
-from services.kit.http import json_response
 from services.kit.errors import (
     BadRequest,
     InvalidInput,
@@ -23,6 +22,7 @@ from services.kit.errors import (
     problem_response,
     pydantic_errors,
 )
+from services.kit.http import json_response
 
 router = APIRouter(prefix="/v1/analyze", tags=["analyze"], dependencies=[Depends(guard)])
 

@@ -12,8 +12,8 @@ from starlette.routing import Route
 from gateway.guard import guard
 from gateway.predictor import CachedPredictor
 from gateway.upstream import UpstreamRejected
-from services.kit.http import json_response, parse_instances
 from services.kit.errors import BadRequest, InvalidInput
+from services.kit.http import json_response, parse_instances
 
 router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(guard)])
 

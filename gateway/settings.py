@@ -31,7 +31,8 @@ class GatewaySettings(ServiceSettings):
     upstreams: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAMS))
     connect_timeout: float = 0.5
     read_timeout: float = 5.0
-    read_timeouts: dict[str, float] = Field(default_factory=dict)
+    # A batch of uncached spending forecasts is ~0.1–0.3 s an instance: give it room.
+    read_timeouts: dict[str, float] = Field(default_factory=lambda: {"spending": 30.0})
     upstream_connections: int = 64
     cache_ttl: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CACHE_TTL))
     default_cache_ttl: float = 60.0

@@ -103,7 +103,10 @@ def test_settings_read_json_from_env(monkeypatch):
 
 
 def test_nginx_config_carries_the_settings():
-    settings = GatewaySettings(max_body_bytes=2_000_000, read_timeout=7.0)
+    settings = GatewaySettings(max_body_bytes=2_000_000, read_timeout=7.0, read_timeouts={})
+    slow = GatewaySettings(read_timeout=7.0, read_timeouts={"spending": 30.0})
+    assert "proxy_read_timeout 31s;" in render_nginx(slow, replicas=["127.0.0.1:8000"], listen=8080,
+                                                     rate_per_second=0, prefix="/tmp/nginx-x")
     conf = render_nginx(settings, replicas=["127.0.0.1:8000", "127.0.0.1:8010"], listen=8080,
                         rate_per_second=50, prefix="/tmp/nginx-x")
     assert "server 127.0.0.1:8000" in conf and "server 127.0.0.1:8010" in conf
