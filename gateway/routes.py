@@ -7,13 +7,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway.guard import guard
 from gateway.predictor import CachedPredictor
 from gateway.upstream import UpstreamRejected
 from services.kit.errors import BadRequest, InvalidInput
-from services.kit.http import json_response, parse_instances
+from services.kit.http import MeasuredRoute, json_response, parse_instances
 
 router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(guard)])
 
@@ -75,17 +74,6 @@ async def predict_friendly(request: Request) -> Response:
         errors=[{"field": "body", "message": f"an object or a list of 1..{limit} objects",
                  "type": "type_error"}],
     )
-
-
-class MeasuredRoute(Route):
-    """A plain Starlette route that names itself in the scope, as FastAPI's routes do, so the
-    kit's request metrics label it by its template rather than "unmatched"."""
-
-    def matches(self, scope):
-        match, child_scope = super().matches(scope)
-        if child_scope:
-            child_scope["route"] = self
-        return match, child_scope
 
 
 # The two hot routes are plain Starlette routes: FastAPI's per-request dependency solving cost

@@ -40,30 +40,44 @@ class TreeTables:
             return cls(data["feature"], data["threshold"], data["left"], data["right"],
                        data["missing"], data["value"], float(bias), int(depth))
 
+    def __post_init__(self) -> None:
+        """Flatten the trees into one node table (global id = tree × size + node) in which a
+        leaf points to itself with a zero change, so every row walks exactly `depth` steps with
+        no masking: a handful of numpy calls a level, whatever the number of trees."""
+        n_trees, size = self.feature.shape
+        offset = (np.arange(n_trees, dtype=np.int64) * size)[:, None]
+        leaf = self.feature < 0
+        own = offset + np.arange(size)
+        flat = {
+            "feature": np.where(leaf, 0, self.feature).ravel().astype(np.int64),
+            "threshold": self.threshold.ravel(),
+            "left": np.where(leaf, own, self.left + offset).ravel(),
+            "right": np.where(leaf, own, self.right + offset).ravel(),
+            "missing": np.where(leaf, own, self.missing + offset).ravel(),
+            "value": self.value.ravel(),
+            "roots": offset.ravel(),
+        }
+        object.__setattr__(self, "_flat", flat)
+
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Contributions in margin (log-odds) units, shape [rows, features]."""
         rows, n_features = x.shape
-        n_trees = self.feature.shape[0]
-        tree_idx = np.arange(n_trees)[None, :]
-        row_base = (np.arange(rows) * n_features)[:, None]
-        node = np.zeros((rows, n_trees), dtype=np.int32)
+        f = self._flat
+        n_trees = f["roots"].size
+        node = np.tile(f["roots"], rows)
+        row_base = np.repeat(np.arange(rows, dtype=np.int64) * n_features, n_trees)
+        values = x.ravel()
+        has_missing = bool(np.isnan(values).any())
         slots, deltas = [], []
         for _ in range(self.depth):
-            feat = self.feature[tree_idx, node]
-            internal = feat >= 0
-            if not internal.any():
-                break
-            safe_feat = np.where(internal, feat, 0)
-            xv = np.take_along_axis(x, safe_feat, axis=1)
-            nxt = np.where(xv < self.threshold[tree_idx, node],
-                           self.left[tree_idx, node], self.right[tree_idx, node])
-            nxt = np.where(np.isnan(xv), self.missing[tree_idx, node], nxt)
-            nxt = np.where(internal, nxt, node)
-            slots.append((row_base + safe_feat).ravel())
-            deltas.append((self.value[tree_idx, nxt] - self.value[tree_idx, node]).ravel())
+            feat_slot = row_base + f["feature"][node]
+            xv = values[feat_slot]
+            nxt = np.where(xv < f["threshold"][node], f["left"][node], f["right"][node])
+            if has_missing:
+                nxt = np.where(np.isnan(xv), f["missing"][node], nxt)
+            slots.append(feat_slot)
+            deltas.append(f["value"][nxt] - f["value"][node])
             node = nxt
-        if not slots:
-            return np.zeros((rows, n_features))
         summed = np.bincount(np.concatenate(slots), weights=np.concatenate(deltas),
                              minlength=rows * n_features)
         return summed.reshape(rows, n_features)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from services.kit.artifacts import ArtifactStore
 from services.kit.errors import InvalidInput, NotReady, install_error_handlers
-from services.kit.http import json_response, parse_instances
+from services.kit.http import MeasuredRoute, json_response, parse_instances
 from services.kit.logs import json_logger
 from services.kit.metrics import ModelMetrics
 from services.kit.middleware import RequestContextMiddleware
@@ -67,6 +67,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(_probe_router())
+    app.router.routes.append(_predict_route(name, settings, metrics))
     app.include_router(_model_router(name, settings, metrics))
     for router in routers:
         app.include_router(router)
@@ -141,7 +142,12 @@ def _model_router(name: str, settings: ServiceSettings, metrics: ModelMetrics) -
     async def describe(request: Request) -> Response:
         return json_response(ready_model(request).metadata())
 
-    @router.post(f"/{name}:predict")
+    return router
+
+
+def _predict_route(name: str, settings: ServiceSettings, metrics: ModelMetrics) -> MeasuredRoute:
+    """`POST /v1/models/<name>:predict`, the hot path, as a plain route that parses its own body."""
+
     async def predict(request: Request) -> Response:
         model = ready_model(request)
         instances = parse_instances(await request.body(), settings.max_instances)
@@ -160,4 +166,4 @@ def _model_router(name: str, settings: ServiceSettings, metrics: ModelMetrics) -
             {"model_name": name, "model_version": model.version, "predictions": predictions}
         )
 
-    return router
+    return MeasuredRoute(f"/v1/models/{name}:predict", predict, methods=["POST"])
