@@ -92,6 +92,17 @@ def test_launcher_brings_up_the_fleet_and_sigterm_stops_it(tmp_path, ports):
                 assert listed[name]["ready"] is True
         for name in state:
             assert (tmp_path / "logs" / f"{name}.log").is_file()
+
+        # A crashed service is reported; the launcher and every other process keep running.
+        os.kill(state["credit"]["pid"], signal.SIGKILL)
+        _wait_for(out, proc, "credit exited with code", timeout=30)
+        others = [name for name in state if name != "credit"]
+        assert all(_pid_alive(state[name]["pid"]) for name in others)
+        with httpx.Client(base_url=gateway, timeout=30) as client:
+            assert client.get("/health/live").status_code == 200
+            uncached = {**EXAMPLES["credit"], "age": 51}
+            down = client.post("/v1/models/credit:predict", json={"instances": [uncached]})
+            assert down.status_code == 503 and "credit" in down.json()["detail"]
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
