@@ -39,13 +39,15 @@ MONTH = {"LOWER": {"IN": MONTHS}}
 COMMA = {"ORTH": ",", "OP": "?"}
 
 
-# A narrower, shallower tok2vec than spaCy's default: sentences are short and latency matters.
+# A narrow, shallow tok2vec (width 32, depth 2): sentences are short and latency matters. Against
+# width 64 / depth 3 it costs 0.02 hand-written micro F1 (0.955 → 0.935) and saves ~1 ms a sentence
+# (predict p50 2.5 → 1.5 ms), which the ≤ 2 ms goal needs.
 NER_MODEL = {
     "@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner",
-    "extra_state_tokens": False, "hidden_width": 64, "maxout_pieces": 2, "use_upper": True,
+    "extra_state_tokens": False, "hidden_width": 32, "maxout_pieces": 2, "use_upper": True,
     "tok2vec": {
-        "@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 64,
-        "depth": 3, "embed_size": 2000, "window_size": 1, "maxout_pieces": 3,
+        "@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 32,
+        "depth": 2, "embed_size": 2000, "window_size": 1, "maxout_pieces": 2,
         "subword_features": True,
     },
 }

@@ -13,10 +13,10 @@ from services.ner.train import save_artifact, train_pipeline
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Artifact:
     model_dir = tmp_path_factory.mktemp("models")
-    sentences = generate(1000, seed=5)
-    nlp = train_pipeline(sentences[:900], epochs=8, seed=5)
+    sentences = generate(1600, seed=5)
+    nlp = train_pipeline(sentences[:1500], epochs=10, seed=5)
     metrics = {"generated_holdout": {"exact": {}, "overlap": {}}}
-    return save_artifact(nlp, model_dir, metrics, {"epochs": 8, "n_train": 900}, "test-data")
+    return save_artifact(nlp, model_dir, metrics, {"epochs": 10, "n_train": 1500}, "test-data")
 
 
 @pytest.fixture
