@@ -21,6 +21,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# One credit application the fleet tests send through the gateway.
+APPLICANT = {"age": 35, "income": 85000, "loan_amount": 500000, "tenure_months": 36,
+             "existing_emis": 5000, "credit_history_months": 60, "delinquencies": 0,
+             "utilisation": 0.3, "employment_type": "salaried"}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -28,13 +33,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def require_binary(name: str) -> str:
-    path = shutil.which(name) or next(
+def require_binary(name: str, hint: str | None = None) -> str:
+    """The tool's path (PATH, sbin, or this venv's bin); in CI (`CI=true`) a missing tool fails
+    the run, elsewhere the test skips with a message saying how to install it."""
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent)) or next(
         (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/local/sbin") / name)
          if p.is_file()), None)
     if path:
         return path
-    message = f"`{name}` is not installed (apt-get install -y {name})"
+    message = f"`{name}` is not installed ({hint or f'apt-get install -y {name}'})"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)

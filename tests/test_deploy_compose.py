@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.procs import require_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_SERVICES = ("intent", "ner", "spending", "anomaly", "credit")
@@ -21,13 +22,7 @@ KEY_DIGESTS = json.dumps(["0" * 64])
 
 
 def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed (run deploy/ci-tools.sh)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return require_binary(name, hint="run deploy/ci-tools.sh")
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -9,13 +9,13 @@ import importlib
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.procs import require_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 K8S = REPO_ROOT / "deploy" / "k8s"
@@ -26,14 +26,7 @@ PROBE_ROUTES = {"/health/live", "/health/ready", "/metrics"}
 
 
 def require_tool(name: str) -> str:
-    """The tool's path; in CI a missing tool fails the run, elsewhere the test skips."""
-    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if path:
-        return path
-    message = f"{name} is not installed (run deploy/ci-tools.sh)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return require_binary(name, hint="run deploy/ci-tools.sh")
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)

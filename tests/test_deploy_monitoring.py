@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.procs import require_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MONITORING = REPO_ROOT / "deploy" / "monitoring"
@@ -36,13 +36,7 @@ REQUIRED_ALERTS = {
 
 
 def require_promtool() -> str:
-    path = shutil.which("promtool")
-    if path:
-        return path
-    message = "promtool is not installed (run deploy/ci-tools.sh)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return require_binary("promtool", hint="run deploy/ci-tools.sh")
 
 
 def promtool(*args: str, cwd: Path = MONITORING) -> subprocess.CompletedProcess:

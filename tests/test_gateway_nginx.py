@@ -19,9 +19,7 @@ except ImportError:  # tests/ is not a package: pytest puts this folder on sys.p
 
 pytestmark = pytest.mark.integration
 
-APPLICANT = {"age": 35, "income": 85000, "loan_amount": 500000, "tenure_months": 36,
-             "existing_emis": 5000, "credit_history_months": 60, "delinquencies": 0,
-             "utilisation": 0.3, "employment_type": "salaried"}
+APPLICANT = procs.APPLICANT
 KEY, LIMITED_KEY = "k-main-0123456789", "k-limited-0123456789"
 MAX_BODY = 4096
 
