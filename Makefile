@@ -20,11 +20,7 @@ $(STAMP): pyproject.toml
 
 # Train every model that has no artifact yet (a no-op on later runs).
 models: setup
-	@for s in $(SERVICES); do \
-	  if [ ! -f services/$$s/train.py ]; then echo "models: $$s has no trainer yet, skipped"; \
-	  elif ls models/$$s/*/manifest.json >/dev/null 2>&1; then echo "models: $$s ready ($$(ls models/$$s | tail -1))"; \
-	  else echo "models: training $$s"; $(PY) -m services.$$s.train || exit 1; fi; \
-	done
+	$(PY) -m fleet models
 
 run: setup
 	$(PY) -m fleet run

@@ -15,17 +15,22 @@ from fleet.plan import REPO_ROOT, build_plan, busy_ports, has_model
 from fleet.supervisor import Supervisor
 
 
-def train_missing(plan, console: Console) -> None:
-    """Train every model that has no artifact yet, its progress shown on the terminal."""
+def train_missing(plan, console: Console) -> list[str]:
+    """Train every model that has no artifact yet, its progress shown on the terminal; returns
+    the services whose training failed."""
+    failed = []
     for proc in plan.processes:
-        if proc.trainer and not has_model(proc):
+        if proc.trainer and has_model(proc):
+            console.print(f"models: {proc.name} ready")
+        elif proc.trainer:
             model_dir = proc.env[f"{proc.name.upper()}_MODEL_DIR"]
             console.print(f"[bold]training {proc.name}[/bold] (first run only) → {model_dir}")
             result = subprocess.run([sys.executable, "-m", proc.trainer, "--model-dir", model_dir],
                                     cwd=REPO_ROOT, check=False)
             if result.returncode != 0:
-                console.print(f"[red]training {proc.name} failed (exit {result.returncode}); "
-                              "it will start not-ready[/red]")
+                failed.append(proc.name)
+                console.print(f"[red]training {proc.name} failed (exit {result.returncode})[/red]")
+    return failed
 
 
 async def run_fleet(args) -> int:
@@ -67,12 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--log-dir", default=str(REPO_ROOT / "logs"))
     run.add_argument("--ready-timeout", type=float, default=300.0)
     run.add_argument("--no-train", action="store_true", help="start even where a model is missing")
+    sub.add_parser("models", help="train every model that has no artifact yet")
     demo = sub.add_parser("demo", help="send one realistic request per model and fan-out route")
     demo.add_argument("--url", default=None, help="gateway URL (default http://127.0.0.1:8000)")
     demo.add_argument("--raw", action="store_true", help="print whole JSON answers")
     args = parser.parse_args(argv)
     if args.command == "run":
         return asyncio.run(run_fleet(args))
+    if args.command == "models":
+        return 1 if train_missing(build_plan(), Console()) else 0
     from fleet.demo import run_demo
 
     return run_demo(args.url, args.raw)
