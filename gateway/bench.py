@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import uvloop
+
 from tests import procs
 
 APPLICANT = {"age": 35, "income": 85000, "loan_amount": 500000, "tenure_months": 36,
@@ -84,17 +86,28 @@ def measured(procs_by_name: dict[str, procs.Proc], url: str, script: Path, conne
     return result
 
 
-async def client_cpu_us(url: str, requests: int = 400) -> dict[str, float]:
-    """The upstream-client choice: CPU µs this process spends per keep-alive POST, aiohttp vs
-    httpx, against the same running service (CPU time, so a busy machine distorts it less)."""
+async def client_cpu_us(origin: str, path: str, requests: int = 400) -> dict[str, float]:
+    """The upstream-client choice: CPU µs this process spends per keep-alive POST with the
+    gateway's own client, aiohttp and httpx, against the same running service, on uvloop as in
+    the gateway (CPU time, so a busy machine distorts it less)."""
     import time
 
     import aiohttp
     import httpx
 
+    from gateway.http1 import KeepAliveClient
+
+    url = origin + path
     body = json.dumps({"instances": [APPLICANT]}).encode()
     headers = {"Content-Type": "application/json"}
     out = {}
+    client = KeepAliveClient(origin)
+
+    async def http1_post() -> None:
+        await client.request("POST", path, body, headers=headers)
+
+    out["gateway.http1"] = await _cpu_per_call(http1_post, requests, time.process_time)
+    await client.close()
     async with aiohttp.ClientSession() as session:
         async def aiohttp_post() -> None:
             async with session.post(url, data=body, headers=headers) as resp:
@@ -151,7 +164,7 @@ def run(args: argparse.Namespace) -> dict:
             ("gateway miss c1", "gateway", "unique", 1),
             ("gateway hit c1", "gateway", "fixed", 1),
         ]
-        clients = asyncio.run(client_cpu_us(targets["direct"]))
+        clients = uvloop.run(client_cpu_us(credit.url, direct_path))
         print(f"client CPU µs per request: {clients}")
         samples: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
         for repeat in range(args.repeats):

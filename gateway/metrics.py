@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.kit.metrics import LATENCY_BUCKETS, HttpMetrics
+from services.kit.metrics import LATENCY_BUCKETS, CachedLabels, HttpMetrics
 
 
 class GatewayMetrics(HttpMetrics):
@@ -12,23 +12,23 @@ class GatewayMetrics(HttpMetrics):
 
     def __init__(self) -> None:
         super().__init__("gateway")
-        self.cache = Counter(
+        self.cache = CachedLabels(Counter(
             "finfleet_cache_requests", "Cache lookups per instance, by result "
             "(hit, miss, coalesced, bypass, error)",
             ["model", "result"], registry=self.registry,
-        )
-        self.upstream_requests = Counter(
+        ))
+        self.upstream_requests = CachedLabels(Counter(
             "finfleet_upstream_requests", "Calls to upstream services, by outcome",
             ["upstream", "outcome"], registry=self.registry,
-        )
-        self.upstream_duration = Histogram(
+        ))
+        self.upstream_duration = CachedLabels(Histogram(
             "finfleet_upstream_request_duration_seconds", "Upstream call latency",
             ["upstream"], buckets=LATENCY_BUCKETS, registry=self.registry,
-        )
-        self.circuit_state = Gauge(
+        ))
+        self.circuit_state = CachedLabels(Gauge(
             "finfleet_circuit_state", "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open",
             ["upstream"], registry=self.registry,
-        )
+        ))
         self.rate_limited = Counter(
             "finfleet_rate_limited", "Requests refused with 429", registry=self.registry,
         )

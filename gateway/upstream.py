@@ -1,8 +1,9 @@
-"""The one place the gateway talks HTTP to model services: a pooled keep-alive aiohttp session per
-upstream, per-upstream timeouts, one retry on connection errors, and a circuit breaker.
+"""The one place the gateway talks HTTP to model services: a pooled keep-alive client per
+upstream (`gateway.http1`), per-upstream timeouts, one retry on connection errors, and a circuit
+breaker.
 
-aiohttp rather than httpx: on this machine an httpx hop cost ~1.2 ms and an aiohttp hop ~0.4 ms
-(DESIGN.md facts; re-measured in bench/gateway_bench.py).
+Not httpx, nor aiohttp: CPU per keep-alive POST here was ~1,200 µs with httpx, ~250 µs with
+aiohttp and ~95 µs with `gateway.http1` (`python -m gateway.bench` measures all three).
 """
 
 from __future__ import annotations
@@ -11,17 +12,13 @@ import asyncio
 import time
 from typing import Any
 
-import aiohttp
 import orjson
 
 from gateway.circuit import CircuitBreaker
+from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, MalformedResponse
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from services.kit.errors import ProblemError
-
-# Failures where the request never reached the model, so sending it again is safe.
-RETRYABLE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
-
 
 class UnknownModel(ProblemError):
     status = 404
@@ -58,7 +55,7 @@ class UpstreamRejected(Exception):
 
 
 class Upstream:
-    """One model service: its session, its breaker, and the calls the gateway makes to it."""
+    """One model service: its client, its breaker, and the calls the gateway makes to it."""
 
     def __init__(self, name: str, url: str, settings: GatewaySettings,
                  metrics: GatewayMetrics) -> None:
@@ -66,30 +63,23 @@ class Upstream:
         self.url = url.rstrip("/")
         self.metrics = metrics
         self.predict_path = f"/v1/models/{name}:predict"
-        read = settings.read_timeout_for(name)
-        self.timeout = aiohttp.ClientTimeout(
-            total=settings.connect_timeout + read, sock_connect=settings.connect_timeout,
-            sock_read=read,
-        )
-        self.probe_timeout = aiohttp.ClientTimeout(total=settings.connect_timeout + 1.0)
+        self.read_timeout = settings.read_timeout_for(name)
+        self.probe_timeout = 1.0
         self.connections = settings.upstream_connections
+        self.connect_timeout = settings.connect_timeout
         self.breaker = CircuitBreaker(
             settings.circuit_failures, settings.circuit_reset_seconds,
             on_change=metrics.circuit_state.labels(name).set,
         )
-        self.session: aiohttp.ClientSession | None = None
+        self.client: KeepAliveClient | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=30,
-                                         ttl_dns_cache=300)
-        self.session = aiohttp.ClientSession(
-            base_url=self.url, connector=connector, timeout=self.timeout,
-            json_serialize=lambda obj: orjson.dumps(obj).decode(), raise_for_status=False,
-        )
+        self.client = KeepAliveClient(self.url, limit=self.connections,
+                                      connect_timeout=self.connect_timeout)
 
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        if self.client is not None:
+            await self.client.close()
 
     async def predict(self, instances: list[Any], request_id: str | None = None) -> dict[str, Any]:
         """The upstream's V1 predict answer; problem errors name the upstream, never its URL."""
@@ -118,20 +108,23 @@ class Upstream:
         return self._answer(status, raw, content_type)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
-        assert self.session is not None, "Upstream.start() runs in the app lifespan"
-        for attempt in (1, 2):
-            try:
-                async with self.session.post(self.predict_path, data=body,
-                                             headers=headers) as resp:
-                    return resp.status, await resp.read(), resp.content_type
-            except RETRYABLE as exc:
-                if attempt == 2:
-                    raise UpstreamUnavailable(f"upstream '{self.name}' is not reachable") from exc
-            except TimeoutError as exc:
-                raise UpstreamTimeout(f"upstream '{self.name}' did not answer in time") from exc
-            except aiohttp.ClientError as exc:
-                raise UpstreamFailed(f"upstream '{self.name}' broke the connection") from exc
-        raise AssertionError("unreachable")
+        """The client retries once where nothing reached the model (predict is pure)."""
+        assert self.client is not None, "Upstream.start() runs in the app lifespan"
+        try:
+            return await self.client.request("POST", self.predict_path, body, headers=headers,
+                                             timeout=self.read_timeout)
+        except ConnectFailed as exc:
+            raise UpstreamUnavailable(f"upstream '{self.name}' is not reachable") from exc
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"upstream '{self.name}' did not answer in time") from exc
+        except (ConnectionDropped, MalformedResponse) as exc:
+            raise UpstreamFailed(f"upstream '{self.name}' broke the connection") from exc
+
+    async def _get_json(self, path: str) -> tuple[int, Any]:
+        """A probe GET: (status, decoded JSON body)."""
+        assert self.client is not None, "Upstream.start() runs in the app lifespan"
+        reply = await self.client.request("GET", path, timeout=self.probe_timeout)
+        return reply.status, orjson.loads(reply.body)
 
     def _answer(self, status: int, raw: bytes, content_type: str) -> dict[str, Any]:
         if status == 200:
@@ -160,35 +153,32 @@ class Upstream:
 
     async def model_version(self) -> str | None:
         """The version the upstream serves now, or None when it cannot say."""
-        assert self.session is not None
         try:
-            async with self.session.get(f"/v1/models/{self.name}",
-                                        timeout=self.probe_timeout) as resp:
-                if resp.status != 200:
-                    return None
-                meta = orjson.loads(await resp.read())
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
+            status, meta = await self._get_json(f"/v1/models/{self.name}")
+        except (ConnectionError, MalformedResponse, TimeoutError, orjson.JSONDecodeError):
+            return None
+        if status != 200:
             return None
         return meta.get("version") if isinstance(meta, dict) else None
 
     async def describe(self) -> dict[str, Any]:
         """Metadata and readiness for `GET /v1/models`; a probe, so it skips the breaker."""
-        assert self.session is not None
         out: dict[str, Any] = {"name": self.name, "version": None, "ready": False}
         try:
-            async with self.session.get("/health/ready", timeout=self.probe_timeout) as resp:
-                ready = orjson.loads(await resp.read())
-                out["ready"] = resp.status == 200
-                out["reason"] = ready.get("reason", "") if isinstance(ready, dict) else ""
+            status, ready = await self._get_json("/health/ready")
+            out["ready"] = status == 200
+            out["reason"] = ready.get("reason", "") if isinstance(ready, dict) else ""
             if out["ready"]:
-                async with self.session.get(f"/v1/models/{self.name}",
-                                            timeout=self.probe_timeout) as resp:
-                    meta = orjson.loads(await resp.read())
-                    out["version"] = meta.get("version")
-                    out["trained_at"] = meta.get("trained_at")
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            out["reason"] = "not reachable" if isinstance(exc, aiohttp.ClientError) \
-                else "no answer in time" if isinstance(exc, TimeoutError) else "bad answer"
+                _, meta = await self._get_json(f"/v1/models/{self.name}")
+                out["version"] = meta.get("version") if isinstance(meta, dict) else None
+                out["trained_at"] = meta.get("trained_at") if isinstance(meta, dict) else None
+        except (ConnectionError, MalformedResponse) as exc:
+            out["reason"] = "not reachable" if isinstance(exc, ConnectFailed) \
+                else "broke the connection"
+        except TimeoutError:
+            out["reason"] = "no answer in time"
+        except orjson.JSONDecodeError:
+            out["reason"] = "bad answer"
         out["circuit"] = ("closed", "half_open", "open")[self.breaker.state]
         return out
 

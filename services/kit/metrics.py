@@ -7,20 +7,39 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
+class CachedLabels:
+    """A metric whose `labels(...)` children are kept: prometheus-client resolves them under a
+    lock on every call, and the hot paths ask for the same few label sets (bounded: routes,
+    statuses, models, outcomes) on every request. Everything else is the metric's own."""
+
+    def __init__(self, metric) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], object] = {}
+
+    def labels(self, *values: str):
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+    def __getattr__(self, name: str):
+        return getattr(self._metric, name)
+
+
 class HttpMetrics:
     """Request counters and latency histograms shared by the services and the gateway."""
 
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.service = service
         self.registry = registry or CollectorRegistry()
-        self.requests = Counter(
+        self.requests = CachedLabels(Counter(
             "finfleet_http_requests", "HTTP requests served",
             ["service", "route", "status"], registry=self.registry,
-        )
-        self.duration = Histogram(
+        ))
+        self.duration = CachedLabels(Histogram(
             "finfleet_http_request_duration_seconds", "HTTP request latency",
             ["service", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
-        )
+        ))
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(self.service, route, str(status)).inc()
@@ -32,10 +51,10 @@ class ModelMetrics(HttpMetrics):
 
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         super().__init__(service, registry)
-        self.predictions = Counter(
+        self.predictions = CachedLabels(Counter(
             "finfleet_predictions", "Instances predicted, by outcome",
             ["service", "outcome"], registry=self.registry,
-        )
+        ))
         self.model_info = Gauge(
             "finfleet_model_info", "The model version being served (value 1)",
             ["service", "version"], registry=self.registry,

@@ -6,8 +6,8 @@ Pure ASGI (not BaseHTTPMiddleware) because it sits on every hot-path request.
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,7 +34,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()  # uuid4().hex's form, cheaper
         scope.setdefault("state", {})["request_id"] = request_id
         rid_header = (_HEADER, request_id.encode("latin-1"))
         status_holder = [500]

@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.kit.settings import ServiceSettings
+
+
+class _CoalescingTransport:
+    """Joins the writes of one event-loop turn into one `write`.
+
+    uvicorn writes a response's status line and headers, then its body, as two writes: two
+    send syscalls and two TCP segments, which wake the peer twice. A small JSON answer is
+    sent in one segment this way. Everything else is the real transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing each response in one send."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_CoalescingTransport(transport, self.loop))
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -16,6 +59,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         timeout_graceful_shutdown=10,
     )
