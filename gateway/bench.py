@@ -8,7 +8,6 @@ Misses are real: every request carries a distinct income, so nothing is cached o
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import re

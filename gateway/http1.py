@@ -96,8 +96,9 @@ class _Connection(asyncio.Protocol):
                                      media_type))
 
     # client side
-    async def exchange(self, request: bytes, timeout: float) -> Reply:
-        """Send one whole request; wait at most `timeout` seconds for the whole answer."""
+    async def exchange(self, request: bytes, timeout: float) -> Reply:  # noqa: ASYNC109
+        """Send one whole request; wait at most `timeout` seconds for the whole answer (one
+        `call_later` timer: cheaper than an `asyncio.timeout` scope per call)."""
         self.waiter = self.loop.create_future()
         self.reusable = False
         self._received = False
@@ -140,7 +141,8 @@ class KeepAliveClient:
         self._closed = False
 
     async def request(self, method: str, path: str, body: bytes = b"", *,
-                      headers: dict[str, str] | None = None, timeout: float = 5.0,
+                      headers: dict[str, str] | None = None,
+                      timeout: float = 5.0,  # noqa: ASYNC109 (a per-call read timeout)
                       retry_safe: bool = True) -> Reply:
         """One request. With `retry_safe`, a failed connect or a reused connection that closed
         before answering is tried once more on a fresh connection."""

@@ -20,6 +20,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from services.kit.errors import ProblemError
 
+
 class UnknownModel(ProblemError):
     status = 404
     title = "Unknown model"
