@@ -22,7 +22,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamPool
 from gateway.versions import ModelVersions
 from services.kit.errors import install_error_handlers
-from services.kit.http import json_response
+from services.kit.http import HotPathApp, json_response
 from services.kit.logs import json_logger
 from services.kit.middleware import RequestContextMiddleware
 
@@ -67,7 +67,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             if redis is not None:
                 await redis.aclose()
 
-    app = FastAPI(title="finfleet gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = HotPathApp(title="finfleet gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.logger = logger
     app.state.metrics = metrics
@@ -105,6 +105,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.router.routes[0:0] = routes.predict_routes  # the hot routes match first
+    app.hot_routes = tuple(routes.predict_routes)
     app.include_router(routes.router)
     app.include_router(fanout.router)
     return app

@@ -1,4 +1,4 @@
-"""A fake model service speaking the kit contract over real TCP (the gateway's aiohttp client
+"""A fake model service speaking the kit contract over real TCP (the gateway's HTTP client
 needs a socket): counts calls, can change version, slow down, fail, or refuse bad input."""
 
 from __future__ import annotations

@@ -262,8 +262,13 @@ async def test_cors_allows_only_configured_origins(make_settings):
             "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
         other = await client.options("/v1/credit", headers={
             "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        posted = await client.post("/v1/credit", json={"x": 1},  # the hot path keeps CORS
+                                   headers={"Origin": "https://app.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-origin" not in other.headers
+    assert posted.status_code == 200
+    assert posted.headers["access-control-allow-origin"] == "https://app.example"
+    assert "x-request-id" in posted.headers.get("access-control-expose-headers", "").lower()
 
 
 async def test_ready_waits_for_required_upstreams(make_settings):

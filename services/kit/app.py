@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from services.kit.artifacts import ArtifactStore
 from services.kit.errors import InvalidInput, NotReady, install_error_handlers
-from services.kit.http import MeasuredRoute, json_response, parse_instances
+from services.kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
 from services.kit.logs import json_logger
 from services.kit.metrics import ModelMetrics
 from services.kit.middleware import RequestContextMiddleware
@@ -57,7 +57,7 @@ def create_app(
             if close:
                 await asyncio.to_thread(close)
 
-    app = FastAPI(title=f"finfleet {name}", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.logger = logger
     app.state.metrics = metrics
@@ -67,7 +67,9 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(_probe_router())
-    app.router.routes.append(_predict_route(name, settings, metrics))
+    predict_route = _predict_route(name, settings, metrics)
+    app.router.routes.append(predict_route)
+    app.hot_routes = (predict_route,)
     app.include_router(_model_router(name, settings, metrics))
     for router in routers:
         app.include_router(router)

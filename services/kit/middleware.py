@@ -46,16 +46,18 @@ class RequestContextMiddleware:
             await send(message)
 
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            response = problem_response(
-                413, "Payload too large",
-                f"request body is {declared} bytes; the limit is {self.max_body_bytes}",
-                slug="payload-too-large", request_id=request_id,
-            )
-            await response(scope, receive, send_with_id)
-        else:
-            await self.app(scope, self._limited(receive), send_with_id)
-        self._record(scope, status_holder[0], time.perf_counter() - started, request_id)
+        try:
+            if declared is not None and declared > self.max_body_bytes:
+                response = problem_response(
+                    413, "Payload too large",
+                    f"request body is {declared} bytes; the limit is {self.max_body_bytes}",
+                    slug="payload-too-large", request_id=request_id,
+                )
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        finally:  # an error that escapes (answered 500 further out) is counted too
+            self._record(scope, status_holder[0], time.perf_counter() - started, request_id)
 
     def _limited(self, receive: Receive) -> Receive:
         """Counts streamed (chunked) bodies too, where no Content-Length was declared."""

@@ -106,3 +106,43 @@ def test_model_version_setting_comes_from_the_service_prefix(monkeypatch):
     monkeypatch.setenv("CREDIT_MAX_INSTANCES", "7")
     settings = CreditSettings()
     assert settings.model_version == "20240101-000000" and settings.max_instances == 7
+
+
+async def test_the_hot_path_answers_as_the_full_stack_does(tmp_path):
+    """`HotPathApp` sends predict around FastAPI's layers; every answer, error or not, must be
+    what the full stack gives (request ids aside), and metrics must name the route."""
+    _store_with_version(tmp_path)
+    SlowModel.gate.set()
+    settings = ServiceSettings(model_dir=tmp_path, max_body_bytes=2_000)
+    requests = [
+        {"json": {"instances": [1, 2]}},
+        {"json": {"instances": ["boom"]}},
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        {"json": {"rows": [1]}},
+        {"json": {"instances": ["x" * 3_000]}},
+    ]
+
+    async def answers(hot: bool) -> list[tuple]:
+        app = create_app(SlowModel, settings)
+        assert len(app.hot_routes) == 1
+        if not hot:
+            app.hot_routes = ()
+        out = []
+        async with running_client(app) as client:
+            for request in requests:
+                response = await client.post("/v1/models/slow:predict", **request)
+                body = response.json()
+                body.pop("request_id", None)
+                out.append((response.status_code, response.headers["content-type"], body))
+                if hot:  # the full stack answers a bug's 500 outside the request-id middleware
+                    assert "x-request-id" in response.headers
+            wrong_method = await client.get("/v1/models/slow:predict")
+            out.append((wrong_method.status_code,))
+            metrics = (await client.get("/metrics")).text
+        assert 'route="/v1/models/{name}:predict"' not in metrics
+        assert 'route="/v1/models/slow:predict",service="slow",status="500"' in metrics
+        return out
+
+    hot, full = await answers(True), await answers(False)
+    assert hot == full
+    assert [a[0] for a in hot] == [200, 500, 400, 422, 413, 405]
