@@ -1,7 +1,8 @@
 """`python -m services.intent.bench`: latency of the served intent model, bounded and in-process.
 
 Measures, on one ONNX thread: the encoder alone, the whole model (tokenize → ONNX → head) for
-one query, one query through the HTTP app (in-process ASGI), and a 32-text batch. Prints p50/p90
+one query, one query through the real service over loopback HTTP (a uvicorn subprocess, as
+deployed), and a 32-text batch. Prints p50/p90
 in milliseconds; numbers depend on the machine and its load, so compare within one run.
 In-thread measurements also report the calling thread's CPU time (`cpu_p50_ms`): with one ONNX
 thread the work runs on the caller, so this stays meaningful when other jobs share the cores.
@@ -10,19 +11,17 @@ thread the work runs on the caller, so this stays meaningful when other jobs sha
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
-from services.intent.app import build_app
 from services.intent.model import IntentModel
 from services.intent.schema import IntentSettings
 from services.kit import ArtifactStore
 from services.kit.settings import REPO_ROOT
-from services.kit.testing import running_client
 
 QUERIES = [
     "what's my balance?", "how much did I spend on Swiggy last month", "pay my airtel bill",
@@ -53,17 +52,40 @@ def _time(fn, repeats: int, warmup: int = 20) -> dict[str, float]:
     return _summary(samples, cpu)
 
 
-async def _http(settings: IntentSettings, repeats: int) -> dict[str, float]:
-    async with running_client(build_app(settings)) as client:
-        samples = []
-        for i in range(repeats + 20):
-            body = {"instances": [{"text": QUERIES[i % len(QUERIES)]}]}
-            started = time.perf_counter()
-            response = await client.post("/v1/models/intent:predict", json=body)
-            if i >= 20:
-                samples.append(time.perf_counter() - started)
-            response.raise_for_status()
-        return _summary(samples)
+def _service(model_dir: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """One query at a time through the real service (uvicorn subprocess, one ONNX thread) over
+    a keep-alive loopback connection. Two views: the caller's round trip, and the time inside
+    the service as its own request log line reports it (ASGI receive to response sent)."""
+    from http.client import HTTPConnection
+
+    from tests import procs
+
+    port = procs.free_port()
+    env = {"INTENT_PORT": str(port), "INTENT_HOST": "127.0.0.1", "INTENT_MODEL_DIR": str(model_dir),
+           "INTENT_ONNX_THREADS": "1", "INTENT_LOG_LEVEL": "INFO"}
+    with tempfile.TemporaryDirectory() as logs:
+        service = procs.start_python_service("intent", ["services.intent"], env, port, Path(logs))
+        try:
+            connection = HTTPConnection("127.0.0.1", port)
+            samples = []
+            for i in range(repeats + 20):
+                body = json.dumps({"instances": [{"text": QUERIES[i % len(QUERIES)]}]})
+                started = time.perf_counter()
+                connection.request("POST", "/v1/models/intent:predict", body,
+                                   {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                if i >= 20:
+                    samples.append(time.perf_counter() - started)
+                if response.status != 200:
+                    raise RuntimeError(f"intent answered {response.status}")
+            connection.close()
+        finally:
+            service.stop()
+        inside = [json.loads(line)["duration_ms"] / 1000
+                  for line in service.log.read_text().splitlines()
+                  if '"route":"/v1/models/intent:predict"' in line][-repeats:]
+    return {"round_trip": _summary(samples), "inside_service": _summary(inside)}
 
 
 def run(model_dir: Path, repeats: int) -> dict:
@@ -77,7 +99,7 @@ def run(model_dir: Path, repeats: int) -> dict:
         "encoder_variant": artifact.manifest["encoder"]["variant"],
         "encoder_one_query": _time(lambda i: model.encoder.encode([QUERIES[i % 8]]), repeats),
         "model_one_query": _time(lambda i: model.classify([QUERIES[i % 8]]), repeats),
-        "http_one_query_in_process": asyncio.run(_http(settings, repeats)),
+        "service_one_query": _service(model_dir, repeats),
         "model_batch_32": _time(lambda i: model.classify(batch), max(20, repeats // 10), 3),
     }
     results["model_batch_32"]["per_text_ms"] = round(results["model_batch_32"]["p50_ms"] / 32, 3)

@@ -29,6 +29,7 @@ class ModelState:
         self.model = model
         self.ready = False
         self.reason = "model is loading"
+        self.calls = 0  # offloadable model calls in flight now
 
 
 def create_app(
@@ -106,13 +107,24 @@ def ready_model(request: Request) -> ServedModel:
     return state.model
 
 
-async def run_model(request: Request, fn, *args):
-    """Run a model call inline or on the bounded pool, per the model's `offload` flag."""
+async def run_model(request: Request, fn, *args, size: int | None = None):
+    """Run a model call inline or on the bounded pool, per the model's `offload` flag; a call of
+    at most `model.inline_max_instances` instances (`size`) runs inline when it is the only
+    call in flight."""
     model = ready_model(request)
     if not model.offload:
         return fn(*args)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(request.app.state.pool, fn, *args)
+    state: ModelState = request.app.state.model_state
+    state.calls += 1
+    try:
+        if size is not None and size <= model.inline_max_instances:
+            await asyncio.sleep(0)  # requests that arrived with this one count themselves first
+            if state.calls == 1:
+                return fn(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(request.app.state.pool, fn, *args)
+    finally:
+        state.calls -= 1
 
 
 def _probe_router() -> APIRouter:
@@ -155,7 +167,8 @@ def _predict_route(name: str, settings: ServiceSettings, metrics: ModelMetrics) 
         instances = parse_instances(await request.body(), settings.max_instances)
         started = time.perf_counter()
         try:
-            predictions = await run_model(request, model.predict, instances)
+            predictions = await run_model(request, model.predict, instances,
+                                          size=len(instances))
         except InvalidInput:
             metrics.predictions.labels(name, "invalid").inc(len(instances))
             raise

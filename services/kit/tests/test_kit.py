@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -146,3 +147,29 @@ async def test_the_hot_path_answers_as_the_full_stack_does(tmp_path):
     hot, full = await answers(True), await answers(False)
     assert hot == full
     assert [a[0] for a in hot] == [200, 500, 400, 422, 413, 405]
+
+
+class ThreadNamingModel(ServedModel):
+    """Answers with the name of the thread its predict ran on."""
+
+    name = "threads"
+    inline_max_instances = 1
+
+    def predict(self, instances):
+        time.sleep(0.01)  # long enough for concurrent requests to overlap
+        return [{"thread": threading.current_thread().name} for _ in instances]
+
+
+async def test_a_lone_small_request_runs_inline_and_load_goes_to_the_pool(tmp_path):
+    _store_with_version(tmp_path, "threads")
+    app = create_app(ThreadNamingModel, ServiceSettings(model_dir=tmp_path))
+    path = "/v1/models/threads:predict"
+    async with running_client(app) as client:
+        lone = (await client.post(path, json={"instances": [1]})).json()["predictions"]
+        batch = (await client.post(path, json={"instances": [1, 2]})).json()["predictions"]
+        together = await asyncio.gather(*(client.post(path, json={"instances": [i]})
+                                          for i in range(4)))
+    assert lone[0]["thread"] == threading.current_thread().name  # the event loop's thread
+    assert batch[0]["thread"].startswith("threads")  # the kit's pool
+    threads = [r.json()["predictions"][0]["thread"] for r in together]
+    assert sum(name.startswith("threads") for name in threads) >= 3, threads
