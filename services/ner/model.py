@@ -36,7 +36,8 @@ class NerModel(ServedModel):
     """MONEY, DATE, CATEGORY, MERCHANT and ACCOUNT entities with amounts and dates normalised."""
 
     name = "ner"
-    offload = True  # about a millisecond per sentence: keep it off the event loop
+    offload = True  # about a millisecond per sentence: keep batches off the event loop
+    inline_max_instances = 1  # but a lone sentence skips the thread hop
 
     def __init__(self, settings: NerSettings) -> None:
         super().__init__(settings)
