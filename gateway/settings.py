@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -45,6 +47,16 @@ class GatewaySettings(ServiceSettings):
     rate_limit_burst: int = 0
     cors_origins: list[str] = Field(default_factory=list)
     required_upstreams: list[str] = Field(default_factory=list)
+
+    @field_validator("upstreams")
+    @classmethod
+    def _plain_http_urls(cls, upstreams: dict[str, str]) -> dict[str, str]:
+        """The upstream client speaks plain HTTP/1.1 to in-cluster services."""
+        for name, url in upstreams.items():
+            parts = urlsplit(url)
+            if parts.scheme != "http" or not parts.hostname:
+                raise ValueError(f"upstream {name!r}: {url!r} is not an http://host[:port] URL")
+        return upstreams
 
     def read_timeout_for(self, name: str) -> float:
         return self.read_timeouts.get(name, self.read_timeout)

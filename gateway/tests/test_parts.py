@@ -102,6 +102,12 @@ def test_settings_read_json_from_env(monkeypatch):
     assert GatewaySettings(upstreams={}).cache_ttl_for("anomaly") == 0.0
 
 
+@pytest.mark.parametrize("url", ["https://credit:8443", "credit:8080", "http://"])
+def test_settings_refuse_upstream_urls_the_client_cannot_use(url):
+    with pytest.raises(ValueError, match="is not an http://host"):
+        GatewaySettings(upstreams={"credit": url})
+
+
 def test_nginx_config_carries_the_settings():
     settings = GatewaySettings(max_body_bytes=2_000_000, read_timeout=7.0, read_timeouts={})
     slow = GatewaySettings(read_timeout=7.0, read_timeouts={"spending": 30.0})
