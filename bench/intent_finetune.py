@@ -9,7 +9,7 @@ training-text cosine per label) on the fine-tuned embeddings and scores test.csv
     python -m bench.intent_finetune --grid '{"cos2e5": {"lr": 2e-5, "epochs": 5, "head": "cos"}}'
 
 Needs torch, transformers, scikit-learn (the `train` extra) and `../shared/data/banking77/`.
-Five epochs take ~30 s on a GPU and ~25 min on two CPU cores; results are in docs/intent.md.
+Five epochs take ~30 s on a GPU and ~15 min on two CPU cores; results are in docs/intent.md.
 """
 
 from __future__ import annotations
