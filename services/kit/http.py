@@ -94,7 +94,7 @@ class HotPathApp(FastAPI):
     async def _run_hot(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
         try:
-            response = await scope["route"].endpoint(request)
+            response = await scope["endpoint"](request)
         except Exception as exc:  # rendered by the app's handlers, as the full stack would
             handler = next((self.exception_handlers[cls] for cls in type(exc).__mro__
                             if cls in self.exception_handlers), None)

@@ -45,10 +45,15 @@ class _CoalescingTransport:
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing each response in one send."""
+    """uvicorn's httptools protocol, writing each response in one send: at the response's end,
+    or at the end of the loop turn for a response still streaming."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_CoalescingTransport(transport, self.loop))
+
+    def on_response_complete(self) -> None:
+        self.transport._flush()
+        super().on_response_complete()
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
