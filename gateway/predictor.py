@@ -1,7 +1,9 @@
 """Predict through the cache: per-instance lookups, coalesced misses, version-consistent answers.
 
-Identical misses in flight share one upstream call (`_inflight` maps cache key → future). The call
-runs in its own task so a caller that disconnects never strands the others waiting on it.
+Identical misses in flight share one upstream call (`_inflight` maps cache key → future). The
+first caller makes the call in its own task (no extra task: each one costs event-loop turns on
+the miss path); if it leaves before the answer (a client disconnect cancels it), the callers
+waiting on it ask the upstream themselves, so none is stranded.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ class CachedPredictor:
         self.metrics = metrics
         self.settings = settings
         self._inflight: dict[str, asyncio.Future] = {}
-        self._tasks: set[asyncio.Task] = set()
 
     async def predict(self, name: str, instances: list[Any], *, request_id: str | None = None,
                       use_cache: bool = True) -> Prediction:
@@ -90,30 +91,36 @@ class CachedPredictor:
                 led.append(i)
             waiting.append((i, future))
         joined = len(missing) - len(led)
-        if led:
-            self.metrics.cache.labels(upstream.name, "miss").inc(len(led))
-            task = asyncio.create_task(self._lead(upstream, instances, keys, led, ttl, request_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         if joined:
             self.metrics.cache.labels(upstream.name, "coalesced").inc(joined)
+        if led:
+            self.metrics.cache.labels(upstream.name, "miss").inc(len(led))
+            await self._lead(upstream, instances, keys, led, ttl, request_id)
         led_set = set(led)
         retry: list[int] = []
         for i, future in waiting:
             try:
-                results[i] = await asyncio.shield(future)
+                results[i] = future.result() if i in led_set else await asyncio.shield(future)
             except UpstreamRejected as exc:
                 if i in led_set:
                     raise _renumbered(exc, led) from None
                 retry.append(i)  # another request's batch was refused; ours may be fine
+            except asyncio.CancelledError:
+                if i in led_set or not future.cancelled() or _being_cancelled():
+                    raise
+                retry.append(i)  # the request leading this call left before its answer
         if retry:
-            version, predictions = await self._call(upstream, [instances[i] for i in retry],
-                                                    retry, request_id)
+            batch = [instances[i] for i in retry]
+            version, predictions = await self._call(upstream, batch, retry, request_id)
             for i, prediction in zip(retry, predictions, strict=True):
                 results[i] = (version, prediction)
+            await self._store(upstream.name, version, batch, predictions, ttl)
 
     async def _lead(self, upstream: Upstream, instances: list[Any], keys: list[str],
                     led: list[int], ttl: float, request_id: str | None) -> None:
+        """Call the upstream for the led instances, settle their futures and write the cache
+        before answering (so the next identical request hits it); the keys stay in flight until
+        then, so an identical request meanwhile joins rather than calls again."""
         futures = [self._inflight[keys[i]] for i in led]
         try:
             batch = [instances[i] for i in led]
@@ -127,20 +134,24 @@ class CachedPredictor:
                 for future in futures:
                     if not future.done():
                         future.set_exception(exc)
-                return
+                return  # each caller raises it from its future
             for future, prediction in zip(futures, predictions, strict=True):
                 if not future.done():
                     future.set_result((version, prediction))
-            fresh = {instance_key(upstream.name, version, b): p
-                     for b, p in zip(batch, predictions, strict=True)}
-            try:
-                await self.cache.set_many(fresh, ttl)
-            except CacheUnavailable:
-                self.metrics.cache.labels(upstream.name, "error").inc(len(fresh))
+            await self._store(upstream.name, version, batch, predictions, ttl)
         finally:
             for i, future in zip(led, futures, strict=True):
                 if self._inflight.get(keys[i]) is future:
                     del self._inflight[keys[i]]
+
+    async def _store(self, name: str, version: str, batch: list[Any], predictions: list[Any],
+                     ttl: float) -> None:
+        fresh = {instance_key(name, version, b): p
+                 for b, p in zip(batch, predictions, strict=True)}
+        try:
+            await self.cache.set_many(fresh, ttl)
+        except CacheUnavailable:
+            self.metrics.cache.labels(name, "error").inc(len(fresh))
 
     async def _call(self, upstream: Upstream, batch: list[Any], positions: list[int] | None,
                     request_id: str | None) -> tuple[str, list[Any]]:
@@ -171,6 +182,11 @@ class CachedPredictor:
             for i, prediction in zip(stale, predictions, strict=True):
                 results[i] = (current, prediction)
         return Prediction(upstream.name, current, [p for _, p in results])
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _mark_retrieved(future: asyncio.Future) -> None:

@@ -112,6 +112,26 @@ async def test_concurrent_identical_misses_make_one_upstream_call(make_settings,
                    result="coalesced") == 19
 
 
+async def test_a_request_that_leaves_never_strands_the_ones_that_joined_it(make_settings,
+                                                                           credit):
+    """The first of two identical misses makes the upstream call; when it is cancelled (its
+    client went away) the one waiting on it asks the upstream itself."""
+    async with running_client(build_app(make_settings())) as client:
+        await client.post("/v1/credit", json={"x": 1})  # the gateway learns the version
+        credit.delay = 0.3
+        leader = asyncio.create_task(client.post("/v1/credit", json={"x": 5}))
+        await asyncio.sleep(0.1)
+        joiner = asyncio.create_task(client.post("/v1/credit", json={"x": 5}))
+        await asyncio.sleep(0.05)
+        leader.cancel()
+        response = await joiner
+        again = await client.post("/v1/credit", json={"x": 5})
+    assert leader.cancelled()
+    assert response.status_code == 200 and response.json()["prediction"]["double"] == 10
+    assert credit.predict_calls == 3  # warm-up, the abandoned call, then the joiner's own
+    assert again.status_code == 200 and credit.predict_calls == 3  # and it was cached
+
+
 async def test_upstream_4xx_is_passed_through_with_the_callers_indexes(make_settings, credit):
     async with running_client(build_app(make_settings())) as client:
         await client.post("/v1/credit", json={"x": 1})  # cached, so only index 1 goes upstream
