@@ -26,10 +26,10 @@ class _CoalescingTransport:
 
     def write(self, data: bytes) -> None:
         if not self._pending:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         self._pending.append(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
@@ -37,7 +37,7 @@ class _CoalescingTransport:
                 self._transport.write(data)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def __getattr__(self, name: str):
@@ -52,7 +52,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(_CoalescingTransport(transport, self.loop))
 
     def on_response_complete(self) -> None:
-        self.transport._flush()
+        self.transport.flush()
         super().on_response_complete()
 
 
