@@ -2,8 +2,8 @@
 upstream (`gateway.http1`), per-upstream timeouts, one retry on connection errors, and a circuit
 breaker.
 
-Not httpx, nor aiohttp: CPU per keep-alive POST here was ~1,200 µs with httpx, ~250 µs with
-aiohttp and ~95 µs with `gateway.http1` (`python -m gateway.bench` measures all three).
+Not httpx, nor aiohttp: CPU per keep-alive POST here was ~850–1,200 µs with httpx, ~190–270 µs
+with aiohttp and ~60–85 µs with `gateway.http1` (`python -m gateway.bench` measures all three).
 """
 
 from __future__ import annotations

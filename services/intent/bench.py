@@ -1,9 +1,9 @@
-"""`python -m services.intent.bench`: latency of the served intent model, bounded and in-process.
+"""`python -m services.intent.bench`: latency of the served intent model, bounded.
 
 Measures, on one ONNX thread: the encoder alone, the whole model (tokenize → ONNX → head) for
 one query, one query through the real service over loopback HTTP (a uvicorn subprocess, as
-deployed), and a 32-text batch. Prints p50/p90
-in milliseconds; numbers depend on the machine and its load, so compare within one run.
+deployed), and a 32-text batch. Prints p50/p90 in milliseconds; numbers depend on the machine
+and its load, so compare within one run.
 In-thread measurements also report the calling thread's CPU time (`cpu_p50_ms`): with one ONNX
 thread the work runs on the caller, so this stays meaningful when other jobs share the cores.
 """

@@ -64,10 +64,10 @@ class ModelMetrics(HttpMetrics):
             ["service"], registry=self.registry,
         )
         self.model_ready.labels(service).set(0)
-        self.predict_duration = Histogram(
+        self.predict_duration = CachedLabels(Histogram(
             "finfleet_predict_duration_seconds", "Model predict time per batch",
             ["service"], buckets=LATENCY_BUCKETS, registry=self.registry,
-        )
+        ))
 
     def set_version(self, version: str) -> None:
         self.model_info.clear()
