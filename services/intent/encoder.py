@@ -1,7 +1,9 @@
 """The serving-time sentence encoder: a tokenizer and an ONNX graph, no torch.
 
-The exported graph already mean-pools and L2-normalises, so `encode` returns what
-sentence-transformers' `all-MiniLM-L6-v2` returns, from onnxruntime and tokenizers alone.
+The exported graph already pools and L2-normalises, from onnxruntime and tokenizers alone.
+`outputs` gives each pooling by name (`embedding` is what sentence-transformers'
+`all-MiniLM-L6-v2` returns); `encode` puts them side by side as the head's input, so an export
+with one output (before max pooling was added) still serves.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def load_tokenizer(path: Path) -> Tokenizer:
 
 
 class OnnxSentenceEncoder:
-    """Texts → unit-length float32 embeddings, one ONNX Runtime call per batch."""
+    """Texts → float32 features (unit-length poolings side by side), one ONNX Runtime call per
+    batch."""
 
     def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 1) -> None:
         options = ort.SessionOptions()
@@ -37,16 +40,24 @@ class OnnxSentenceEncoder:
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
         self.tokenizer = load_tokenizer(tokenizer_path)
-        self.dimension = int(self.session.get_outputs()[0].shape[-1])
+        self.output_names = [output.name for output in self.session.get_outputs()]
+        self.dimension = sum(int(output.shape[-1]) for output in self.session.get_outputs())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        pooled = self._run(texts)
+        return pooled[0] if len(pooled) == 1 else np.hstack(pooled)
+
+    def outputs(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Each pooling by its graph output name."""
+        return dict(zip(self.output_names, self._run(texts), strict=True))
+
+    def _run(self, texts: list[str]) -> list[np.ndarray]:
         if len(texts) == 1:
             batch = [self.tokenizer.encode(texts[0])]
         else:
             batch = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        (embeddings,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return embeddings
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})

@@ -63,10 +63,12 @@ CANDIDATES = (
     HeadCandidate("minilm+tfidf-logreg", ("word", "char"), c=20.0, embedding_scale=2.0),
     HeadCandidate("minilm+tfidf-svm", ("word", "char"), c=0.5, embedding_scale=2.0,
                   classifier="svm"),
-    # The SVM plus a 1-nearest-neighbour memory: weight 5 picked on two 10% validation splits
-    # of Banking77 train.csv (0.9356 → 0.9416; flat from 3 to 8).
+    # The SVM plus a 1-nearest-neighbour memory: weight 5 on the mean-pooling cosine, picked on
+    # two 10% validation splits of Banking77 train.csv (0.9356 → 0.9416; flat from 3 to 8).
+    # With max pooling beside the mean the memory's score is the sum of two cosines, so 2.5
+    # keeps the scale (5-fold on train.csv: 0.9348 with the mean alone → 0.9365).
     HeadCandidate("minilm+tfidf-svm+1nn", ("word", "char"), c=0.5, embedding_scale=2.0,
-                  classifier="svm", neighbour_weight=5.0),
+                  classifier="svm", neighbour_weight=2.5),
 )
 # Logistic regression on ~40k sparse columns × 77 classes takes many minutes per fit on two
 # cores, and the linear SVM on the same features is the better Banking77 head anyway.
@@ -240,11 +242,18 @@ def prepare_encoder(work: Path, encoder_dir: Path | None, progress: Progress,
         reference = reference_embeddings(PARITY_SENTENCES)
     except ImportError:
         return provenance
-    onnx = OnnxSentenceEncoder(work / ENCODER_ONNX, work / TOKENIZER_JSON).encode(PARITY_SENTENCES)
+    onnx = OnnxSentenceEncoder(work / ENCODER_ONNX, work / TOKENIZER_JSON).outputs(
+        PARITY_SENTENCES)["embedding"]
     provenance["parity_min_cosine_vs_torch"] = round(float((onnx * reference).sum(1).min()), 6)
     progress.say(f"ONNX vs sentence-transformers: min cosine "
                  f"{provenance['parity_min_cosine_vs_torch']}")
     return provenance
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Row-wise cosine, averaged: the features are several unit poolings side by side."""
+    dot = (a * b).sum(1)
+    return float((dot / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).mean())
 
 
 def evaluate(head: LinearHead, embeddings: np.ndarray, texts: list[str], truth: list[str],
@@ -325,7 +334,7 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             int8_emb = embed(int8, holdout.texts, progress, desc="holdout int8")
             int8_pred, variants["int8"] = evaluate(head, int8_emb, holdout.texts, holdout.labels)
             keeps = all(variants["int8"][k] >= v for k, v in metrics.items())
-            variants["int8"]["mean_cosine_to_fp32"] = float((int8_emb * holdout_emb).sum(1).mean())
+            variants["int8"]["mean_cosine_to_fp32"] = mean_cosine(int8_emb, holdout_emb)
             progress.say(f"int8 holdout {variants['int8']} → {'keep' if keeps else 'drop'}")
             if keeps:
                 encoder_file, predicted, metrics = ENCODER_INT8, int8_pred, dict(variants["int8"])

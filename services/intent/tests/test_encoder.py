@@ -35,11 +35,37 @@ def test_onnx_matches_sentence_transformers(encoder_dir):
     from services.intent.export import reference_embeddings
 
     onnx = OnnxSentenceEncoder(encoder_dir / ENCODER_ONNX, encoder_dir / TOKENIZER_JSON)
-    got, want = onnx.encode(SENTENCES), reference_embeddings(SENTENCES)
+    got, want = onnx.outputs(SENTENCES)["embedding"], reference_embeddings(SENTENCES)
     assert got.shape == want.shape == (len(SENTENCES), 384)
     cosine = (got * want).sum(axis=1)
     assert cosine.min() > 0.9999, cosine
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_onnx_max_pooling_matches_torch(encoder_dir):
+    """The max pooling has no sentence-transformers reference: check it against torch itself."""
+    torch = pytest.importorskip("torch")
+    from services.intent.encoder import load_tokenizer
+    from services.intent.export import _pooled_module
+
+    tokenizer = load_tokenizer(encoder_dir / TOKENIZER_JSON)
+    batch = tokenizer.encode_batch(SENTENCES)  # padded: padding must not win the max
+    ids = torch.tensor([e.ids for e in batch])
+    mask = torch.tensor([e.attention_mask for e in batch])
+    with torch.no_grad():
+        _, want = _pooled_module(minilm_dir())(ids, mask)
+    onnx = OnnxSentenceEncoder(encoder_dir / ENCODER_ONNX, encoder_dir / TOKENIZER_JSON)
+    got = onnx.outputs(SENTENCES)["max_embedding"]
+    assert (got * want.numpy()).sum(axis=1).min() > 0.9999
+
+
+def test_features_are_both_poolings_side_by_side(encoder_dir):
+    onnx = OnnxSentenceEncoder(encoder_dir / ENCODER_ONNX, encoder_dir / TOKENIZER_JSON)
+    outputs, features = onnx.outputs(SENTENCES), onnx.encode(SENTENCES)
+    assert onnx.output_names == ["embedding", "max_embedding"]
+    assert features.shape == (len(SENTENCES), onnx.dimension) == (len(SENTENCES), 768)
+    np.testing.assert_array_equal(features[:, :384], outputs["embedding"])
+    np.testing.assert_array_equal(features[:, 384:], outputs["max_embedding"])
 
 
 def test_tokenizer_pads_per_batch_and_truncates_at_256(encoder_dir):
@@ -56,4 +82,4 @@ def test_a_batch_embeds_each_text_as_it_would_alone(encoder_dir):
     batch = onnx.encode(SENTENCES)
     alone = np.vstack([onnx.encode([s]) for s in SENTENCES])
     np.testing.assert_allclose(batch, alone, atol=1e-4)
-    assert onnx.encode([]).shape == (0, 384)
+    assert onnx.encode([]).shape == (0, 768)

@@ -19,7 +19,7 @@ def test_manifest_records_provenance_metrics_and_schema(artifact):
         assert 0.0 <= manifest["metrics"][key] <= 1.0
     assert manifest["metrics"]["in_scope_accuracy"] > 0.8
     assert manifest["metrics"]["out_of_scope_recall"] > 0.8
-    assert manifest["feature_schema"]["embedding_dim"] == 384
+    assert manifest["feature_schema"]["embedding_dim"] == 768  # mean + max pooling
     assert {"onnxruntime", "tokenizers", "numpy"} <= set(manifest["libraries"])
     report = (artifact.path / "report.md").read_text()
     assert "in_scope_accuracy" in report and (artifact.path / "confusion.png").stat().st_size > 0
@@ -29,7 +29,7 @@ def test_head_round_trips_and_needs_no_sklearn(artifact):
     head = LinearHead.load(artifact.path)
     config = json.loads((artifact.path / HEAD_JSON).read_text())
     assert head.labels == config["labels"] == artifact.manifest["labels"]
-    assert head.embedding_weights.shape == (384, len(head.labels))
+    assert head.embedding_weights.shape == (768, len(head.labels))
 
 
 def test_tampered_artifact_is_refused(artifact, tmp_path):
