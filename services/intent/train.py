@@ -344,7 +344,8 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
         head.save(work, {"candidate": best.name})
         encoder_info.update({"file": encoder_file, "tokenizer": TOKENIZER_JSON,
                              "variant": "int8" if encoder_file == ENCODER_INT8 else "fp32",
-                             "max_tokens": 256, "pooling": "mean, L2-normalised"})
+                             "max_tokens": 256,
+                             "pooling": "mean and max over the tokens, each L2-normalised"})
         manifest = {
             "data": dataset.name,
             "data_sha256": dataset.sha256,
