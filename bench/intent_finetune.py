@@ -1,9 +1,10 @@
 """`python -m bench.intent_finetune`: would fine-tuning MiniLM lift the intent head on Banking77?
 
 An experiment, not part of the product: it fine-tunes all-MiniLM-L6-v2 (mean pooling + a
-classifier, cross-entropy) on Banking77's train.csv, then fits the intent service's own
-Banking77 head (linear SVM over [2·embedding | word 1–2 + char_wb 2–5 TF-IDF] plus 5 × the best
-training-text cosine per label) on the fine-tuned embeddings and scores test.csv.
+classifier, cross-entropy) on Banking77's train.csv, then fits the intent service's Banking77
+head as it was when this ran (linear SVM over [2·mean embedding | word 1–2 + char_wb 2–5 TF-IDF]
+plus 5 × the best training-text cosine per label; the service has since added max pooling) on
+the fine-tuned embeddings and scores test.csv.
 
     python -m bench.intent_finetune                       # frozen baseline + the default grid
     python -m bench.intent_finetune --grid '{"cos2e5": {"lr": 2e-5, "epochs": 5, "head": "cos"}}'
