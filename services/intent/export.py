@@ -41,11 +41,12 @@ def verify_weights(model_dir: Path) -> str:
     return actual
 
 
-def _pooled_module(model_dir: Path):
+def pooled_module(model_dir: Path):
+    """BERT + mean and max pooling, each L2-normalised: the module `export_encoder` exports."""
     import torch
     from transformers import BertModel
 
-    class MeanPooledEncoder(torch.nn.Module):
+    class PooledEncoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.bert = BertModel.from_pretrained(
@@ -60,7 +61,7 @@ def _pooled_module(model_dir: Path):
             normalize = torch.nn.functional.normalize
             return normalize(mean, p=2, dim=1), normalize(peak, p=2, dim=1)
 
-    return MeanPooledEncoder().eval()
+    return PooledEncoder().eval()
 
 
 def export_encoder(target_dir: Path, model_dir: Path | None = None) -> dict[str, str]:
@@ -70,7 +71,7 @@ def export_encoder(target_dir: Path, model_dir: Path | None = None) -> dict[str,
     model_dir = model_dir or minilm_dir()
     weights_sha = verify_weights(model_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
-    module = _pooled_module(model_dir)
+    module = pooled_module(model_dir)
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.int64)
     mask = (ids != 0).to(torch.int64)
     with torch.no_grad():

@@ -46,14 +46,14 @@ def test_onnx_max_pooling_matches_torch(encoder_dir):
     """The max pooling has no sentence-transformers reference: check it against torch itself."""
     torch = pytest.importorskip("torch")
     from services.intent.encoder import load_tokenizer
-    from services.intent.export import _pooled_module
+    from services.intent.export import pooled_module
 
     tokenizer = load_tokenizer(encoder_dir / TOKENIZER_JSON)
     batch = tokenizer.encode_batch(SENTENCES)  # padded: padding must not win the max
     ids = torch.tensor([e.ids for e in batch])
     mask = torch.tensor([e.attention_mask for e in batch])
     with torch.no_grad():
-        _, want = _pooled_module(minilm_dir())(ids, mask)
+        _, want = pooled_module(minilm_dir())(ids, mask)
     onnx = OnnxSentenceEncoder(encoder_dir / ENCODER_ONNX, encoder_dir / TOKENIZER_JSON)
     got = onnx.outputs(SENTENCES)["max_embedding"]
     assert (got * want.numpy()).sum(axis=1).min() > 0.9999
@@ -83,3 +83,23 @@ def test_a_batch_embeds_each_text_as_it_would_alone(encoder_dir):
     alone = np.vstack([onnx.encode([s]) for s in SENTENCES])
     np.testing.assert_allclose(batch, alone, atol=1e-4)
     assert onnx.encode([]).shape == (0, 768)
+
+
+def test_an_export_with_one_output_serves_it_as_is(encoder_dir, tmp_path):
+    """Artifacts exported before max pooling have one output; the encoder must still serve them."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["input_ids"], ["summed"], keepdims=1),
+         helper.make_node("Cast", ["summed"], ["embedding"], to=TensorProto.FLOAT)],
+        "one_output",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 1])],
+    )
+    path = tmp_path / "one.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx = OnnxSentenceEncoder(path, encoder_dir / TOKENIZER_JSON)
+    ids = load_tokenizer(encoder_dir / TOKENIZER_JSON).encode("hi").ids
+    assert onnx.output_names == ["embedding"] and onnx.dimension == 1
+    np.testing.assert_array_equal(onnx.encode(["hi"]), [[float(sum(ids))]])
