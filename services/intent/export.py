@@ -41,6 +41,18 @@ def verify_weights(model_dir: Path) -> str:
     return actual
 
 
+def pool_tokens(hidden, attention_mask):
+    """Mean and max of token states over the real tokens (padding masked out), each
+    L2-normalised: the two outputs of the exported graph."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    peak = (hidden + (mask - 1.0) * 1e4).amax(dim=1)  # padding never wins the max
+    normalize = torch.nn.functional.normalize
+    return normalize(mean, p=2, dim=1), normalize(peak, p=2, dim=1)
+
+
 def pooled_module(model_dir: Path):
     """BERT + mean and max pooling, each L2-normalised: the module `export_encoder` exports."""
     import torch
@@ -55,11 +67,7 @@ def pooled_module(model_dir: Path):
 
         def forward(self, input_ids, attention_mask):
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask)[0]
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            peak = (hidden + (mask - 1.0) * 1e4).amax(dim=1)  # padding never wins the max
-            normalize = torch.nn.functional.normalize
-            return normalize(mean, p=2, dim=1), normalize(peak, p=2, dim=1)
+            return pool_tokens(hidden, attention_mask)
 
     return PooledEncoder().eval()
 
