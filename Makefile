@@ -6,17 +6,24 @@ STAMP := .venv/.finfleet-installed
 EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
 SERVICES := credit intent ner spending anomaly
 
-.PHONY: setup models run demo test lint bench bench-quick eval images k8s-check clean
+LOCK := requirements/all.txt
+IMAGE_LOCKS := $(SERVICES) gateway trainer
+
+.PHONY: setup lock models run demo test lint bench bench-quick eval images k8s-check clean
 
 setup: $(STAMP)
 
-# torch is pinned first so the CPU wheel is taken (a bare range would pull a CUDA build).
-$(STAMP): pyproject.toml
+# Installs exactly the lock (every extra, with hashes), then the project itself, unbuilt deps off.
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[$(EXTRAS)]"
+	$(PIP) install -q --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PIP) check
 	@touch $(STAMP)
+
+# Re-resolve every lock to the newest releases pyproject.toml allows (then `make test`).
+lock: setup
+	PY=$(PY) bash requirements/lock.sh
 
 # Train every model that has no artifact yet (a no-op on later runs).
 models: setup

