@@ -4,10 +4,10 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.finfleet-installed
 EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
-SERVICES := credit intent ner spending anomaly
+# The model services and their ports (name=port), from the table of services (services.toml).
+SERVICE_PORTS = $(shell python3 -c 'import tomllib; print(" ".join("%s=%s" % (s["name"], s["port"]) for s in tomllib.load(open("services.toml", "rb"))["service"]))')
 
 LOCK := requirements/all.txt
-IMAGE_LOCKS := $(SERVICES) gateway trainer
 
 .PHONY: setup lock models run demo test lint bench bench-quick eval images k8s-check clean
 
@@ -50,13 +50,14 @@ eval: setup
 	$(PY) -m bench.eval
 
 lint: setup
-	.venv/bin/ruff check services gateway fleet tests bench
+	.venv/bin/ruff check kit services gateway fleet tests bench
 
 # Container images (needs a Docker engine): one small runtime image per model, plus trainers.
 images:
-	@for s in $(SERVICES); do \
-	  docker build -f services/$$s/Dockerfile -t finfleet/$$s:dev . || exit 1; \
-	  docker build -f services/$$s/Dockerfile --target trainer -t finfleet/$$s-trainer:dev . || exit 1; \
+	@for row in $(SERVICE_PORTS); do s=$${row%=*}; port=$${row#*=}; \
+	  args="-f deploy/docker/model.Dockerfile --build-arg SERVICE=$$s --build-arg PORT=$$port"; \
+	  docker build $$args -t finfleet/$$s:dev . || exit 1; \
+	  docker build $$args --target trainer -t finfleet/$$s-trainer:dev . || exit 1; \
 	done
 	docker build -f gateway/Dockerfile -t finfleet/gateway:dev .
 

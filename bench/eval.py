@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.fleet import module_exists
 from bench.machine import machine_info
-from services.kit.settings import REPO_ROOT
+from kit.settings import REPO_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

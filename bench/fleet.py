@@ -17,8 +17,8 @@ from pathlib import Path
 from bench import mlserver
 from bench.points import SERVICES
 from bench.procs import Server, free_port, start_server, wait_ready
-from services.kit.artifacts import ArtifactStore
-from services.kit.settings import REPO_ROOT
+from kit.artifacts import ArtifactStore
+from kit.settings import REPO_ROOT
 
 READY_TIMEOUT_S = 240.0
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kit.settings import SHARED_DATA
 from services.intent.export import minilm_dir, verify_weights
-from services.kit.settings import SHARED_DATA
 
 BANKING77 = SHARED_DATA / "banking77"
 DEFAULT_GRID = {

@@ -1,16 +1,20 @@
 """The bench points: one row per (server, route, connections, instances, cache) to drive with wrk.
 
-Adding a service or a route is one entry in SERVICES or FANOUT_ROUTES; `plan()` crosses them with
-connection counts and batch sizes. Bodies are JSON text; `__N__` in a body is replaced per request
-by `lua/post.lua` when the point measures cache misses, so no two requests share a cache key.
+Services and fan-out routes come from the table of services (services.toml); `plan()` crosses
+them with connection counts and batch sizes. Bodies are JSON text; `__N__` in a body is replaced
+per request by `lua/post.lua` when the point measures cache misses, so no two requests share a
+cache key.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from kit.catalog import ServiceRow, load_catalog, value_at, with_value_at
 
 VARY = "__N__"
 _VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
@@ -18,66 +22,41 @@ _VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
 
 @dataclass(frozen=True)
 class ServiceEntry:
-    """A model service: how to start it and one valid instance (with VARY in one value)."""
+    """A model service of the table: how to start it and one valid instance (with VARY in one
+    value: appended to a text, or as the decimals of a number)."""
 
-    name: str
-    default_port: int
-    instance: Callable[[str], dict]
+    row: ServiceRow
+
+    @property
+    def name(self) -> str:
+        return self.row.name
 
     @property
     def module(self) -> str:
-        return f"services.{self.name}"
+        return self.row.module_name
 
     @property
     def env_prefix(self) -> str:
-        return f"{self.name.upper()}_"
+        return self.row.env_prefix
+
+    def instance(self, n: str) -> dict:
+        return varied(self.row.example, self.row.vary, n)
 
 
-def _credit(n: str) -> dict:
-    return {"age": 35, "income": f"85000.{n}", "loan_amount": 500000, "tenure_months": 36,
-            "existing_emis": 5000, "credit_history_months": 60, "delinquencies": 0,
-            "utilisation": 0.3, "employment_type": "salaried"}
+def varied(example: dict, path: str, n: str) -> dict:
+    value = value_at(example, path)
+    marked = f"{value} {n}" if isinstance(value, str) else f"{int(value)}.{n}"
+    return with_value_at(example, path, marked)
 
 
-def _intent(n: str) -> dict:
-    return {"text": f"how much did I spend on food last month {n}"}
-
-
-def _ner(n: str) -> dict:
-    return {"text": f"paid Rs 2,500 to Swiggy on 3 March from HDFC savings ref {n}"}
-
-
-def _spending(n: str) -> dict:
-    history = [{"date": f"2024-{m:02d}-15", "amount": 40000 + 900 * m, "category": "groceries"}
-               for m in range(1, 13)]
-    history[-1]["amount"] = f"51000.{n}"
-    return {"history": history, "horizon_months": 3}
-
-
-def _transaction(n: str) -> dict:
-    return {"timestamp": "2024-06-01T14:30:00+05:30", "amount": f"1250.{n}",
-            "merchant": "swiggy", "category": "food", "channel": "upi",
-            "description": "Swiggy order"}
-
-
-def _anomaly(n: str) -> dict:
-    return {"user_id": "bench-user", "transaction": _transaction(n)}
-
-
-SERVICES: dict[str, ServiceEntry] = {
-    "intent": ServiceEntry("intent", 8001, _intent),
-    "ner": ServiceEntry("ner", 8002, _ner),
-    "spending": ServiceEntry("spending", 8003, _spending),
-    "anomaly": ServiceEntry("anomaly", 8004, _anomaly),
-    "credit": ServiceEntry("credit", 8005, _credit),
-}
+SERVICES: dict[str, ServiceEntry] = {row.name: ServiceEntry(row)
+                                     for row in load_catalog().services}
 
 # Gateway fan-out routes: path, the services it needs, one body (with VARY in one value).
 FANOUT_ROUTES: dict[str, tuple[str, tuple[str, ...], Callable[[str], dict]]] = {
-    "analyze/message": ("/v1/analyze/message", ("intent", "ner"),
-                        lambda n: {"text": f"paid 2,500 for groceries yesterday {n}"}),
-    "analyze/transaction": ("/v1/analyze/transaction", ("anomaly", "ner"),
-                            lambda n: {"user_id": "bench-user", "transaction": _transaction(n)}),
+    route.name: (route.path, route.needs,
+                 functools.partial(varied, route.example, route.vary))
+    for route in load_catalog().fanout
 }
 
 
@@ -118,7 +97,8 @@ def body_for(point: Point, encode_credit: Callable[[list[dict]], list[list[float
     if point.route == "mlserver":
         if encode_credit is None:
             raise ValueError("the MLServer body needs the credit feature encoder")
-        instances = [json.loads(_fixed(_credit, i + 1)) for i in range(point.instances)]
+        instances = [json.loads(_fixed(SERVICES["credit"].instance, i + 1))
+                     for i in range(point.instances)]
         return json.dumps(v2_request(encode_credit(instances)))
     if point.route in FANOUT_ROUTES:
         text = json_body(FANOUT_ROUTES[point.route][2](VARY))

@@ -27,7 +27,7 @@ from bench.machine import load_average, machine_info
 from bench.points import SERVICES, VARY, Point, body_for, plan
 from bench.procs import post_json
 from bench.wrk import WrkError, run_wrk, wrk_binary
-from services.kit.settings import REPO_ROOT
+from kit.settings import REPO_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work"

@@ -1,45 +1,19 @@
-"""`make demo`: one realistic request per model and per fan-out route, through the gateway."""
+"""`make demo`: one realistic request per model and per fan-out route, through the gateway.
+
+The requests are the table's examples (services.toml); each answer is printed by the service's
+own `describe` function."""
 
 from __future__ import annotations
 
+import importlib
 import os
-from datetime import date
 
 import httpx
 import orjson
 from rich.console import Console
 from rich.panel import Panel
 
-
-def _monthly_history(months: int = 18) -> list[dict]:
-    """A household's monthly totals with a festive-season bump, ending last month."""
-    year, month = date.today().year, date.today().month
-    rows = []
-    for back in range(months, 0, -1):
-        y, m = divmod(year * 12 + month - 1 - back, 12)
-        bump = 18_000 if m + 1 in (10, 11) else 0
-        rows.append({"month": f"{y}-{m + 1:02d}", "amount": 42_000 + 600 * (months - back) + bump})
-    return rows
-
-
-EXAMPLES: dict[str, dict] = {
-    "intent": {"text": "how much did I spend on swiggy last month?"},
-    "ner": {"text": "Paid ₹2,450 to Swiggy from my HDFC credit card yesterday"},
-    "spending": {"history": _monthly_history(), "horizon_months": 3},
-    "anomaly": {"user_id": "demo-user", "transaction": {
-        "timestamp": "2026-11-20T02:14:00", "amount": 48_000, "merchant": "unknown-electronics",
-        "category": "shopping", "channel": "online"}},
-    "credit": {"age": 35, "income": 85_000, "loan_amount": 500_000, "tenure_months": 36,
-               "existing_emis": 5_000, "credit_history_months": 60, "delinquencies": 0,
-               "utilisation": 0.3, "employment_type": "salaried"},
-}
-FANOUT: dict[str, dict] = {
-    "/v1/analyze/message": {"text": "Why was ₹12,000 debited from my SBI account on 3 March?"},
-    "/v1/analyze/transaction": {"user_id": "demo-user", "transaction": {
-        "timestamp": "2026-11-20T13:05:00", "amount": 899, "merchant": "Netflix",
-        "category": "entertainment", "channel": "card",
-        "description": "NETFLIX subscription ₹899 on HDFC credit card"}},
-}
+from kit.catalog import load_catalog
 
 
 def gateway_headers() -> dict[str, str]:
@@ -47,40 +21,13 @@ def gateway_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def _money(x: float) -> str:
-    return f"₹{x:,.0f}"
-
-
-def summarise(model: str, prediction: dict) -> str:
-    """One model's answer in a few readable lines."""
-    if model == "intent":
-        others = ", ".join(f"{a['label']} {a['confidence']:.2f}"
-                           for a in prediction["alternatives"])
-        return f"{prediction['label']} ({prediction['confidence']:.2f}); next: {others}"
-    if model == "ner":
-        return "\n".join(
-            f"{e['label']:<8} {e['text']!r:<22} {orjson.dumps(e.get('value')).decode()}"
-            for e in prediction["entities"]) or "(no entities)"
-    if model == "spending":
-        rows = [f"{m['month']}  {_money(m['yhat']):>10}  [{_money(m['lower'])} – "
-                f"{_money(m['upper'])}]" for m in prediction["forecast"]]
-        total = prediction["total"]
-        return "\n".join([f"method {prediction['method']}", *rows,
-                          f"total {_money(total['yhat'])} [{_money(total['lower'])} – "
-                          f"{_money(total['upper'])}]"])
-    if model == "anomaly":
-        verdict = "ANOMALY" if prediction["is_anomaly"] else "normal"
-        return f"score {prediction['score']:.3f} → {verdict}; " + "; ".join(prediction["reasons"])
-    if model == "credit":
-        reasons = "; ".join(f"{r['feature']}={r['value']} ({r['direction'].replace('_', ' ')})"
-                            for r in prediction["reasons"])
-        return (f"PD {prediction['probability_of_default']:.3f}, risk score "
-                f"{prediction['risk_score']}, band {prediction['band']} → {prediction['decision']}"
-                f"\nreasons: {reasons}")
-    return orjson.dumps(prediction).decode()
-
-
-FANOUT_PARTS = {"intent": "intent", "entities": "ner", "anomaly": "anomaly"}
+def summarise(name: str, prediction: dict) -> str:
+    """The service's own `describe` function from the table, or plain JSON."""
+    row = next((r for r in load_catalog().services if r.name == name), None)
+    if row is None or row.describe is None:
+        return orjson.dumps(prediction).decode()
+    module, _, function = row.describe.partition(":")
+    return getattr(importlib.import_module(module), function)(prediction)
 
 
 def describe(path: str, body) -> str:
@@ -90,9 +37,10 @@ def describe(path: str, body) -> str:
     if "prediction" in body:
         name = body["model_name"]
         return f"[dim]{name} {body['model_version']}[/dim]\n" + summarise(name, body["prediction"])
-    if path.startswith("/v1/analyze/"):
+    route = next((r for r in load_catalog().fanout if r.path == path), None)
+    if route is not None:
         lines = []
-        for part, model in FANOUT_PARTS.items():
+        for part, model in route.parts.items():
             if part not in body:
                 continue
             answer = body[part]
@@ -118,8 +66,9 @@ def run_demo(url: str | None = None, raw: bool = False) -> int:
         console.print(f"[bold]{base}[/bold] serves: " + ", ".join(
             f"{m['name']} {m['version'] or '—'}{'' if m['ready'] else ' (not ready)'}"
             for m in models))
-        calls = [(f"/v1/{name}", body) for name, body in EXAMPLES.items()]
-        calls += list(FANOUT.items())
+        catalog = load_catalog()
+        calls = [(f"/v1/{row.name}", row.example) for row in catalog.services]
+        calls += [(route.path, route.example) for route in catalog.fanout]
         for path, body in calls:
             response = client.post(path, json=body)
             failures += response.status_code >= 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -9,9 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MODEL_SERVICES = {"intent": 8001, "ner": 8002, "spending": 8003, "anomaly": 8004, "credit": 8005}
-GATEWAY_PORT = 8000
+from kit.catalog import Catalog, load_catalog
+from kit.settings import REPO_ROOT
 
 
 @dataclass
@@ -48,26 +48,35 @@ def _port(name: str, default: int, environ: dict[str, str]) -> int:
         raise SystemExit(f"{name.upper()}_PORT={raw!r} is not a port number") from exc
 
 
-def build_plan(environ: dict[str, str] | None = None, root: Path = REPO_ROOT) -> FleetPlan:
-    """Every model service whose code is present, then the gateway pointed at them."""
+def module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = None,
+               ) -> FleetPlan:
+    """Every service of the table whose code is present, then the gateway pointed at them."""
     environ = dict(os.environ if environ is None else environ)
+    catalog = catalog or load_catalog()
     host = environ.get("FLEET_HOST", "127.0.0.1")
-    model_dir = environ.get("FLEET_MODEL_DIR", str(root / "models"))
+    model_dir = environ.get("FLEET_MODEL_DIR", str(REPO_ROOT / "models"))
     processes, missing, upstreams = [], [], {}
-    for name, default_port in MODEL_SERVICES.items():
-        port = _port(name, default_port, environ)
+    for row in catalog.services:
+        name = row.name
+        port = _port(name, row.port, environ)
         upstreams[name] = f"http://{host}:{port}"
-        if not (root / "services" / name / "app.py").is_file():
+        if not module_exists(f"{row.module_name}.app"):
             missing.append(name)
             continue
-        prefix = name.upper()
-        env = {f"{prefix}_HOST": host, f"{prefix}_PORT": str(port),
-               f"{prefix}_MODEL_DIR": environ.get(f"{prefix}_MODEL_DIR", model_dir)}
-        trainer = f"services.{name}.train" if (
-            root / "services" / name / "train.py").is_file() else None
-        processes.append(Process(name, f"services.{name}", port, host, env, trainer))
-    if (root / "gateway" / "app.py").is_file():
-        port = _port("gateway", GATEWAY_PORT, environ)
+        prefix = row.env_prefix
+        env = {f"{prefix}HOST": host, f"{prefix}PORT": str(port),
+               f"{prefix}MODEL_DIR": environ.get(f"{prefix}MODEL_DIR", model_dir)}
+        trainer = row.trainer_module if module_exists(row.trainer_module) else None
+        processes.append(Process(name, row.module_name, port, host, env, trainer))
+    if module_exists("gateway.app"):
+        port = _port("gateway", catalog.gateway.port, environ)
         env = {"GATEWAY_HOST": host, "GATEWAY_PORT": str(port)}
         if "GATEWAY_UPSTREAMS" not in environ:
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)

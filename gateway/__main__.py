@@ -2,7 +2,7 @@
 
 from gateway.app import build_app
 from gateway.settings import GatewaySettings
-from services.kit.serve import serve
+from kit.serve import serve
 
 
 def main() -> None:

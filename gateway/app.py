@@ -15,16 +15,17 @@ from starlette.responses import Response
 from gateway import fanout, routes
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
+from gateway.guard import GuardMiddleware
 from gateway.metrics import GatewayMetrics
 from gateway.predictor import CachedPredictor
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamPool
 from gateway.versions import ModelVersions
-from services.kit.errors import install_error_handlers
-from services.kit.http import HotPathApp, json_response
-from services.kit.logs import json_logger
-from services.kit.middleware import RequestContextMiddleware
+from kit.errors import install_error_handlers
+from kit.http import HotPathApp, json_response
+from kit.logs import json_logger
+from kit.middleware import RequestContextMiddleware
 
 
 def redis_client(url: str):
@@ -73,6 +74,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.api_keys = api_keys
     install_error_handlers(app)
+    app.add_middleware(GuardMiddleware)  # innermost: CORS preflights and request ids come first
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

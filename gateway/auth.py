@@ -8,7 +8,7 @@ import sys
 
 from fastapi import Request
 
-from services.kit.errors import ProblemError
+from kit.errors import ProblemError
 
 
 class Unauthorized(ProblemError):

@@ -7,14 +7,13 @@ import asyncio
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from gateway.guard import guard
 from gateway.routes import request_id, wants_fresh
 from gateway.upstream import UpstreamRejected
-from services.kit.errors import (
+from kit.errors import (
     BadRequest,
     InvalidInput,
     ProblemError,
@@ -22,9 +21,9 @@ from services.kit.errors import (
     problem_response,
     pydantic_errors,
 )
-from services.kit.http import json_response
+from kit.http import json_response
 
-router = APIRouter(prefix="/v1/analyze", tags=["analyze"], dependencies=[Depends(guard)])
+router = APIRouter(prefix="/v1/analyze", tags=["analyze"])
 
 
 class MessageIn(BaseModel):

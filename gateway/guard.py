@@ -1,13 +1,41 @@
-"""The dependency every `/v1` route shares: who is calling (API key) and may they (rate limit)."""
+"""One guard for every gateway route: who is calling (API key) and may they (rate limit).
+
+An ASGI middleware rather than a per-route dependency, so any route added later (a hot route,
+a router's, a fan-out or an admin route) is guarded without anyone remembering to. Only the
+public paths, the probes, the metrics and the API docs, pass without a key.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.ratelimit import RateLimited
+from kit.errors import ProblemError, problem_response
+
+PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs",
+                          "/docs/oauth2-redirect", "/openapi.json"})
+
+
+class GuardMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+            try:
+                await guard(Request(scope, receive))
+            except ProblemError as exc:
+                response = problem_response(
+                    exc.status, exc.title, exc.detail, slug=exc.slug, headers=exc.headers,
+                    request_id=scope.get("state", {}).get("request_id"))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def guard(request: Request) -> None:
+    """Identify the caller (401 without a valid key when keys are on), then rate-limit (429)."""
     state = request.app.state
     identity = state.api_keys.identify(request)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.kit.metrics import LATENCY_BUCKETS, CachedLabels, HttpMetrics
+from kit.metrics import LATENCY_BUCKETS, CachedLabels, HttpMetrics
 
 
 class GatewayMetrics(HttpMetrics):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 
-from services.kit.errors import ProblemError
+from kit.errors import ProblemError
 
 # KEYS[1] bucket; ARGV rate, burst. Returns {allowed, seconds to wait}. Redis TIME keeps replicas
 # on one clock.

@@ -7,20 +7,21 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from kit.catalog import load_catalog
+from kit.settings import ServiceSettings
 
-DEFAULT_UPSTREAMS = {
-    "intent": "http://127.0.0.1:8001",
-    "ner": "http://127.0.0.1:8002",
-    "spending": "http://127.0.0.1:8003",
-    "anomaly": "http://127.0.0.1:8004",
-    "credit": "http://127.0.0.1:8005",
-}
 
-# Seconds a cached prediction lives; 0 turns caching (and coalescing) off for that model.
-# Anomaly scores depend on the user's changing history, so they are never cached by default.
-DEFAULT_CACHE_TTL = {"intent": 300.0, "ner": 300.0, "spending": 60.0, "anomaly": 0.0,
-                     "credit": 300.0}
+def default_upstreams() -> dict[str, str]:
+    return load_catalog().upstream_urls()
+
+
+def default_cache_ttls() -> dict[str, float]:
+    """Seconds a cached prediction lives, per model (the table's `cache_ttl`; 0: never cached)."""
+    return {s.name: s.cache_ttl for s in load_catalog().services}
+
+
+def default_read_timeouts() -> dict[str, float]:
+    return {s.name: s.read_timeout for s in load_catalog().services if s.read_timeout}
 
 
 class GatewaySettings(ServiceSettings):
@@ -29,14 +30,13 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore",
                                       protected_namespaces=())
 
-    port: int = 8000
-    upstreams: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAMS))
+    port: int = Field(default_factory=lambda: load_catalog().gateway.port)
+    upstreams: dict[str, str] = Field(default_factory=default_upstreams)
     connect_timeout: float = 0.5
     read_timeout: float = 5.0
-    # A batch of uncached spending forecasts is ~0.1–0.3 s an instance: give it room.
-    read_timeouts: dict[str, float] = Field(default_factory=lambda: {"spending": 30.0})
+    read_timeouts: dict[str, float] = Field(default_factory=default_read_timeouts)
     upstream_connections: int = 64
-    cache_ttl: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CACHE_TTL))
+    cache_ttl: dict[str, float] = Field(default_factory=default_cache_ttls)
     default_cache_ttl: float = 60.0
     cache_max_entries: int = 100_000
     version_refresh_seconds: float = 5.0

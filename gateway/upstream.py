@@ -18,7 +18,7 @@ from gateway.circuit import CircuitBreaker
 from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, MalformedResponse
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
-from services.kit.errors import ProblemError
+from kit.errors import ProblemError
 
 
 class UnknownModel(ProblemError):

@@ -13,13 +13,14 @@ compile=("$uv" pip compile --quiet --generate-hashes --python-version 3.11
 
 "${compile[@]}" --upgrade --all-extras pyproject.toml requirements/lock.in -o requirements/all.txt
 mkdir -p requirements/images
-for image in credit intent ner spending anomaly gateway; do
+services=$(python3 -c 'import tomllib
+print(" ".join(s.get("extra", s["name"]) for s in tomllib.load(open("services.toml", "rb"))["service"]))')
+for image in $services gateway; do
   "${compile[@]}" -c requirements/all.txt --extra "$image" pyproject.toml \
     -o "requirements/images/$image.txt"
 done
-# Trainer images: one service's extra plus `train`; one file serves all five.
-"${compile[@]}" -c requirements/all.txt --extra train \
-  --extra credit --extra intent --extra ner --extra spending --extra anomaly \
+# Trainer images: the services' extras plus `train`; one file serves every trainer.
+"${compile[@]}" -c requirements/all.txt --extra train $(printf -- '--extra %s ' $services) \
   pyproject.toml -o requirements/images/trainer.txt
 echo "lock: $(grep -c '^[a-z0-9]' requirements/all.txt) packages in requirements/all.txt;" \
   "run 'make test' to see whether the upgrade is safe"

@@ -87,12 +87,12 @@ def test_packages_whose_internals_we_use_are_pinned_to_one_minor(package):
 def test_uvicorn_protocol_hooks_the_kit_overrides():
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from services.kit.serve import CoalescingHttpToolsProtocol
+    from kit.serve import CoalescingHttpToolsProtocol
 
     for hook in ("connection_made", "on_response_complete"):
         assert hook in vars(HttpToolsProtocol), (
             f"uvicorn's HttpToolsProtocol no longer defines {hook}: the kit's one-write "
-            "responses (services/kit/serve.py) would silently stop coalescing")
+            "responses (kit/serve.py) would silently stop coalescing")
     source = inspect.getsource(HttpToolsProtocol.connection_made)
     assert "self.transport = transport" in source, (
         "HttpToolsProtocol.connection_made no longer keeps the transport it is given: the kit's "
@@ -106,7 +106,7 @@ def test_starlette_middleware_stack_shape_the_hot_path_rebuilds():
     from fastapi import FastAPI
     from starlette.routing import Match, Route
 
-    from services.kit.http import HotPathApp
+    from kit.http import HotPathApp
 
     class Marker:
         def __init__(self, app, flag: int) -> None:
@@ -117,7 +117,7 @@ def test_starlette_middleware_stack_shape_the_hot_path_rebuilds():
     (cls, args, kwargs), = app.user_middleware  # HotPathApp unpacks each entry like this
     assert (cls, tuple(args), dict(kwargs)) == (Marker, (), {"flag": 1}), (
         "Starlette's Middleware entries no longer unpack to (cls, args, kwargs): "
-        "HotPathApp (services/kit/http.py) rebuilds the user middleware from them")
+        "HotPathApp (kit/http.py) rebuilds the user middleware from them")
     assert "build_middleware_stack" in vars(HotPathApp) and any(
         "build_middleware_stack" in vars(base) for base in FastAPI.__mro__), (
         "Starlette/FastAPI no longer build the stack in build_middleware_stack: HotPathApp "

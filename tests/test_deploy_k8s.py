@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kit.catalog import load_catalog
 from tests.procs import require_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 K8S = REPO_ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
-MODEL_SERVICES = ("intent", "ner", "spending", "anomaly", "credit")
+CATALOG = load_catalog()
+MODEL_SERVICES = tuple(CATALOG.names)
 KUBERNETES_VERSION = "1.30.0"
 PROBE_ROUTES = {"/health/live", "/health/ready", "/metrics"}
 
@@ -142,6 +144,8 @@ def test_probes_use_the_right_paths_on_the_served_port(overlay, name: str) -> No
         config |= one(overlay[1], "ConfigMap", source["configMapRef"]["name"])["data"]
     prefix = name.upper()
     assert int((env | config)[f"{prefix}_PORT"]) == ports["http"]
+    if name != "gateway":
+        assert ports["http"] == CATALOG.service(name).port, "k8s and services.toml disagree"
     assert (env | config)[f"{prefix}_HOST"] == "0.0.0.0"
     annotations = one(overlay[1], "Deployment", name)["spec"]["template"]["metadata"][
         "annotations"]
@@ -199,7 +203,7 @@ def test_gateway_takes_api_keys_from_a_secret_and_upstreams_from_real_services(o
 
 
 def test_env_names_are_real_settings_fields(overlay) -> None:
-    kit_settings = importlib.import_module("services.kit.settings").ServiceSettings
+    kit_settings = importlib.import_module("kit.settings").ServiceSettings
     fields = set(kit_settings.model_fields)
     for name in MODEL_SERVICES:
         container = one(overlay[1], "Deployment", name)["spec"]["template"]["spec"][
@@ -275,7 +279,7 @@ def probe_paths(docs: list[dict]) -> set[str]:
 
 def build_service_app(name: str, model_dir: Path):
     """The service's real app (its `build_app`), or a skip naming the service not yet written."""
-    from services.kit.settings import ServiceSettings
+    from kit.settings import ServiceSettings
 
     module_name = "gateway.app" if name == "gateway" else f"services.{name}.app"
     try:
@@ -294,7 +298,7 @@ def build_service_app(name: str, model_dir: Path):
 
 @pytest.mark.parametrize("name", [*MODEL_SERVICES, "gateway"])
 async def test_probe_paths_are_real_routes(overlay, name: str, tmp_path: Path) -> None:
-    from services.kit.testing import running_client
+    from kit.testing import running_client
 
     app = build_service_app(name, tmp_path)
     routes = set(app.openapi()["paths"])

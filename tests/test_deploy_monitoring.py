@@ -77,7 +77,7 @@ def sample_names(exposition: str) -> set[str]:
 
 
 async def scrape(app) -> str:
-    from services.kit.testing import running_client
+    from kit.testing import running_client
 
     async with running_client(app, wait_ready=False) as client:
         response = await client.get("/metrics")
@@ -86,7 +86,7 @@ async def scrape(app) -> str:
 
 
 def service_app(name: str, model_dir: Path):
-    from services.kit.settings import ServiceSettings
+    from kit.settings import ServiceSettings
 
     module_name = "gateway.app" if name == "gateway" else f"services.{name}.app"
     try:
@@ -108,7 +108,7 @@ def exported(tmp_path_factory) -> set[str]:
 
 async def exported_sample_names(model_dir: Path) -> set[str]:
     """Sample names from /metrics of the kit's app and of every service and the gateway."""
-    from services.kit import ServedModel, ServiceSettings, create_app
+    from kit import ServedModel, ServiceSettings, create_app
 
     class ProbeModel(ServedModel):
         name = "probe"

@@ -15,12 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fleet.demo import EXAMPLES
-from fleet.plan import MODEL_SERVICES, build_plan
+from fleet.plan import build_plan
 from fleet.supervisor import short_view
+from kit.catalog import Catalog, load_catalog
 from tests.procs import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.integration
+MODEL_SERVICES = load_catalog().names
+
+
+def example(name: str) -> dict:
+    return load_catalog().service(name).example
 
 
 def _port_free(port: int) -> bool:
@@ -85,7 +90,7 @@ def test_launcher_brings_up_the_fleet_and_sigterm_stops_it(tmp_path, ports):
             listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
             for name in ready:
                 response = client.post(f"/v1/models/{name}:predict",
-                                       json={"instances": [EXAMPLES[name]]})
+                                       json={"instances": [example(name)]})
                 assert response.status_code == 200, (name, response.text)
                 body = response.json()
                 assert body["model_version"] == state[name]["version"]
@@ -100,7 +105,7 @@ def test_launcher_brings_up_the_fleet_and_sigterm_stops_it(tmp_path, ports):
         assert all(_pid_alive(state[name]["pid"]) for name in others)
         with httpx.Client(base_url=gateway, timeout=30) as client:
             assert client.get("/health/live").status_code == 200
-            uncached = {**EXAMPLES["credit"], "age": 51}
+            uncached = {**example("credit"), "age": 51}
             down = client.post("/v1/models/credit:predict", json={"instances": [uncached]})
             assert down.status_code == 503 and "credit" in down.json()["detail"]
     finally:
@@ -122,13 +127,14 @@ def test_a_port_in_use_is_named(tmp_path, ports):
     assert f"port {ports['CREDIT_PORT']} (credit) is already in use" in out.read_text()
 
 
-def test_plan_skips_services_whose_code_is_missing(tmp_path):
-    (tmp_path / "services" / "credit").mkdir(parents=True)
-    (tmp_path / "services" / "credit" / "app.py").write_text("")
-    plan = build_plan({"CREDIT_PORT": "9105"}, root=tmp_path)
-    assert [p.name for p in plan.processes] == ["credit"]
-    assert plan.processes[0].env["CREDIT_PORT"] == "9105"
-    assert set(plan.missing) == {"intent", "ner", "spending", "anomaly", "gateway"}
+def test_plan_skips_services_whose_code_is_missing():
+    table = load_catalog().model_dump(by_alias=True)
+    table["service"] = [*table["service"], {**table["service"][-1], "name": "ghost",
+                                            "port": 9199, "module": "no_such_package.ghost"}]
+    plan = build_plan({"CREDIT_PORT": "9105"}, Catalog.model_validate(table))
+    assert [p.name for p in plan.processes] == [*MODEL_SERVICES, "gateway"]
+    assert next(p for p in plan.processes if p.name == "credit").env["CREDIT_PORT"] == "9105"
+    assert plan.missing == ["ghost"]
 
 
 def test_plan_points_the_gateway_at_the_chosen_ports():

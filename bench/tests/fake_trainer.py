@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from services.kit.artifacts import ArtifactStore
+from kit.artifacts import ArtifactStore
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
-from services.kit import ArtifactStore, ServedModel, ServiceSettings, create_app
-from services.kit.serve import serve
+from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
+from kit.serve import serve
 
 
 class EchoSettings(ServiceSettings):

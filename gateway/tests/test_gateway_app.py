@@ -4,13 +4,15 @@ resilience, fan-out, auth and limits."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from gateway.app import build_app
 from gateway.auth import hash_key
+from gateway.guard import PUBLIC_PATHS
 from gateway.tests.conftest import closed_port_url
 from gateway.tests.fakes import FakeModelService
-from services.kit.testing import running_client
+from kit.testing import running_client
 
 TRANSACTION = {"user_id": "u1", "transaction": {
     "timestamp": "2026-01-05T10:00:00", "amount": 249.0, "merchant": "swiggy",
@@ -262,6 +264,24 @@ async def test_api_keys_are_required_when_configured(make_settings):
     assert wrong.status_code == 401
     assert bearer.status_code == 200 and header.status_code == 200
     assert probe.status_code == 200
+
+
+async def test_every_route_but_the_public_ones_refuses_a_missing_key(make_settings):
+    """Walks the app's routes, so a route added later without a guard fails here."""
+    app = build_app(make_settings(api_key_sha256=[hash_key("s3cret")]))
+    routes = [(method, re.sub(r"\{(\w+)(:\w+)?\}", "credit", route.path))
+              for route in app.routes for method in sorted(getattr(route, "methods", None) or ())
+              if method != "HEAD"]
+    assert ("POST", "/v1/models/credit:predict") in routes and ("POST", "/v1/credit") in routes
+    async with running_client(app) as client:
+        for method, path in routes:
+            response = await client.request(method, path, json={"x": 1})
+            if path in PUBLIC_PATHS:
+                assert response.status_code != 401, (method, path)
+                continue
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
 async def test_rate_limit_answers_429_with_retry_after(make_settings):

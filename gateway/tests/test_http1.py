@@ -14,8 +14,8 @@ import uvicorn
 from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, MalformedResponse
 from gateway.tests.conftest import closed_port_url
 from gateway.tests.echo_service import echo_model, ensure_artifact
-from services.kit import ServiceSettings, create_app
-from services.kit.serve import CoalescingHttpToolsProtocol
+from kit import ServiceSettings, create_app
+from kit.serve import CoalescingHttpToolsProtocol
 
 
 class ScriptedServer:

@@ -1,8 +1,8 @@
 """`python -m services.anomaly`: serve on ANOMALY_HOST:ANOMALY_PORT (default 127.0.0.1:8004)."""
 
+from kit.serve import serve
 from services.anomaly.app import build_app
 from services.anomaly.schema import AnomalySettings
-from services.kit.serve import serve
 
 if __name__ == "__main__":
     settings = AnomalySettings()

@@ -2,10 +2,10 @@
 
 from fastapi import FastAPI
 
+from kit import create_app
 from services.anomaly.feedback import feedback_router
 from services.anomaly.model import AnomalyModel
 from services.anomaly.schema import AnomalySettings
-from services.kit import create_app
 
 
 def build_app(settings: AnomalySettings | None = None) -> FastAPI:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from kit.settings import REPO_ROOT
+from kit.testing import running_client
 from services.anomaly.app import build_app
 from services.anomaly.data import generate_transactions
 from services.anomaly.features import FEATURE_NAMES
 from services.anomaly.model import to_tx
 from services.anomaly.schema import AnomalyInstance, AnomalySettings
-from services.kit.settings import REPO_ROOT
-from services.kit.testing import running_client
 
 
 def instances_from(df) -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.kit.settings import SHARED_DATA
+from kit.settings import SHARED_DATA
 
 HANDBOOK_CSV = (SHARED_DATA / "fraud_sim_handbook"
                 / "transactions_2018-07-01_2018-08-14.csv")

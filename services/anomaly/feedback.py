@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from kit.app import run_model
+from kit.http import json_response
 from services.anomaly.schema import Feedback
-from services.kit.app import run_model
-from services.kit.http import json_response
 
 
 def feedback_router() -> APIRouter:

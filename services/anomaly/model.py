@@ -9,15 +9,15 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
+from kit.artifacts import Artifact
+from kit.errors import ProblemError
+from kit.model import ServedModel, validate_instances
+from kit.stores import record_store
 from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.reasons import ReasonRanker
 from services.anomaly.schema import AnomalyInstance, AnomalySettings, Feedback, Transaction
-from services.kit.artifacts import Artifact
-from services.kit.errors import ProblemError
-from services.kit.model import ServedModel, validate_instances
-from services.kit.stores import record_store
 
 _INSTANCES = TypeAdapter(AnomalyInstance)
 

@@ -14,6 +14,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime
 from typing import Any
 
+from kit.stores import RecordStore
 from services.anomaly.features import (
     DAY,
     FRAUD_DELAY_DAYS,
@@ -22,7 +23,6 @@ from services.anomaly.features import (
     Tx,
     transaction_features,
 )
-from services.kit.stores import RecordStore
 
 KEEP_DAYS = FRAUD_DELAY_DAYS + max(FRAUD_WINDOWS_DAYS) + 1
 MAX_FRAUDS_PER_MERCHANT = 500

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from kit.stores import MemoryRecordStore
 from services.anomaly.features import (
     DAY,
     FEATURE_NAMES,
@@ -21,7 +22,6 @@ from services.anomaly.features import (
     Tx,
 )
 from services.anomaly.profiles import ProfileStore
-from services.kit.stores import MemoryRecordStore
 
 
 def epoch_seconds(local: pd.Series) -> np.ndarray:

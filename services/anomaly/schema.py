@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from kit.catalog import port_of
+from kit.settings import ServiceSettings
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Label = Annotated[str, Field(max_length=64)]
@@ -73,7 +74,7 @@ class AnomalySettings(ServiceSettings):
         env_prefix="ANOMALY_", extra="ignore", protected_namespaces=()
     )
 
-    port: int = 8004
+    port: int = Field(default_factory=port_of("anomaly"))
     profile_max_transactions: int = 500
     feedback_log_max: int = 100_000
     max_reasons: int = 3

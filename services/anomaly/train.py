@@ -20,6 +20,8 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score
 
+from kit.artifacts import ArtifactStore, library_versions, sha256_bytes
+from kit.settings import REPO_ROOT
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.evaluation import holdout_metrics
 from services.anomaly.features import (
@@ -31,8 +33,6 @@ from services.anomaly.features import (
 from services.anomaly.forest import ForestScorer, export_onnx
 from services.anomaly.replay import replay_features
 from services.anomaly.report import write_report
-from services.kit.artifacts import ArtifactStore, library_versions, sha256_bytes
-from services.kit.settings import REPO_ROOT
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 
@@ -137,8 +137,8 @@ def apply_feedback(df: pd.DataFrame, entries: list[dict]) -> tuple[pd.DataFrame,
 
 def feedback_log(redis_url: str, days: int) -> list[dict]:
     """The feedback the service stored (in Redis) over the last `days` days."""
+    from kit.stores import record_store
     from services.anomaly.profiles import ProfileStore
-    from services.kit.stores import record_store
 
     log = ProfileStore(record_store(redis_url, "anomaly"),
                        record_store(redis_url, "anomaly-feedback", 10_000_000))

@@ -1,8 +1,8 @@
 """`python -m services.credit`: serve the credit model on CREDIT_HOST:CREDIT_PORT."""
 
+from kit.serve import serve
 from services.credit.app import build_app
 from services.credit.schema import CreditSettings
-from services.kit.serve import serve
 
 if __name__ == "__main__":
     settings = CreditSettings()

@@ -2,9 +2,9 @@
 
 from fastapi import FastAPI
 
+from kit import create_app
 from services.credit.model import CreditModel
 from services.credit.schema import CreditSettings
-from services.kit import create_app
 
 
 def build_app(settings: CreditSettings | None = None) -> FastAPI:

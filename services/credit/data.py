@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kit.settings import SHARED_DATA
 from services.credit.features import FeatureSpec, Field, Ratio, emi
-from services.kit.settings import SHARED_DATA
 
 GERMAN_DIR = SHARED_DATA / "german_credit"
 

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from kit import Artifact, InvalidInput, ServedModel
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
 from services.credit.schema import DECISIONS, band_for, risk_score
-from services.kit import Artifact, InvalidInput, ServedModel
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

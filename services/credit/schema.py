@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from kit.catalog import port_of
+from kit.settings import ServiceSettings
 
 
 class CreditSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CREDIT_", extra="ignore", protected_namespaces=())
 
-    port: int = 8005
+    port: int = Field(default_factory=port_of("credit"))
     top_reasons: int = 3
     predict_threads: int = 1
 

@@ -21,13 +21,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ParameterGrid, StratifiedKFold, train_test_split
 from tqdm import tqdm
 
+from kit.artifacts import ArtifactStore, library_versions
+from kit.settings import REPO_ROOT
 from services.credit import evaluation
 from services.credit.data import Dataset, generate_applications, load_csv, load_german
 from services.credit.explain import tables_from_booster
 from services.credit.model import logit, sigmoid
 from services.credit.report import plot_roc_and_calibration, write_report
-from services.kit.artifacts import ArtifactStore, library_versions
-from services.kit.settings import REPO_ROOT
 
 SEARCH_SPACE = {
     "max_depth": [2, 3],

@@ -1,8 +1,8 @@
 """`python -m services.intent` serves the newest trained intent model on port 8001."""
 
+from kit.serve import serve
 from services.intent.app import build_app
 from services.intent.schema import IntentSettings
-from services.kit.serve import serve
 
 if __name__ == "__main__":
     settings = IntentSettings()

@@ -2,9 +2,9 @@
 
 from fastapi import FastAPI
 
+from kit import create_app
 from services.intent.model import IntentModel
 from services.intent.schema import IntentSettings
-from services.kit import create_app
 
 
 def build_app(settings: IntentSettings | None = None) -> FastAPI:

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from kit import ArtifactStore
+from kit.settings import REPO_ROOT
 from services.intent.model import IntentModel
 from services.intent.schema import IntentSettings
-from services.kit import ArtifactStore
-from services.kit.settings import REPO_ROOT
 
 QUERIES = [
     "what's my balance?", "how much did I spend on Swiggy last month", "pay my airtel bill",

@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.settings import SHARED_DATA
 from services.intent.schema import LABELS
-from services.kit.settings import SHARED_DATA
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 BANKING77_DIR = SHARED_DATA / "banking77"

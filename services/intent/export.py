@@ -30,7 +30,7 @@ def minilm_dir() -> Path:
 
 
 def verify_weights(model_dir: Path) -> str:
-    from services.kit.artifacts import sha256_file
+    from kit.artifacts import sha256_file
 
     actual = sha256_file(model_dir / "model.safetensors")
     if actual != MINILM_SAFETENSORS_SHA256:

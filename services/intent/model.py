@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from kit.artifacts import Artifact
+from kit.model import ServedModel, validate_instances
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.head import LinearHead
 from services.intent.schema import IntentSettings, instance_adapter
-from services.kit.artifacts import Artifact
-from services.kit.model import ServedModel, validate_instances
 
 ALTERNATIVES = 3
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kit.artifacts import Artifact, ArtifactStore, library_versions
+from kit.settings import REPO_ROOT
 from services.intent.data import Dataset, banking77_dataset, shipped_dataset
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.export import (
@@ -33,8 +35,6 @@ from services.intent.features import TfidfFeatures
 from services.intent.head import LinearHead, NearestNeighbours
 from services.intent.report import write_report
 from services.intent.schema import OUT_OF_SCOPE
-from services.kit.artifacts import Artifact, ArtifactStore, library_versions
-from services.kit.settings import REPO_ROOT
 
 ENCODER_INT8 = "encoder.int8.onnx"
 PARITY_SENTENCES = [

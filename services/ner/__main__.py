@@ -1,6 +1,6 @@
 """`python -m services.ner`: serve the newest trained model on NER_PORT (default 8002)."""
 
-from services.kit.serve import serve
+from kit.serve import serve
 from services.ner.app import build_app
 from services.ner.schema import NerSettings
 

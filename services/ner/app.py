@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.kit import create_app
+from kit import create_app
 from services.ner.model import NerModel
 from services.ner.schema import NerSettings
 

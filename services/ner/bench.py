@@ -11,8 +11,8 @@ import asyncio
 import statistics
 import time
 
-from services.kit.artifacts import ArtifactStore
-from services.kit.testing import running_client
+from kit.artifacts import ArtifactStore
+from kit.testing import running_client
 from services.ner.app import build_app
 from services.ner.data import load_eval_set
 from services.ner.model import NerModel

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.kit.settings import SHARED_DATA
+from kit.settings import SHARED_DATA
 
 EVAL_SET = Path(__file__).with_name("eval_set.txt")
 FIRE_DEV = SHARED_DATA / "fire" / "fire_dev.json"

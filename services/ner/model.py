@@ -8,8 +8,8 @@ from typing import Any
 import spacy
 from spacy.tokens import Doc, Span
 
-from services.kit import Artifact, InvalidInput, ServedModel
-from services.kit.model import validate_instances
+from kit import Artifact, InvalidInput, ServedModel
+from kit.model import validate_instances
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
 from services.ner.schema import INSTANCE, NerInstance, NerSettings, input_json_schema

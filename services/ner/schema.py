@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from kit.catalog import port_of
+from kit.settings import ServiceSettings
 
 Label = Literal["MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT"]
 
@@ -16,7 +17,7 @@ Label = Literal["MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT"]
 class NerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore", protected_namespaces=())
 
-    port: int = 8002
+    port: int = Field(default_factory=port_of("ner"))
     batch_size: int = 64
 
 

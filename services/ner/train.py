@@ -21,8 +21,8 @@ from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 from tqdm import tqdm
 
-from services.kit.artifacts import Artifact, ArtifactStore, library_versions, sha256_bytes
-from services.kit.settings import REPO_ROOT
+from kit.artifacts import Artifact, ArtifactStore, library_versions, sha256_bytes
+from kit.settings import REPO_ROOT
 from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
 from services.ner.evaluate import evaluate
 from services.ner.generator import generate

@@ -1,6 +1,6 @@
 """`python -m services.spending`: serve the spending model on SPENDING_HOST:SPENDING_PORT."""
 
-from services.kit.serve import serve
+from kit.serve import serve
 from services.spending.app import build_app
 from services.spending.schema import SpendingSettings
 

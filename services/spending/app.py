@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from services.kit import create_app
+from kit import create_app
 from services.spending.model import SpendingModel
 from services.spending.routes import transactions_router
 from services.spending.schema import SpendingSettings

@@ -18,8 +18,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from services.kit import ArtifactStore
-from services.kit.settings import REPO_ROOT
+from kit import ArtifactStore
+from kit.settings import REPO_ROOT
 from services.spending.data import generate_users
 from services.spending.model import SpendingModel
 from services.spending.schema import SpendingSettings

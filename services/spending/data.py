@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.kit.settings import SHARED_DATA
+from kit.settings import SHARED_DATA
 from services.spending.features import festival_flags
 
 M3_PATH = SHARED_DATA / "m3_monthly" / "m3_monthly_long.csv"

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter
 
-from services.kit import Artifact, InvalidInput, ServedModel
-from services.kit.model import validate_instances
-from services.kit.stores import record_store
+from kit import Artifact, InvalidInput, ServedModel
+from kit.model import validate_instances
+from kit.stores import record_store
 from services.spending.cache import ForecastCache, forecast_key
 from services.spending.forecaster import ForecastConfig, MonthlyForecast, forecast_spending
 from services.spending.history import (

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from services.kit import InvalidInput
-from services.kit.app import ready_model, run_model
-from services.kit.http import json_response
+from kit import InvalidInput
+from kit.app import ready_model, run_model
+from kit.http import json_response
 from services.spending.schema import USER_ID_PATTERN, IngestRequest, SpendingSettings
 
 UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's id")]

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit import ServiceSettings
+from kit import ServiceSettings
+from kit.catalog import port_of
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -24,7 +25,7 @@ class SpendingSettings(ServiceSettings):
         env_prefix="SPENDING_", extra="ignore", protected_namespaces=()
     )
 
-    port: int = 8003
+    port: int = Field(default_factory=port_of("spending"))
     max_instances: int = 32
     interval_width: float = Field(0.8, gt=0.0, lt=1.0)
     min_history_months: int = 3

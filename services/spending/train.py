@@ -21,9 +21,9 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from services.kit import Artifact, ArtifactStore
-from services.kit.artifacts import library_versions
-from services.kit.settings import REPO_ROOT
+from kit import Artifact, ArtifactStore
+from kit.artifacts import library_versions
+from kit.settings import REPO_ROOT
 from services.spending import evaluation
 from services.spending.data import M3_PATH, M3Series, SyntheticUser, generate_users, load_m3
 from services.spending.forecaster import ForecastConfig

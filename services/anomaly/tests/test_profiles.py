@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kit.stores import MemoryRecordStore, RedisRecordStore
+from kit.testing import running_client
 from services.anomaly.app import build_app
 from services.anomaly.data import generate_transactions
 from services.anomaly.features import DAY, FEATURE_NAMES, INDEX, AmountPrior, Tx
@@ -16,8 +18,6 @@ from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.replay import replay_features
 from services.anomaly.schema import AnomalySettings
-from services.kit.stores import MemoryRecordStore, RedisRecordStore
-from services.kit.testing import running_client
 
 PRIOR = AmountPrior(median=300.0, mean=500.0, std=800.0)
 

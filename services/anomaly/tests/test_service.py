@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kit.testing import running_client
 from services.anomaly.app import build_app
 from services.anomaly.schema import AnomalySettings
-from services.kit.testing import running_client
 
 from .helpers import at, instance, score, warm_history
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from kit.stores import MemoryRecordStore
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.features import FEATURE_NAMES
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.replay import frame_transactions
 from services.anomaly.train import amount_prior, apply_feedback
-from services.kit.stores import MemoryRecordStore
 
 
 def test_manifest_records_what_serving_and_review_need(artifact_path):

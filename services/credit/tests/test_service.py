@@ -5,10 +5,10 @@ import asyncio
 import numpy as np
 import pytest
 
+from kit.testing import running_client
 from services.credit.app import build_app
 from services.credit.model import logit
 from services.credit.schema import CreditSettings
-from services.kit.testing import running_client
 
 PREDICT = "/v1/models/credit:predict"
 

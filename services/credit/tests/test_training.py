@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from kit.artifacts import ArtifactStore
 from services.credit import evaluation
 from services.credit.data import GERMAN_DIR, generate_applications, load_german
 from services.credit.explain import tables_from_booster
 from services.credit.train import base_margin, main, onnx_probabilities, to_onnx
-from services.kit.artifacts import ArtifactStore
 
 
 def test_cli_trains_a_small_model_and_writes_a_manifest(tmp_path, capsys):

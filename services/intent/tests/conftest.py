@@ -33,7 +33,7 @@ def model_dir(tmp_path_factory, encoder_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def artifact(model_dir: Path):
-    from services.kit import ArtifactStore
+    from kit import ArtifactStore
 
     return ArtifactStore(model_dir, "intent").load()
 

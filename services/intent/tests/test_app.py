@@ -3,9 +3,9 @@
 import orjson
 import pytest
 
+from kit.testing import running_client
 from services.intent.app import build_app
 from services.intent.schema import IntentSettings
-from services.kit.testing import running_client
 
 PREDICT = "/v1/models/intent:predict"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from kit import InvalidInput
 from services.intent.schema import INTENTS, LABELS, OUT_OF_SCOPE
-from services.kit import InvalidInput
 
 KNOWN = {
     "check_balance": "how much money is left in my savings account right now?",

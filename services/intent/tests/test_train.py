@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from kit.artifacts import ArtifactError, ArtifactStore
 from services.intent.export import MINILM_SAFETENSORS_SHA256
 from services.intent.head import HEAD_JSON, LinearHead
 from services.intent.train import choose_threshold, scores
-from services.kit.artifacts import ArtifactError, ArtifactStore
 
 
 def test_manifest_records_provenance_metrics_and_schema(artifact):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.kit.artifacts import Artifact
+from kit.artifacts import Artifact
 from services.ner.generator import generate
 from services.ner.schema import NerSettings
 from services.ner.train import save_artifact, train_pipeline

@@ -7,7 +7,7 @@ import re
 import pytest
 import spacy
 
-from services.kit.testing import running_client
+from kit.testing import running_client
 from services.ner.app import build_app
 from services.ner.patterns import ruler_patterns
 from services.ner.train import PIPELINE_DIR

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from services.kit.testing import running_client
+from kit.testing import running_client
 from services.spending.app import build_app
 from services.spending.schema import SpendingSettings
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from services.kit import ArtifactStore
+from kit import ArtifactStore
 from services.spending.data import M3_PATH, generate_users
 from services.spending.forecaster import ForecastConfig
 from services.spending.train import evaluate_m3, main

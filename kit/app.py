@@ -12,14 +12,14 @@ from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from services.kit.artifacts import ArtifactStore
-from services.kit.errors import InvalidInput, NotReady, install_error_handlers
-from services.kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
-from services.kit.logs import json_logger
-from services.kit.metrics import ModelMetrics
-from services.kit.middleware import RequestContextMiddleware
-from services.kit.model import ServedModel
-from services.kit.settings import ServiceSettings
+from kit.artifacts import ArtifactStore
+from kit.errors import InvalidInput, NotReady, install_error_handlers
+from kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
+from kit.logs import json_logger
+from kit.metrics import ModelMetrics
+from kit.middleware import RequestContextMiddleware
+from kit.model import ServedModel
+from kit.settings import ServiceSettings
 
 
 class ModelState:

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from services.kit.artifacts import Artifact
-from services.kit.errors import InvalidInput, pydantic_errors
+from kit.artifacts import Artifact
+from kit.errors import InvalidInput, pydantic_errors
 
 
 class ServedModel:

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from services.kit import ArtifactStore, ServedModel, ServiceSettings, create_app
-from services.kit.artifacts import ArtifactError
-from services.kit.testing import running_client
+from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
+from kit.artifacts import ArtifactError
+from kit.testing import running_client
 
 
 class SlowModel(ServedModel):

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.kit.errors import BadRequest, InvalidInput
+from kit.errors import BadRequest, InvalidInput
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

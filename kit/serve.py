@@ -8,7 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.kit.settings import ServiceSettings
+from kit.settings import ServiceSettings
 
 
 class _CoalescingTransport:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 # Public datasets for benchmarks live beside the checkout (never committed into it).
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 

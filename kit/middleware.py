@@ -11,8 +11,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.errors import PayloadTooLarge, problem_response
-from services.kit.metrics import HttpMetrics
+from kit.errors import PayloadTooLarge, problem_response
+from kit.metrics import HttpMetrics
 
 UNMEASURED = frozenset({"/health/live", "/health/ready", "/metrics"})
 _HEADER = b"x-request-id"

@@ -1,0 +1,7 @@
+from kit.serve import serve
+from tests.toy_words.app import build_app
+from tests.toy_words.schema import WordsSettings
+
+if __name__ == "__main__":
+    settings = WordsSettings()
+    serve(build_app(settings), settings)

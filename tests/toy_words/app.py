@@ -1,0 +1,9 @@
+from fastapi import FastAPI
+
+from kit import create_app
+from tests.toy_words.model import WordsModel
+from tests.toy_words.schema import WordsSettings
+
+
+def build_app(settings: WordsSettings | None = None) -> FastAPI:
+    return create_app(WordsModel, settings or WordsSettings())
