@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from gateway.routes import request_id, wants_fresh
 from gateway.upstream import UpstreamRejected
+from kit.catalog import load_catalog
 from kit.errors import (
     BadRequest,
     InvalidInput,
@@ -22,6 +23,7 @@ from kit.errors import (
     pydantic_errors,
 )
 from kit.http import json_response
+from kit.openapi import body_operation
 
 router = APIRouter(prefix="/v1/analyze", tags=["analyze"])
 
@@ -101,7 +103,16 @@ async def fan_out(request: Request, calls: dict[str, tuple[str, dict[str, Any]]]
     return json_response({**parts, "partial": bool(failed)})
 
 
-@router.post("/message")
+def documented(model: type[BaseModel], route: str) -> dict[str, Any]:
+    """The route's body schema, the table's example and its errors, for `/docs`."""
+    example = next((r.example for r in load_catalog().fanout if r.name == route), None)
+    return body_operation(model.model_json_schema(), example, *FANOUT_ERRORS)
+
+
+FANOUT_ERRORS = (400, 401, 413, 422, 429, 502, 503)
+
+
+@router.post("/message", openapi_extra=documented(MessageIn, "analyze/message"))
 async def analyze_message(request: Request) -> Response:
     """A chat message → its intent and its entities."""
     message, _ = parse_body(await request.body(), MessageIn)
@@ -111,7 +122,7 @@ async def analyze_message(request: Request) -> Response:
                                    "entities": ("ner", instance)})
 
 
-@router.post("/transaction")
+@router.post("/transaction", openapi_extra=documented(TransactionIn, "analyze/transaction"))
 async def analyze_transaction(request: Request) -> Response:
     """An anomaly instance (`{"user_id", "transaction": {...}}`) → its anomaly score and the
     entities in the transaction's description."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from gateway.predictor import CachedPredictor
 from gateway.upstream import UpstreamRejected
+from kit.catalog import example_of
 from kit.errors import BadRequest, InvalidInput
 from kit.http import MeasuredRoute, json_response, parse_instances
+from kit.openapi import ANY_OBJECT, friendly_operation, predict_operation
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -73,9 +75,36 @@ async def predict_friendly(request: Request) -> Response:
     )
 
 
+# Errors either hot route can answer: the caller's, the guard's and the upstream's.
+GATEWAY_ERRORS = (400, 401, 404, 413, 422, 429, 502, 503, 504)
+
+
+def model_schemas(app: FastAPI, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The instance and prediction schemas the model service last described (refreshed with its
+    version), or any object before it has answered."""
+    pool = getattr(app.state, "pool", None)
+    meta = pool.upstreams[name].metadata if pool and name in pool.upstreams else {}
+    return meta.get("input_schema") or ANY_OBJECT, meta.get("output_schema") or ANY_OBJECT
+
+
+def v1_paths(app: FastAPI, components: dict[str, Any]) -> dict[str, Any]:
+    limit = app.state.settings.max_instances
+    return {f"/v1/models/{name}:predict": predict_operation(
+        name, *model_schemas(app, name), example_of(name), limit, components,
+        errors=GATEWAY_ERRORS, tags=("models",)) for name in app.state.settings.upstreams}
+
+
+def friendly_paths(app: FastAPI, components: dict[str, Any]) -> dict[str, Any]:
+    limit = app.state.settings.max_instances
+    return {f"/v1/{name}": friendly_operation(
+        name, *model_schemas(app, name), example_of(name), limit, components, GATEWAY_ERRORS)
+        for name in app.state.settings.upstreams}
+
+
 # The two hot routes are plain Starlette routes: FastAPI's per-request dependency solving cost
 # about a third of the gateway's CPU per request (profiled), and these parse their own bodies.
+# Each documents one concrete path per model in OpenAPI, with that model's own schemas.
 predict_routes = [
-    MeasuredRoute("/v1/models/{name}:predict", predict_v1, methods=["POST"]),
-    MeasuredRoute("/v1/{name}", predict_friendly, methods=["POST"]),
+    MeasuredRoute("/v1/models/{name}:predict", predict_v1, methods=["POST"], openapi=v1_paths),
+    MeasuredRoute("/v1/{name}", predict_friendly, methods=["POST"], openapi=friendly_paths),
 ]

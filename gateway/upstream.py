@@ -73,6 +73,7 @@ class Upstream:
             on_change=metrics.circuit_state.labels(name).set,
         )
         self.client: KeepAliveClient | None = None
+        self.metadata: dict[str, Any] = {}  # the last `GET /v1/models/<name>` (for the docs)
 
     async def start(self) -> None:
         self.client = KeepAliveClient(self.url, limit=self.connections,
@@ -158,9 +159,10 @@ class Upstream:
             status, meta = await self._get_json(f"/v1/models/{self.name}")
         except (ConnectionError, MalformedResponse, TimeoutError, orjson.JSONDecodeError):
             return None
-        if status != 200:
+        if status != 200 or not isinstance(meta, dict):
             return None
-        return meta.get("version") if isinstance(meta, dict) else None
+        self.metadata = meta
+        return meta.get("version")
 
     async def describe(self) -> dict[str, Any]:
         """Metadata and readiness for `GET /v1/models`; a probe, so it skips the breaker."""

@@ -7,18 +7,21 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from kit.artifacts import ArtifactStore
+from kit.catalog import example_of
 from kit.errors import InvalidInput, NotReady, install_error_handlers
 from kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
 from kit.logs import json_logger
 from kit.metrics import ModelMetrics
 from kit.middleware import RequestContextMiddleware
 from kit.model import ServedModel
+from kit.openapi import ANY_OBJECT, predict_operation
 from kit.settings import ServiceSettings
 
 
@@ -68,7 +71,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(_probe_router())
-    predict_route = _predict_route(name, settings, metrics)
+    predict_route = _predict_route(model_cls, settings, metrics)
     app.router.routes.append(predict_route)
     app.hot_routes = (predict_route,)
     app.include_router(_model_router(name, settings, metrics))
@@ -159,8 +162,10 @@ def _model_router(name: str, settings: ServiceSettings, metrics: ModelMetrics) -
     return router
 
 
-def _predict_route(name: str, settings: ServiceSettings, metrics: ModelMetrics) -> MeasuredRoute:
+def _predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
+                   metrics: ModelMetrics) -> MeasuredRoute:
     """`POST /v1/models/<name>:predict`, the hot path, as a plain route that parses its own body."""
+    name = model_cls.name
 
     async def predict(request: Request) -> Response:
         model = ready_model(request)
@@ -181,4 +186,13 @@ def _predict_route(name: str, settings: ServiceSettings, metrics: ModelMetrics) 
             {"model_name": name, "model_version": model.version, "predictions": predictions}
         )
 
-    return MeasuredRoute(f"/v1/models/{name}:predict", predict, methods=["POST"])
+    def openapi(app: FastAPI, components: dict[str, Any]) -> dict[str, Any]:
+        state: ModelState | None = getattr(app.state, "model_state", None)
+        instance = state.model.input_schema() if state and state.ready else {}
+        operation = predict_operation(name, instance or ANY_OBJECT, model_cls.output_schema(),
+                                      example_of(name), settings.max_instances, components)
+        return {f"/v1/models/{name}:predict": operation}
+
+    return MeasuredRoute(f"/v1/models/{name}:predict", predict, methods=["POST"],
+                         openapi=openapi)
+

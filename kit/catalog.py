@@ -136,6 +136,14 @@ def load_catalog(path: Path | None = None) -> Catalog:
     return _load((path or table_path()).resolve())
 
 
+def example_of(name: str) -> dict[str, Any] | None:
+    """The table's example instance (for the docs); None for a service the table lacks."""
+    try:
+        return load_catalog().service(name).example
+    except KeyError:
+        return None
+
+
 def port_of(name: str):
     """A settings default: the service's port in the table."""
     return lambda: load_catalog().service(name).port

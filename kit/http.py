@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kit.errors import BadRequest, InvalidInput
+from kit.openapi import merged
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -46,10 +48,20 @@ def parse_instances(body: bytes, max_instances: int) -> list[Any]:
     return instances
 
 
+# Given the app and the components to add to, a hot route's OpenAPI path items.
+OpenApiPaths = Callable[[FastAPI, dict[str, Any]], dict[str, Any]]
+
+
 class MeasuredRoute(Route):
     """A plain Starlette route for hot paths (FastAPI's per-request dependency solving costs
     more than a fast model's predict) that names itself in the scope, as FastAPI's routes do,
-    so request metrics label it by its template rather than "unmatched"."""
+    so request metrics label it by its template rather than "unmatched". `openapi` writes its
+    operations, since FastAPI documents only the routes it dispatches."""
+
+    def __init__(self, path: str, endpoint: Callable, *, methods: list[str],
+                 openapi: OpenApiPaths | None = None) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.openapi = openapi
 
     def matches(self, scope):
         match, child_scope = super().matches(scope)
@@ -65,10 +77,22 @@ class HotPathApp(FastAPI):
     telemetry and body-limit middleware) and the router: ~10 ASGI hops that cost a fast model's
     request about as much as its prediction (profiled). It still passes through every user
     middleware (request id, body limit, metrics, log line; CORS where set) and its errors are
-    rendered by the app's own exception handlers, so callers see the same answers.
+    rendered by the app's own exception handlers, so callers see the same answers, and each
+    hot route's own OpenAPI operations are merged into `/openapi.json`, so `/docs` lists and
+    can try them.
     """
 
-    hot_routes: tuple[Route, ...] = ()
+    hot_routes: tuple[MeasuredRoute, ...] = ()
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema plus the hot routes' operations, written afresh on each call: an
+        instance schema can change when a model (re)loads."""
+        paths: dict[str, Any] = {}
+        components: dict[str, Any] = {}
+        for route in self.hot_routes:
+            if route.openapi is not None:
+                paths.update(route.openapi(self, components))
+        return merged(super().openapi(), paths, components)
 
     def build_middleware_stack(self) -> ASGIApp:
         full = super().build_middleware_stack()

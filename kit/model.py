@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from kit.artifacts import Artifact
 from kit.errors import InvalidInput, pydantic_errors
@@ -24,6 +24,8 @@ class ServedModel:
     name: ClassVar[str] = "model"
     offload: ClassVar[bool] = True
     inline_max_instances: ClassVar[int] = 0
+    # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
+    prediction_model: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -38,6 +40,13 @@ class ServedModel:
     def input_schema(self) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def output_schema(cls) -> dict[str, Any]:
+        """One prediction's JSON schema (from `prediction_model`); known before any load."""
+        if cls.prediction_model is None:
+            return {"type": "object"}
+        return cls.prediction_model.model_json_schema(mode="serialization")
+
     def metadata(self) -> dict[str, Any]:
         """What `GET /v1/models/<name>` answers: provenance, holdout metrics, input schema."""
         manifest = self.artifact.manifest if self.artifact else {}
@@ -49,6 +58,7 @@ class ServedModel:
             "metrics": manifest.get("metrics", {}),
             "parameters": manifest.get("parameters", {}),
             "input_schema": self.input_schema(),
+            "output_schema": self.output_schema(),
             "libraries": manifest.get("libraries", {}),
         }
 

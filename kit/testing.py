@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 
 @asynccontextmanager
@@ -34,3 +35,10 @@ async def wait_until_ready(client: httpx.AsyncClient, ready_within: float = 120.
         if "failed" in body.get("reason", "") or loop.time() > deadline:
             raise AssertionError(f"service never became ready: {body}")
         await asyncio.sleep(0.02)
+
+
+def every_route(app: FastAPI) -> list[tuple[str, str]]:
+    """(METHOD, path template) of every route the app dispatches, included routers' routes and
+    the hot routes too (FastAPI keeps an included router as one entry in `app.routes`)."""
+    return sorted({(method, context.path) for context in iter_route_contexts(app.routes)
+                   for method in context.methods or () if method != "HEAD"})

@@ -9,6 +9,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+FAKE_INPUT_SCHEMA = {"type": "object", "properties": {"x": {"type": "number"}}}
+FAKE_OUTPUT_SCHEMA = {"type": "object", "properties": {"double": {"type": "number"}}}
+
 
 class FakeModelService:
     """Predicts `{"double": 2 * x}` for instances `{"x": number}`; 422 names bad fields."""
@@ -40,7 +43,9 @@ class FakeModelService:
 
     async def _describe(self, request: web.Request) -> web.Response:
         return web.json_response({"name": self.name, "version": self.version,
-                                  "trained_at": "2026-01-01T00:00:00+00:00"})
+                                  "trained_at": "2026-01-01T00:00:00+00:00",
+                                  "input_schema": FAKE_INPUT_SCHEMA,
+                                  "output_schema": FAKE_OUTPUT_SCHEMA})
 
     async def _predict(self, request: web.Request) -> web.Response:
         if request.match_info["tail"] != f"{self.name}:predict":

@@ -17,7 +17,13 @@ from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.reasons import ReasonRanker
-from services.anomaly.schema import AnomalyInstance, AnomalySettings, Feedback, Transaction
+from services.anomaly.schema import (
+    AnomalyInstance,
+    AnomalyPrediction,
+    AnomalySettings,
+    Feedback,
+    Transaction,
+)
 
 _INSTANCES = TypeAdapter(AnomalyInstance)
 
@@ -44,6 +50,7 @@ class AnomalyModel(ServedModel):
     """
 
     name = "anomaly"
+    prediction_model = AnomalyPrediction
 
     def __init__(self, settings: AnomalySettings) -> None:
         super().__init__(settings)
@@ -96,7 +103,7 @@ class AnomalyModel(ServedModel):
     def metadata(self) -> dict[str, Any]:
         manifest = self.artifact.manifest if self.artifact else {}
         return {**super().metadata(), "threshold": manifest.get("threshold"),
-                "features": manifest.get("feature_schema")}
+                "features": manifest.get("features", manifest.get("feature_schema"))}
 
     def close(self) -> None:
         for store in {id(s): s for s in (self.profiles.store, self.profiles.feedback_log)}.values():

@@ -57,6 +57,15 @@ class AnomalyInstance(BaseModel):
     transaction: Transaction
 
 
+class AnomalyPrediction(BaseModel):
+    """How unusual one transaction is for its user, and why."""
+
+    transaction_id: str = Field(description="The caller's id, or a new one to send feedback on")
+    score: float = Field(ge=0, le=1, description="Isolation Forest anomaly score; ~0.5 ordinary")
+    is_anomaly: bool = Field(description="score ≥ the model's calibrated threshold")
+    reasons: list[str] = Field(description="The most unusual features, in words")
+
+
 class Feedback(BaseModel):
     """A confirmed outcome for a scored transaction (fraud or genuine)."""
 

@@ -10,7 +10,7 @@ import onnxruntime as ort
 from kit import Artifact, InvalidInput, ServedModel
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
-from services.credit.schema import DECISIONS, band_for, risk_score
+from services.credit.schema import DECISIONS, CreditPrediction, band_for, risk_score
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -22,16 +22,24 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def feature_spec(manifest: dict[str, Any]) -> FeatureSpec:
+    """The encoding the model was trained with (`feature_schema` in versions trained before the
+    manifests named it `input_schema`)."""
+    schema = manifest["input_schema"] if "input_schema" in manifest else manifest["feature_schema"]
+    return FeatureSpec.from_dict(schema)
+
+
 class CreditModel(ServedModel):
     """Probability of default, 0–100 score, band and top reasons for each application."""
 
     name = "credit"
+    prediction_model = CreditPrediction
     offload = False  # ~100 µs a row: a thread hop would cost more than it saves
 
     def load(self, artifact: Artifact) -> None:
         super().load(artifact)
         manifest = artifact.manifest
-        self.spec = FeatureSpec.from_dict(manifest["feature_schema"])
+        self.spec = feature_spec(manifest)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

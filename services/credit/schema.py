@@ -7,6 +7,7 @@ service validates against the exact fields, ranges and categories its model lear
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
@@ -26,15 +27,17 @@ class CreditSettings(ServiceSettings):
 class Reason(BaseModel):
     feature: str
     value: float | str | None
-    contribution: float  # log-odds added to the default risk by this feature
-    direction: str  # "increases_risk" | "decreases_risk"
+    contribution: float = Field(description="log-odds this feature adds to the default risk")
+    direction: Literal["increases_risk", "decreases_risk"]
 
 
 class CreditPrediction(BaseModel):
-    probability_of_default: float
-    risk_score: int
-    band: str  # low | medium | high
-    decision: str  # approve | review | decline
+    """One application's risk: probability of default, its 0–100 score, band and decision."""
+
+    probability_of_default: float = Field(ge=0, le=1)
+    risk_score: int = Field(ge=0, le=100)
+    band: Literal["low", "medium", "high"]
+    decision: Literal["approve", "review", "decline"]
     reasons: list[Reason]
 
 

@@ -10,7 +10,7 @@ from kit.artifacts import Artifact
 from kit.model import ServedModel, validate_instances
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.head import LinearHead
-from services.intent.schema import IntentSettings, instance_adapter
+from services.intent.schema import IntentPrediction, IntentSettings, instance_adapter
 
 ALTERNATIVES = 3
 
@@ -19,6 +19,7 @@ class IntentModel(ServedModel):
     """Predicts a whole request as one batch: one tokenizer call, one ONNX run, one matmul."""
 
     name = "intent"
+    prediction_model = IntentPrediction
     offload = True
     inline_max_instances = 1  # one query is ~3 ms of ONNX: no thread hop when it is the only call
 

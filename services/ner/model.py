@@ -12,7 +12,13 @@ from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
-from services.ner.schema import INSTANCE, NerInstance, NerSettings, input_json_schema
+from services.ner.schema import (
+    INSTANCE,
+    NerInstance,
+    NerPrediction,
+    NerSettings,
+    input_json_schema,
+)
 from services.ner.train import PIPELINE_DIR
 
 
@@ -36,6 +42,7 @@ class NerModel(ServedModel):
     """MONEY, DATE, CATEGORY, MERCHANT and ACCOUNT entities with amounts and dates normalised."""
 
     name = "ner"
+    prediction_model = NerPrediction
     offload = True  # about a millisecond per sentence: keep batches off the event loop
     inline_max_instances = 1  # but a lone sentence skips the thread hop
 

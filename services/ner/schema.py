@@ -42,6 +42,13 @@ class Entity(BaseModel):
     value: dict[str, Any] | None = None
 
 
+class NerPrediction(BaseModel):
+    """The entities found in one text, and the date relative dates were resolved against."""
+
+    entities: list[Entity]
+    reference_date: date
+
+
 INSTANCE = TypeAdapter(NerInstance)
 
 

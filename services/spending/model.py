@@ -24,6 +24,7 @@ from services.spending.history import (
 from services.spending.schema import (
     ForecastInstance,
     HistoryItem,
+    SpendingPrediction,
     SpendingSettings,
     Transaction,
     forecast_input_schema,
@@ -37,6 +38,7 @@ class SpendingModel(ServedModel):
     and its fitted parameters (combination weights, interval scale)."""
 
     name = "spending"
+    prediction_model = SpendingPrediction
     offload = True  # a forecast fits Prophet: tens to hundreds of milliseconds
 
     def __init__(self, settings: SpendingSettings) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -95,6 +95,37 @@ class IngestResponse(BaseModel):
     user_id: str
     accepted: int
     stored: int
+
+
+class MonthForecast(BaseModel):
+    month: str = Field(pattern=MONTH_PATTERN)
+    yhat: float = Field(description="Expected spending, in the history's currency")
+    lower: float
+    upper: float
+
+
+class ForecastTotal(BaseModel):
+    yhat: float
+    lower: float
+    upper: float
+
+
+class Forecast(BaseModel):
+    method: str = Field(description="The method chosen for this history (theta, prophet, ...)")
+    forecast: list[MonthForecast]
+    total: ForecastTotal = Field(description="The whole horizon, with its own interval")
+
+
+class SpendingPrediction(Forecast):
+    """A monthly forecast with intervals, the total, and how it was made."""
+
+    interval_width: float
+    history_months: int
+    history_kind: Literal["transactions", "monthly"]
+    fit_ms: float
+    cached: bool = Field(description="Answered from the service's forecast cache")
+    categories: dict[str, Forecast] | None = Field(
+        None, description="Per category, when the request asked `by_category`")
 
 
 def forecast_input_schema() -> dict[str, Any]:

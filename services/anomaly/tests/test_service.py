@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import time
@@ -179,17 +178,3 @@ async def test_bad_feedback_is_422(client):
     response = await client.post("/v1/feedback", json={"transaction_id": "x", "label": "maybe"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "label"
-
-
-async def test_not_ready_without_a_model(tmp_path):
-    app = build_app(AnomalySettings(model_dir=tmp_path))
-    async with running_client(app, wait_ready=False) as c:
-        for _ in range(100):
-            ready = await c.get("/health/ready")
-            if "failed" in ready.json()["reason"]:
-                break
-            await asyncio.sleep(0.01)
-        assert ready.status_code == 503
-        response = await c.post("/v1/models/anomaly:predict",
-                                json={"instances": [instance("u", at(0), 1.0)]})
-        assert response.status_code == 503

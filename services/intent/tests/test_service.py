@@ -1,11 +1,9 @@
 """The HTTP contract: predict envelope, metadata, readiness, and 4xx problem+json for bad input."""
 
-import orjson
 import pytest
 
 from kit.testing import running_client
 from services.intent.app import build_app
-from services.intent.schema import IntentSettings
 
 PREDICT = "/v1/models/intent:predict"
 
@@ -58,32 +56,3 @@ def _problem(response, status):
 async def test_bad_instances_are_422_naming_the_field(client, instances, field):
     body = _problem(await client.post(PREDICT, json={"instances": instances}), 422)
     assert field in {e["field"] for e in body["errors"]}
-
-
-async def test_malformed_json_is_400(client):
-    response = await client.post(PREDICT, content=b"{not json",
-                                 headers={"content-type": "application/json"})
-    assert _problem(response, 400)["status"] == 400
-
-
-async def test_oversized_body_is_413(client):
-    body = orjson.dumps({"instances": [{"text": "a" * 150}] * 200})
-    response = await client.post(PREDICT, content=body,
-                                 headers={"content-type": "application/json"})
-    assert _problem(response, 413)["status"] == 413
-
-
-async def test_not_ready_without_a_model(tmp_path):
-    app = build_app(IntentSettings(model_dir=tmp_path))
-    async with running_client(app, wait_ready=False) as client:
-        import asyncio
-
-        for _ in range(100):
-            ready = await client.get("/health/ready")
-            if "failed" in ready.json()["reason"]:
-                break
-            await asyncio.sleep(0.02)
-        assert ready.status_code == 503
-        assert "python -m services.intent.train" in ready.json()["reason"]
-        assert (await client.get("/health/live")).status_code == 200
-        _problem(await client.post(PREDICT, json={"instances": [{"text": "hi"}]}), 503)
