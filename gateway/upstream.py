@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from gateway.circuit import CircuitBreaker
+from gateway.circuit import STATE_NAMES, CircuitBreaker
 from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, MalformedResponse
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
@@ -182,7 +182,7 @@ class Upstream:
             out["reason"] = "no answer in time"
         except orjson.JSONDecodeError:
             out["reason"] = "bad answer"
-        out["circuit"] = ("closed", "half_open", "open")[self.breaker.state]
+        out["circuit"] = STATE_NAMES[self.breaker.state]
         return out
 
 
