@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kit.catalog import load_catalog
-from kit.settings import ServiceSettings
+from kit.settings import HttpSettings
 
 
 def default_upstreams() -> dict[str, str]:
@@ -24,29 +24,42 @@ def default_read_timeouts() -> dict[str, float]:
     return {s.name: s.read_timeout for s in load_catalog().services if s.read_timeout}
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(HttpSettings):
     """Everything the gateway reads from `GATEWAY_*`; dicts and lists are given as JSON."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore",
                                       protected_namespaces=())
 
-    port: int = Field(default_factory=lambda: load_catalog().gateway.port)
-    upstreams: dict[str, str] = Field(default_factory=default_upstreams)
-    connect_timeout: float = 0.5
-    read_timeout: float = 5.0
-    read_timeouts: dict[str, float] = Field(default_factory=default_read_timeouts)
-    upstream_connections: int = 64
-    cache_ttl: dict[str, float] = Field(default_factory=default_cache_ttls)
-    default_cache_ttl: float = 60.0
-    cache_max_entries: int = 100_000
-    version_refresh_seconds: float = 5.0
-    circuit_failures: int = 5
-    circuit_reset_seconds: float = 5.0
-    api_key_sha256: list[str] = Field(default_factory=list)
-    rate_limit_per_second: float = 0.0
-    rate_limit_burst: int = 0
-    cors_origins: list[str] = Field(default_factory=list)
-    required_upstreams: list[str] = Field(default_factory=list)
+    port: int = Field(default_factory=lambda: load_catalog().gateway.port,
+                      description="Port to listen on (the table's gateway port)")
+    upstreams: dict[str, str] = Field(
+        default_factory=default_upstreams,
+        description="Model name → http://host:port of its service (the table's, on loopback)")
+    connect_timeout: float = Field(0.5, gt=0, description="Seconds to connect to an upstream")
+    read_timeout: float = Field(5.0, gt=0, description="Seconds an upstream may take to answer")
+    read_timeouts: dict[str, float] = Field(
+        default_factory=default_read_timeouts, description="Per-model read timeouts (seconds)")
+    upstream_connections: int = Field(64, gt=0, description="Keep-alive connections per upstream")
+    cache_ttl: dict[str, float] = Field(
+        default_factory=default_cache_ttls,
+        description="Per-model seconds a cached prediction lives; 0 turns caching off")
+    default_cache_ttl: float = Field(60.0, ge=0, description="TTL of a model not in cache_ttl")
+    cache_max_entries: int = Field(100_000, gt=0, description="In-process cache size (LRU)")
+    version_refresh_seconds: float = Field(
+        5.0, gt=0, description="How often each upstream's model version is polled")
+    circuit_failures: int = Field(5, gt=0, description="Failures in a row that open a circuit")
+    circuit_reset_seconds: float = Field(5.0, gt=0,
+                                         description="Seconds before an open circuit probes")
+    api_key_sha256: list[str] = Field(
+        default_factory=list,
+        description="sha256 hex digests of the accepted API keys; empty serves everyone")
+    rate_limit_per_second: float = Field(0.0, ge=0,
+                                         description="Requests per second per caller; 0: off")
+    rate_limit_burst: int = Field(0, ge=0, description="Bucket size; 0: one second's worth")
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="Browser origins allowed to call the API")
+    required_upstreams: list[str] = Field(
+        default_factory=list, description="Models that must be ready for /health/ready")
 
     @field_validator("upstreams")
     @classmethod

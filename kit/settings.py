@@ -1,7 +1,9 @@
-"""Settings base: each service subclasses it with its own env prefix (CREDIT_, NER_, ...)."""
+"""Settings bases: every finfleet HTTP process reads `HttpSettings`; model services read
+`ServiceSettings` on top of it, each subclass with its own env prefix (CREDIT_, NER_, ...)."""
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -9,20 +11,30 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
-class ServiceSettings(BaseSettings):
-    """Limits and locations a model service needs; defaults run on one machine."""
+class HttpSettings(BaseSettings):
+    """Where a process listens and the limits on what callers send; defaults run on one
+    machine. The gateway and every model service extend it."""
 
     model_config = SettingsConfigDict(
         env_prefix="SERVICE_", extra="ignore", protected_namespaces=()
     )
 
-    host: str = "127.0.0.1"
-    port: int = 8080
-    model_dir: Path = REPO_ROOT / "models"
-    model_version: str | None = None
-    max_body_bytes: int = 1_048_576
-    max_instances: int = 256
-    max_text_length: int = 2_000
-    predict_threads: int = 2
-    log_level: str = "INFO"
-    redis_url: str | None = None
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers)")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0: any free port)")
+    max_body_bytes: int = Field(1_048_576, gt=0,
+                                description="Largest request body; a larger one is a 413")
+    max_instances: int = Field(256, gt=0, description="Most instances in one predict request")
+    max_text_length: int = Field(2_000, gt=0, description="Longest text field, in characters")
+    log_level: str = Field("INFO", description="Python logging level of the JSON log lines")
+    redis_url: str | None = Field(
+        None, description="Redis for shared state (cache, stores); in-process when unset")
+
+
+class ServiceSettings(HttpSettings):
+    """What a model service adds: where its artifacts are and how predict runs."""
+
+    model_dir: Path = Field(REPO_ROOT / "models",
+                            description="Folder of <name>/<version>/ artifacts")
+    model_version: str | None = Field(
+        None, description="Serve this version; the newest when unset")
+    predict_threads: int = Field(2, gt=0, description="Threads of the bounded predict pool")
