@@ -22,6 +22,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamPool
 from gateway.versions import ModelVersions
+from kit.docs import install_docs
 from kit.errors import install_error_handlers
 from kit.http import HotPathApp, json_response
 from kit.logs import json_logger
@@ -68,7 +69,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             if redis is not None:
                 await redis.aclose()
 
-    app = HotPathApp(title="finfleet gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = HotPathApp(title="finfleet gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)
     app.state.settings = settings
     app.state.logger = logger
     app.state.metrics = metrics

@@ -11,10 +11,14 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.ratelimit import RateLimited
+from kit.docs import ASSETS_URL
 from kit.errors import ProblemError, problem_response
 
-PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs",
-                          "/docs/oauth2-redirect", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"})
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(f"{ASSETS_URL}/")
 
 
 class GuardMiddleware:
@@ -22,7 +26,7 @@ class GuardMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+        if scope["type"] == "http" and not is_public(scope["path"]):
             try:
                 await guard(Request(scope, receive))
             except ProblemError as exc:

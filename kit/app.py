@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from kit.artifacts import ArtifactStore
 from kit.catalog import example_of
+from kit.docs import install_docs
 from kit.errors import InvalidInput, NotReady, install_error_handlers
 from kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
 from kit.logs import json_logger
@@ -61,7 +62,8 @@ def create_app(
             if close:
                 await asyncio.to_thread(close)
 
-    app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)
     app.state.settings = settings
     app.state.logger = logger
     app.state.metrics = metrics
