@@ -69,7 +69,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             if redis is not None:
                 await redis.aclose()
 
-    app = HotPathApp(title="finfleet gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = HotPathApp(title="finfleet gateway", lifespan=lifespan, docs_url=None, redoc_url=None,
+                     redirect_slashes=False)
     install_docs(app)
     app.state.settings = settings
     app.state.logger = logger

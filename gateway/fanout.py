@@ -15,14 +15,13 @@ from gateway.routes import request_id, wants_fresh
 from gateway.upstream import UpstreamRejected
 from kit.catalog import load_catalog
 from kit.errors import (
-    BadRequest,
     InvalidInput,
     ProblemError,
     problem_body,
     problem_response,
     pydantic_errors,
 )
-from kit.http import json_response
+from kit.http import json_response, load_json
 from kit.openapi import body_operation
 
 router = APIRouter(prefix="/v1/analyze", tags=["analyze"])
@@ -46,12 +45,10 @@ class TransactionIn(BaseModel):
     transaction: TransactionPart
 
 
-def parse_body(request_body: bytes, model: type[BaseModel]) -> tuple[BaseModel, dict]:
+def parse_body(request: Request, request_body: bytes,
+               model: type[BaseModel]) -> tuple[BaseModel, dict]:
     """The validated body and the raw payload (forwarded as sent, not as pydantic re-dumps it)."""
-    try:
-        payload = orjson.loads(request_body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    payload = load_json(request_body, request.app.state.settings.max_json_depth)
     try:
         return model.model_validate(payload), payload
     except ValidationError as exc:
@@ -84,11 +81,32 @@ async def part(request: Request, model: str, instance: dict[str, Any]) -> dict[s
             "model_version": result.model_version, "prediction": result.predictions[0]}
 
 
+# A part refused for one of these is the caller's input, not a failing model: the whole request
+# is a 422, never a partial success.
+CALLERS_FAULT = frozenset({400, 413, 422})
+
+
+def part_field(part: str, field: str) -> str:
+    """A model's field name as the caller sees it: "anomaly: transaction.amount"."""
+    inner = field.removeprefix("instances[0]").lstrip(".")
+    return f"{part}: {inner}" if inner else part
+
+
 async def fan_out(request: Request, calls: dict[str, tuple[str, dict[str, Any]]]) -> Response:
     """`calls` maps an answer field to (model, instance)."""
     answers = await asyncio.gather(*(part(request, model, instance)
                                      for model, instance in calls.values()))
     parts = dict(zip(calls, answers, strict=True))
+    refused = {field: p for field, p in parts.items() if p["status"] in CALLERS_FAULT}
+    if refused:
+        return problem_response(
+            422, "Invalid input", "a model this route asks refused the input; see errors",
+            slug="invalid-input", request_id=request_id(request),
+            errors=[{**error, "field": part_field(field, error.get("field", ""))}
+                    for field, p in refused.items()
+                    for error in p["error"].get("errors") or [
+                        {"message": p["error"].get("detail", ""), "type": "invalid"}]],
+        )
     failed = {field: p for field, p in parts.items() if p["status"] != 200}
     if len(failed) == len(parts):
         statuses = {p["status"] for p in failed.values()}
@@ -115,7 +133,7 @@ FANOUT_ERRORS = (400, 401, 413, 422, 429, 502, 503)
 @router.post("/message", openapi_extra=documented(MessageIn, "analyze/message"))
 async def analyze_message(request: Request) -> Response:
     """A chat message → its intent and its entities."""
-    message, _ = parse_body(await request.body(), MessageIn)
+    message, _ = parse_body(request, await request.body(), MessageIn)
     check_length("text", message.text, request.app.state.settings.max_text_length)
     instance = {"text": message.text}
     return await fan_out(request, {"intent": ("intent", instance),
@@ -126,7 +144,7 @@ async def analyze_message(request: Request) -> Response:
 async def analyze_transaction(request: Request) -> Response:
     """An anomaly instance (`{"user_id", "transaction": {...}}`) → its anomaly score and the
     entities in the transaction's description."""
-    parsed, payload = parse_body(await request.body(), TransactionIn)
+    parsed, payload = parse_body(request, await request.body(), TransactionIn)
     description = parsed.transaction.description
     check_length("transaction.description", description,
                  request.app.state.settings.max_text_length)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from gateway.predictor import CachedPredictor
 from gateway.upstream import UpstreamRejected
 from kit.catalog import example_of
-from kit.errors import BadRequest, InvalidInput
-from kit.http import MeasuredRoute, json_response, parse_instances
+from kit.errors import InvalidInput
+from kit.http import MeasuredRoute, json_response, load_json, parse_instances
 from kit.openapi import ANY_OBJECT, friendly_operation, predict_operation
 
 router = APIRouter(prefix="/v1", tags=["models"])
@@ -46,7 +45,9 @@ async def predict_response(request: Request, name: str, instances: list[Any],
 async def predict_v1(request: Request) -> Response:
     name = request.path_params["name"]
     request.app.state.pool.get(name)
-    instances = parse_instances(await request.body(), request.app.state.settings.max_instances)
+    settings = request.app.state.settings
+    instances = parse_instances(await request.body(), settings.max_instances,
+                                settings.max_json_depth)
     return await predict_response(request, name, instances, single=False)
 
 
@@ -59,10 +60,7 @@ async def predict_friendly(request: Request) -> Response:
     """One object → `prediction`; a list of objects → `predictions`."""
     name = request.path_params["name"]
     request.app.state.pool.get(name)
-    try:
-        payload = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    payload = load_json(await request.body(), request.app.state.settings.max_json_depth)
     if isinstance(payload, dict):
         return await predict_response(request, name, [payload], single=True)
     limit = request.app.state.settings.max_instances

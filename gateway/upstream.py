@@ -85,16 +85,16 @@ class Upstream:
 
     async def predict(self, instances: list[Any], request_id: str | None = None) -> dict[str, Any]:
         """The upstream's V1 predict answer; problem errors name the upstream, never its URL."""
+        body = orjson.dumps({"instances": instances})
+        headers = {"Content-Type": "application/json"}
+        if request_id:
+            headers["X-Request-ID"] = request_id
         if not self.breaker.allow():
             self.metrics.upstream_requests.labels(self.name, "circuit_open").inc()
             raise UpstreamUnavailable(
                 f"upstream '{self.name}' is failing; its circuit is open",
                 headers={"Retry-After": str(max(1, round(self.breaker.retry_after())))},
             )
-        body = orjson.dumps({"instances": instances})
-        headers = {"Content-Type": "application/json"}
-        if request_id:
-            headers["X-Request-ID"] = request_id
         started = time.perf_counter()
         try:
             status, raw, content_type = await self._post(body, headers)
@@ -102,7 +102,7 @@ class Upstream:
             self.breaker.record_failure()
             self.metrics.upstream_requests.labels(self.name, _outcome(exc)).inc()
             raise
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or a bug of ours: no verdict on the upstream
             self.breaker.abandon()
             raise
         finally:

@@ -62,7 +62,8 @@ def create_app(
             if close:
                 await asyncio.to_thread(close)
 
-    app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None,
+                     redirect_slashes=False)
     install_docs(app)
     app.state.settings = settings
     app.state.logger = logger
@@ -171,7 +172,8 @@ def _predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
 
     async def predict(request: Request) -> Response:
         model = ready_model(request)
-        instances = parse_instances(await request.body(), settings.max_instances)
+        instances = parse_instances(await request.body(), settings.max_instances,
+                                    settings.max_json_depth)
         started = time.perf_counter()
         try:
             predictions = await run_model(request, model.predict, instances,

@@ -3,8 +3,9 @@
 A service's tests subclass `ServiceContract` as `TestContract`, say how to build its app on a
 model folder and give the `model_dir` fixture (a trained artifact); its own tests then cover only
 what is its own. Covered here: readiness and probes, the metric names, metadata, problem+json
-for each kind of bad input, 413, request ids, the documented shape of a prediction, and every
-route in `/openapi.json` with the model's own input schema.
+for each kind of bad input (not JSON, too deep, not declared JSON, no instances, too many, an
+invalid field), 413, 404 without redirects, request ids, the documented shape of a prediction,
+and every route in `/openapi.json` with the model's own input schema.
 """
 
 from __future__ import annotations
@@ -122,6 +123,24 @@ class ServiceContract:
 
     async def test_an_unknown_route_is_a_404_problem(self, client):
         assert_problem(await client.get("/v1/models/nope"), 404)
+
+    async def test_a_trailing_slash_is_a_404_not_a_redirect(self, client):
+        response = await client.get(f"/v1/models/{self.name}/", headers={"host": "evil.example"})
+        assert_problem(response, 404)
+        assert "location" not in response.headers
+
+    async def test_json_nested_past_the_limit_is_a_422(self, client):
+        deep = "[" * 300 + "]" * 300
+        for body in ('{"instances": [' + deep + "]}", '{"instances": [{"x": ' + deep + "}]}"):
+            problem = assert_problem(await client.post(
+                self.predict_path, content=body, headers={"content-type": "application/json"}),
+                422)
+            assert problem["errors"][0]["field"] == "body"
+
+    async def test_a_body_that_is_not_json_is_a_415(self, client):
+        response = await client.post(self.predict_path, content=b"instances=1",
+                                     headers={"content-type": "application/x-www-form-urlencoded"})
+        assert_problem(response, 415)
 
     async def test_request_id_is_echoed_or_made(self, client):
         response = await client.post(self.predict_path, json={"instances": [self.example]},

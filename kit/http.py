@@ -21,12 +21,37 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(body, status, media_type="application/json")
 
 
-def parse_instances(body: bytes, max_instances: int) -> list[Any]:
-    """The V1 predict body: `{"instances": [...]}` with 1..max_instances entries."""
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists/objects more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def load_json(body: bytes, max_depth: int) -> Any:
+    """A request body as JSON: 400 when it is not JSON, 422 when it nests deeper than
+    `max_depth` (orjson reads 1,024 levels but writes only 254, and no contract needs 32)."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if isinstance(payload, dict | list) and nested_deeper(payload, max_depth):
+        raise InvalidInput(
+            f"the body nests deeper than {max_depth} levels",
+            errors=[{"field": "body", "message": f"at most {max_depth} levels of nesting",
+                     "type": "too_deep"}],
+        )
+    return payload
+
+
+def parse_instances(body: bytes, max_instances: int, max_depth: int) -> list[Any]:
+    """The V1 predict body: `{"instances": [...]}` with 1..max_instances entries."""
+    payload = load_json(body, max_depth)
     if not isinstance(payload, dict) or "instances" not in payload:
         raise InvalidInput(
             'the body must be an object with an "instances" list',

@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware for what every request needs: request id, body limit, metrics, log line.
+"""One pure-ASGI middleware for what every request needs: request id, body limit, JSON bodies only,
+metrics, log line.
 
 Pure ASGI (not BaseHTTPMiddleware) because it sits on every hot-path request.
 """
@@ -19,7 +20,8 @@ _HEADER = b"x-request-id"
 
 
 class RequestContextMiddleware:
-    """Tags each request with an id, refuses oversized bodies (413), counts and logs it."""
+    """Tags each request with an id, refuses oversized bodies (413) and bodies declared as
+    anything but JSON (415: a form or multipart body is not read as JSON), counts and logs it."""
 
     def __init__(
         self, app: ASGIApp, *, metrics: HttpMetrics, logger: logging.Logger, max_body_bytes: int
@@ -45,13 +47,20 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
-        declared = _content_length(scope)
+        declared, media_type = _body_headers(scope)
         try:
             if declared is not None and declared > self.max_body_bytes:
                 response = problem_response(
                     413, "Payload too large",
                     f"request body is {declared} bytes; the limit is {self.max_body_bytes}",
                     slug="payload-too-large", request_id=request_id,
+                )
+                await response(scope, receive, send_with_id)
+            elif media_type is not None and not _is_json(media_type):
+                response = problem_response(
+                    415, "Unsupported media type",
+                    f"the body is declared as {media_type!r}; send application/json",
+                    slug="unsupported-media-type", request_id=request_id,
                 )
                 await response(scope, receive, send_with_id)
             else:
@@ -102,12 +111,20 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_headers(scope: Scope) -> tuple[int | None, str | None]:
+    """The declared Content-Length and media type (without parameters), in one pass."""
+    length = media_type = None
     for key, value in scope["headers"]:
         if key == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif key == b"content-type":
+            media_type = value.decode("latin-1").partition(";")[0].strip().lower()
+    return length, media_type
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type in ("application/json", "") or media_type.endswith("+json")
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from kit.settings import ServiceSettings
+from kit.errors import problem_body
+from kit.settings import HttpSettings
 
 
 class _CoalescingTransport:
@@ -55,8 +57,19 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self.transport.flush()
         super().on_response_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools cannot parse (a NUL in a header, a bad request line) is answered
+        as problem+json like every other error, not uvicorn's plain text."""
+        body = orjson.dumps(problem_body(400, "Bad request", f"{msg} (not valid HTTP/1.1)",
+                                         slug="bad-request"))
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
+            + body)
+        self.transport.close()
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+
+def serve(app: FastAPI, settings: HttpSettings) -> None:
     uvicorn.run(
         app,
         host=settings.host,

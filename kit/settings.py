@@ -25,6 +25,8 @@ class HttpSettings(BaseSettings):
                                 description="Largest request body; a larger one is a 413")
     max_instances: int = Field(256, gt=0, description="Most instances in one predict request")
     max_text_length: int = Field(2_000, gt=0, description="Longest text field, in characters")
+    max_json_depth: int = Field(32, gt=1, le=200,
+                                description="Deepest nesting of lists/objects in a body")
     log_level: str = Field("INFO", description="Python logging level of the JSON log lines")
     redis_url: str | None = Field(
         None, description="Redis for shared state (cache, stores); in-process when unset")

@@ -89,7 +89,7 @@ def test_uvicorn_protocol_hooks_the_kit_overrides():
 
     from kit.serve import CoalescingHttpToolsProtocol
 
-    for hook in ("connection_made", "on_response_complete"):
+    for hook in ("connection_made", "on_response_complete", "send_400_response"):
         assert hook in vars(HttpToolsProtocol), (
             f"uvicorn's HttpToolsProtocol no longer defines {hook}: the kit's one-write "
             "responses (kit/serve.py) would silently stop coalescing")

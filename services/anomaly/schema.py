@@ -13,6 +13,7 @@ from kit.catalog import port_of
 from kit.settings import ServiceSettings
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
+EARLIEST, LATEST = datetime(1970, 1, 2), datetime(2100, 12, 31)
 Label = Annotated[str, Field(max_length=64)]
 
 
@@ -28,6 +29,15 @@ class Transaction(BaseModel):
     category: Label | None = None
     channel: Label | None = None
     description: Annotated[str, Field(max_length=500)] | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def plausible_time(cls, value: datetime) -> datetime:
+        """Years 1970–2100 (a card or UPI payment), which also keeps every time-zone
+        conversion inside the calendar ("0001-01-01T00:00:00+14:00" is before year 1 in UTC)."""
+        if not EARLIEST <= value.replace(tzinfo=None) <= LATEST:
+            raise ValueError("timestamp must be between 1970 and 2100")
+        return value
 
     @field_validator("amount")
     @classmethod

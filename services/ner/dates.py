@@ -270,10 +270,15 @@ def clean(text: str) -> str:
 
 
 def resolve(text: str, ref: date) -> Period | None:
+    """The period `text` names relative to `ref`; None when it names none, or one that falls
+    outside the calendar (year 1 to 9999: "tomorrow" of 9999-12-31)."""
     text = clean(text)
     text = re.sub(r"^(early|mid|late)\s*-?\s*", "", text)
     for resolver in RESOLVERS:
-        period = resolver(text, ref)
+        try:
+            period = resolver(text, ref)
+        except (OverflowError, ValueError):
+            return None
         if period:
             return period
     return None

@@ -157,6 +157,11 @@ async def test_feedback_for_an_unknown_transaction_is_404(client):
          "instances[0].transaction"),
         ({"user_id": "u", "transaction": {"timestamp": "2024-01-01T10:00:00", "amount": "lots",
                                           "merchant": "m"}}, "instances[0].transaction.amount"),
+        # Time zones that push the time outside the calendar used to be a 500 (OverflowError).
+        ({"user_id": "u", "transaction": {"timestamp": "0001-01-01T00:00:00+14:00", "amount": 1,
+                                          "merchant": "m"}}, "instances[0].transaction.timestamp"),
+        ({"user_id": "u", "transaction": {"timestamp": "9999-12-31T23:59:59-12:00", "amount": 1,
+                                          "merchant": "m"}}, "instances[0].transaction.timestamp"),
     ],
 )
 async def test_bad_input_is_422_naming_the_field(client, body, field):

@@ -77,3 +77,12 @@ def test_last_month_across_a_year_boundary():
 @pytest.mark.parametrize("text", ["Diwali", "the year", "31/31/2024"])
 def test_unresolvable_dates_have_no_value(text):
     assert normalise_date(text, REF) is None
+
+
+@pytest.mark.parametrize(("text", "reference"), [
+    ("tomorrow", date(9999, 12, 31)), ("yesterday", date(1, 1, 1)),
+    ("next year", date(9999, 6, 1)), ("next month", date(9999, 12, 5)),
+    ("last week", date(1, 1, 3)), ("in 3 days", date(9999, 12, 30)),
+])
+def test_a_date_past_the_calendars_edge_has_no_value_instead_of_an_error(text, reference):
+    assert normalise_date(text, reference) is None

@@ -144,3 +144,14 @@ async def test_metadata_describes_the_model(settings, trained):
     assert response.status_code == 200
     assert body["version"] == trained.version
     assert body["input_schema"]["properties"]["text"]["type"] == "string"
+
+
+@pytest.mark.parametrize(("text", "reference"), [
+    ("paid 500 tomorrow", "9999-12-31"), ("paid 500 yesterday", "0001-01-01"),
+    ("saving for next year", "9999-06-01")])
+async def test_reference_dates_at_the_calendars_edges_answer_200(settings, text, reference):
+    """Used to be a 500 (OverflowError in date arithmetic): the date is found, its value None."""
+    async with running_client(build_app(settings)) as client:
+        body = await predict(client, [{"text": text, "reference_date": reference}])
+    dates = [e for e in body["predictions"][0]["entities"] if e["label"] == "DATE"]
+    assert dates and all(e["value"] is None for e in dates)
