@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench import mlserver
 from bench.points import SERVICES
-from bench.procs import Server, free_port, start_server, wait_ready
 from kit.artifacts import ArtifactStore
+from kit.procs import Proc, ProcessError, free_port, start, start_gateway, start_service, wait_ready
 from kit.settings import REPO_ROOT
 
 READY_TIMEOUT_S = 240.0
@@ -53,7 +53,7 @@ class Fleet:
     def __init__(self, work: Path, model_dir: Path) -> None:
         self.work = work
         self.model_dir = model_dir
-        self.servers: dict[str, Server] = {}
+        self.servers: dict[str, Proc] = {}
         self.versions: dict[str, str] = {}
         self.skipped: list[dict[str, str]] = []
         self.logs = work / "logs"
@@ -79,12 +79,7 @@ class Fleet:
                 continue
             finally:
                 self.setup_s += time.monotonic() - began
-            port = free_port()
-            env = {f"{entry.env_prefix}HOST": "127.0.0.1", f"{entry.env_prefix}PORT": str(port),
-                   f"{entry.env_prefix}MODEL_DIR": str(self.model_dir)}
-            self.servers[name] = start_server(
-                name, [sys.executable, "-m", entry.module], env, f"http://127.0.0.1:{port}",
-                self.logs / f"{name}.log", REPO_ROOT)
+            self.servers[name] = start_service(name, self.model_dir, self.logs, wait=False)
             started.append(name)
         for name in started:
             self._wait(name, "/health/ready")
@@ -93,13 +88,9 @@ class Fleet:
         if not module_exists("gateway.__main__"):
             self.skip("gateway", "`python -m gateway` does not exist yet")
             return
-        upstreams = {name: s.base_url for name, s in self.servers.items() if name in SERVICES}
-        port = free_port()
-        env = {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port),
-               "GATEWAY_UPSTREAMS": json.dumps(upstreams)}
-        self.servers["gateway"] = start_server(
-            "gateway", [sys.executable, "-m", "gateway"], env, f"http://127.0.0.1:{port}",
-            self.logs / "gateway.log", REPO_ROOT)
+        upstreams = {name: s.url for name, s in self.servers.items() if name in SERVICES}
+        self.servers["gateway"] = start_gateway({"GATEWAY_UPSTREAMS": json.dumps(upstreams)},
+                                                self.logs, wait=False)
         self._wait("gateway", "/health/ready")
 
     def start_mlserver(self) -> None:
@@ -118,21 +109,21 @@ class Fleet:
         finally:
             self.setup_s += time.monotonic() - began
         self.versions["mlserver"] = mlserver.installed_version()
-        self.servers["mlserver"] = start_server(
-            "mlserver", mlserver.start_argv(binary, root), {}, f"http://127.0.0.1:{port}",
-            self.logs / "mlserver.log", self.work)
+        self.servers["mlserver"] = start(
+            "mlserver", mlserver.start_argv(binary, root), self.logs / "mlserver.log",
+            cwd=self.work, url=f"http://127.0.0.1:{port}")
         self._wait("mlserver", mlserver.READY_PATH)
 
     def _wait(self, name: str, path: str) -> None:
         started = time.monotonic()
         try:
             wait_ready(self.servers[name], path, READY_TIMEOUT_S)
-        except RuntimeError as exc:
-            self.servers.pop(name).stop()
-            self.skip(name, str(exc).splitlines()[0] + f" (log: {self.logs / name}.log)")
+        except ProcessError as exc:
+            self.servers.pop(name)
+            self.skip(name, str(exc).splitlines()[0])
             return
         print(f"bench: {name} ready in {time.monotonic() - started:.1f}s at "
-              f"{self.servers[name].base_url}", flush=True)
+              f"{self.servers[name].url}", flush=True)
 
     def rss_mb(self) -> dict[str, float]:
         return {name: server.rss_mb() for name, server in self.servers.items()}

@@ -25,8 +25,8 @@ from bench import report
 from bench.fleet import Fleet
 from bench.machine import load_average, machine_info
 from bench.points import SERVICES, VARY, Point, body_for, plan
-from bench.procs import post_json
 from bench.wrk import WrkError, run_wrk, wrk_binary
+from kit.procs import post_json
 from kit.settings import REPO_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -38,10 +38,10 @@ VARY_BASE = 100_000_000  # keeps every varied number the same width: distinct fl
 
 def credit_encoder(model_dir: Path, version: str):
     """Raw credit instances → the float matrix the booster takes (the service's own encoding)."""
-    from services.credit.features import FeatureSpec
+    from services.credit.model import feature_spec
 
     manifest = json.loads((model_dir / "credit" / version / "manifest.json").read_text())
-    spec = FeatureSpec.from_dict(manifest["feature_schema"])
+    spec = feature_spec(manifest)
     return lambda instances: spec.encode(instances).tolist()
 
 
@@ -86,7 +86,7 @@ def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str,
             not_running.setdefault(", ".join(missing), []).append(point.key)
             continue
         body = body_for(point, encode)
-        url = fleet.servers[point.target].base_url + point.path
+        url = fleet.servers[point.target].url + point.path
         problem = probe(url, body, point)
         if problem:
             fleet.skip(point.key, problem)

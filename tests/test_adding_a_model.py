@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kit.catalog import load_catalog
-from tests.procs import free_port
+from kit.procs import free_port
 from tests.test_fleet_run import _launch, _wait_for
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,8 @@ import pytest
 from fleet.plan import build_plan
 from fleet.supervisor import short_view
 from kit.catalog import Catalog, load_catalog
-from tests.procs import REPO_ROOT, free_port
+from kit.procs import free_port
+from kit.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 MODEL_SERVICES = load_catalog().names

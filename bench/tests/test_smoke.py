@@ -32,7 +32,7 @@ def test_one_point_against_the_credit_service(credit_model_dir: Path, tmp_path: 
         rss = fleet.rss_mb()
     finally:
         fleet.stop()
-    assert fleet.servers["credit"].process.returncode is not None
+    assert fleet.servers["credit"].popen.returncode is not None
     [run] = runs[point.key]
     assert run["requests"] > 0 and run["non_2xx"] == 0 and run["socket_errors"] == 0
     assert 0 < run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]

@@ -2,7 +2,8 @@
 
 Warms profiles with a realistic history, then times single-transaction scoring: the whole
 `predict` (validation, profile read and write, features, ONNX, reasons), its parts, and the
-same request through the app in-process. Bounded: a few thousand calls, one core.
+same request through the app in-process, each as wall and thread-CPU milliseconds
+(`kit.bench` percentiles). Bounded: a few thousand calls, one core.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
+from kit.bench import Stopwatch, time_calls
 from kit.settings import REPO_ROOT
 from kit.testing import running_client
 from services.anomaly.app import build_app
@@ -31,13 +32,6 @@ def instances_from(df) -> list[dict]:
             for r in df.itertuples()]
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ms = np.asarray(samples) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 4),
-            "p95_ms": round(float(np.percentile(ms, 95)), 4),
-            "p99_ms": round(float(np.percentile(ms, 99)), 4), "n": len(samples)}
-
-
 async def run(model_dir: Path, calls: int, redis_url: str | None) -> dict:
     df = generate_transactions(n_users=300, days=30, seed=21)
     warm, probe = df.iloc[:-calls], df.iloc[-calls:]
@@ -50,26 +44,18 @@ async def run(model_dir: Path, calls: int, redis_url: str | None) -> dict:
         for k in range(0, len(batch), 256):
             model.predict(batch[k:k + 256])
         probes = instances_from(probe)
-        whole, features, onnx = [], [], []
-        for k, one in enumerate(probes[: calls // 2]):
-            started = time.perf_counter()
-            model.predict([one])
-            whole.append(time.perf_counter() - started)
-            row = np.zeros((1, len(model.columns)), dtype=np.float32)
-            started = time.perf_counter()
-            model.scorer.score(row)
-            onnx.append(time.perf_counter() - started)
-            tx = probe.iloc[k]
-            parsed = AnomalyInstance.model_validate(one)
-            started = time.perf_counter()
-            model.profiles.observe(parsed.user_id, to_tx(parsed.transaction, tx.tx_id + "x"),
-                                   model.prior)
-            features.append(time.perf_counter() - started)
-        http = []
-        for one in probes[calls // 2:]:
-            started = time.perf_counter()
-            response = await client.post("/v1/models/anomaly:predict", json={"instances": [one]})
-            http.append(time.perf_counter() - started)
+        half = calls // 2
+        whole = time_calls(lambda i: model.predict([probes[i]]), half, warmup=0)
+        row = np.zeros((1, len(model.columns)), dtype=np.float32)
+        onnx = time_calls(lambda _: model.scorer.score(row), half)
+        parsed = [AnomalyInstance.model_validate(one) for one in probes[:half]]
+        features = time_calls(lambda i: model.profiles.observe(
+            parsed[i].user_id, to_tx(parsed[i].transaction, f"{parsed[i].transaction_id}x"),
+            model.prior), half, warmup=0)
+        http, path = Stopwatch(), "/v1/models/anomaly:predict"
+        for one in probes[half:]:
+            with http:
+                response = await client.post(path, json={"instances": [one]})
             assert response.status_code == 200
         history = np.mean([len(model.profiles.profile(u)["t"]) for u in probe["user_id"]])
         model.profiles.store.clear()
@@ -77,10 +63,10 @@ async def run(model_dir: Path, calls: int, redis_url: str | None) -> dict:
         "store": "redis" if redis_url else "in-process",
         "model_features": len(model.columns), "features_computed": len(FEATURE_NAMES),
         "mean_history_per_user": round(float(history), 1),
-        "predict_one_transaction": percentiles(whole),
-        "profile_read_features_write": percentiles(features),
-        "onnx_forest_one_row": percentiles(onnx),
-        "http_in_process_one_transaction": percentiles(http),
+        "predict_one_transaction": whole,
+        "profile_read_features_write": features,
+        "onnx_forest_one_row": onnx,
+        "http_in_process_one_transaction": http.summary(),
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import orjson
 import pandas as pd
 
 from kit import ArtifactStore
+from kit.bench import Stopwatch, time_calls
 from kit.settings import REPO_ROOT
 from services.spending.data import generate_users
 from services.spending.model import SpendingModel
@@ -52,40 +52,23 @@ def cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def percentiles(ms: list[float]) -> dict[str, float]:
-    a = np.asarray(ms)
-    return {"n": len(a), "p50": round(float(np.percentile(a, 50)), 1),
-            "p90": round(float(np.percentile(a, 90)), 1),
-            "p99": round(float(np.percentile(a, 99)), 1), "max": round(float(a.max()), 1)}
-
-
 def run(model: SpendingModel, reps: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    rows, everything, everything_cpu = {}, [], []
+    rows, everything = {}, Stopwatch(cpu_seconds)
     for kind, make in (("monthly", monthly_instance), ("transactions", transactions_instance)):
         for months in LENGTHS:
-            timings, cpu = [], []
+            stopwatch = Stopwatch(cpu_seconds)
             for _ in range(reps):
                 instance = make(months, rng)
-                started, cpu_started = time.perf_counter(), cpu_seconds()
-                [answer] = model.predict([instance])
-                timings.append(1000 * (time.perf_counter() - started))
-                cpu.append(1000 * (cpu_seconds() - cpu_started))
+                with stopwatch:
+                    [answer] = model.predict([instance])
                 assert not answer["cached"]
-            rows[f"{kind}/{months}"] = {**percentiles(timings), "method": answer["method"],
-                                        "cpu": percentiles(cpu)}
-            everything += timings
-            everything_cpu += cpu
+            rows[f"{kind}/{months}"] = {**stopwatch.summary(), "method": answer["method"]}
+            everything.wall_ms += stopwatch.wall_ms
+            everything.cpu_ms += stopwatch.cpu_ms
     instance = monthly_instance(36, rng)
-    model.predict([instance])
-    hits = []
-    for _ in range(50):
-        started = time.perf_counter()
-        model.predict([instance])
-        hits.append(1000 * (time.perf_counter() - started))
-    return {"uncached": rows, "uncached_all": percentiles(everything),
-            "uncached_all_cpu": percentiles(everything_cpu),
-            "cached_36_months": percentiles(hits)}
+    cached = time_calls(lambda _: model.predict([instance]), 50, warmup=1, cpu_clock=cpu_seconds)
+    return {"uncached": rows, "uncached_all": everything.summary(), "cached_36_months": cached}
 
 
 def load_model(model_dir: Path) -> SpendingModel:
