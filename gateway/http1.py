@@ -142,22 +142,35 @@ class KeepAliveClient:
 
     async def request(self, method: str, path: str, body: bytes = b"", *,
                       headers: dict[str, str] | None = None,
-                      timeout: float = 5.0,  # noqa: ASYNC109 (a per-call read timeout)
+                      timeout: float = 5.0,  # noqa: ASYNC109 (the whole call's deadline)
                       retry_safe: bool = True) -> Reply:
-        """One request. With `retry_safe`, a failed connect or a reused connection that closed
-        before answering is tried once more on a fresh connection."""
+        """One request, all of it (waiting for a free connection, connecting, writing, reading)
+        within `timeout` seconds. With `retry_safe`, a failed connect or a reused connection
+        that closed before answering is tried once more on a fresh connection."""
         request = self._encode(method, path, body, headers)
-        async with self._slots:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._slots.locked():  # every connection busy: wait, but not past the deadline
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout)
+            except TimeoutError:
+                raise TimeoutError("no upstream connection came free in time") from None
+        else:
+            await self._slots.acquire()
+        try:
             for attempt in (1, 2):
                 again = retry_safe and attempt == 1
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError("the call's deadline passed")
                 try:
-                    connection, reused = await self._checkout()
+                    connection, reused = await self._checkout(remaining)
                 except ConnectFailed:
                     if again:
                         continue
                     raise
                 try:
-                    reply = await connection.exchange(request, timeout)
+                    reply = await connection.exchange(request, deadline - loop.time())
                 except ConnectionDropped as exc:
                     if again and reused and exc.answered_nothing:
                         continue
@@ -165,9 +178,11 @@ class KeepAliveClient:
                 if connection.reusable and not self._closed:
                     self._idle.append(connection)
                 return reply
+        finally:
+            self._slots.release()
         raise AssertionError("unreachable")
 
-    async def _checkout(self) -> tuple[_Connection, bool]:
+    async def _checkout(self, remaining: float) -> tuple[_Connection, bool]:
         while self._idle:
             connection = self._idle.pop()
             if connection.open:
@@ -176,7 +191,7 @@ class KeepAliveClient:
             raise ConnectFailed("the client is closed")
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout(min(self.connect_timeout, remaining)):
                 _, connection = await loop.create_connection(
                     lambda: _Connection(loop), self.host, self.port)
         except (OSError, TimeoutError) as exc:

@@ -156,6 +156,24 @@ async def test_silence_times_out_and_the_connection_is_not_reused():
         await server.stop()
 
 
+async def test_waiting_for_a_busy_pool_counts_against_the_calls_deadline():
+    """With every connection held by a stalled upstream, a queued call fails at its own
+    deadline: it used to wait for a slot first, then start its timer (multiples of it)."""
+    server = await ScriptedServer(lambda n, body: None).start()
+    client = KeepAliveClient(server.url, limit=1)
+    try:
+        first = asyncio.create_task(client.request("POST", "/", b"a", timeout=5))
+        await asyncio.sleep(0.05)
+        # Still queued when its deadline passes: the first call holds the only connection.
+        with pytest.raises(TimeoutError, match="no upstream connection came free"):
+            await client.request("POST", "/", b"b", timeout=0.1)
+        assert not first.done()
+        first.cancel()
+    finally:
+        await client.close()
+        await server.stop()
+
+
 async def test_garbage_is_a_malformed_response():
     server = await ScriptedServer(lambda n, body: b"SPDY/9 what\r\n\r\n").start()
     client = KeepAliveClient(server.url)
