@@ -30,6 +30,12 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the peer's, or a trusted proxy's X-Forwarded-For (uvicorn applies
+    it only for the proxies in `forwarded_allow_ips`)."""
+    return "ip:" + (request.client.host if request.client else "unknown")
+
+
 class ApiKeys:
     """Checks a request's key against the configured digests; returns the caller's identity."""
 
@@ -43,7 +49,7 @@ class ApiKeys:
     def identify(self, request: Request) -> str:
         """The key's digest when keys are on; the client address when they are off."""
         if not self.enabled:
-            return "ip:" + (request.client.host if request.client else "unknown")
+            return client_address(request)
         key = presented_key(request)
         if key is None:
             raise Unauthorized("an API key is required (Authorization: Bearer <key> or "

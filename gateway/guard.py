@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.auth import Unauthorized, client_address
 from gateway.ratelimit import RateLimited
 from kit.docs import ASSETS_URL
 from kit.errors import ProblemError, problem_response
@@ -39,9 +40,19 @@ class GuardMiddleware:
 
 
 async def guard(request: Request) -> None:
-    """Identify the caller (401 without a valid key when keys are on), then rate-limit (429)."""
+    """Identify the caller (401 without a valid key when keys are on), then rate-limit (429).
+    A request with a missing or wrong key is limited by its address before its 401, so keys
+    cannot be guessed faster than the limit."""
     state = request.app.state
-    identity = state.api_keys.identify(request)
+    try:
+        identity = state.api_keys.identify(request)
+    except Unauthorized:
+        await limit(state, client_address(request))
+        raise
+    await limit(state, identity)
+
+
+async def limit(state, identity: str) -> None:
     try:
         await state.limiter.check(identity)
     except RateLimited:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 
 from kit.errors import ProblemError
 
@@ -40,31 +41,41 @@ class RateLimited(ProblemError):
 
 
 class MemoryBuckets:
-    def __init__(self, rate: float, burst: int, clock=time.monotonic) -> None:
+    """Buckets of the callers seen most recently, at most `max_buckets` (least recently seen
+    first out): a caller forgotten comes back to a full bucket, as after a long pause, so
+    memory stays bounded whatever the number of addresses or keys."""
+
+    def __init__(self, rate: float, burst: int, clock=time.monotonic,
+                 max_buckets: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.max_buckets = max_buckets
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def take(self, identity: str) -> float:
         """0 when a token was taken; otherwise the seconds until one is free."""
         now = self.clock()
-        tokens, last = self._buckets.get(identity, (float(self.burst), now))
+        tokens, last = self._buckets.pop(identity, (float(self.burst), now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[identity] = (tokens - 1, now)
-            return 0.0
-        self._buckets[identity] = (tokens, now)
-        return (1 - tokens) / self.rate
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        self._buckets[identity] = (tokens - 1 if wait == 0 else tokens, now)
+        if len(self._buckets) > self.max_buckets:
+            self._buckets.popitem(last=False)
+        return wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 class RateLimiter:
     """Off when `rate` is 0."""
 
-    def __init__(self, rate: float, burst: int, redis_client=None) -> None:
+    def __init__(self, rate: float, burst: int, redis_client=None,
+                 max_buckets: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
-        self.local = MemoryBuckets(rate, burst) if rate > 0 else None
+        self.local = MemoryBuckets(rate, burst, max_buckets=max_buckets) if rate > 0 else None
         self.script = redis_client.register_script(_BUCKET_LUA) if redis_client and rate > 0 \
             else None
 

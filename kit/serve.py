@@ -78,5 +78,8 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
         log_level="warning",
         loop="uvloop",
         http=CoalescingHttpToolsProtocol,
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: only the configured proxies.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
         timeout_graceful_shutdown=10,
     )

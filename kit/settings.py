@@ -28,6 +28,9 @@ class HttpSettings(BaseSettings):
     max_json_depth: int = Field(32, gt=1, le=200,
                                 description="Deepest nesting of lists/objects in a body")
     log_level: str = Field("INFO", description="Python logging level of the JSON log lines")
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For names the client (nginx); none by default")
     redis_url: str | None = Field(
         None, description="Redis for shared state (cache, stores); in-process when unset")
 

@@ -279,7 +279,7 @@ def probe_paths(docs: list[dict]) -> set[str]:
 
 def build_service_app(name: str, model_dir: Path):
     """The service's real app (its `build_app`), or a skip naming the service not yet written."""
-    from kit.settings import ServiceSettings
+    from kit.settings import HttpSettings, ServiceSettings
 
     module_name = "gateway.app" if name == "gateway" else f"services.{name}.app"
     try:
@@ -289,7 +289,8 @@ def build_service_app(name: str, model_dir: Path):
             pytest.skip(f"{name}: {module_name} does not exist yet")
         raise
     settings_types = [value for value in vars(module).values() if isinstance(value, type)
-                      and issubclass(value, ServiceSettings) and value is not ServiceSettings]
+                      and issubclass(value, HttpSettings)
+                      and value not in (HttpSettings, ServiceSettings)]
     assert len(settings_types) == 1, f"{module_name} imports one settings class"
     # Nothing trained here: the probes must answer all the same (ready says why it is not).
     overrides = {} if name == "gateway" else {"model_dir": model_dir}

@@ -86,7 +86,7 @@ async def scrape(app) -> str:
 
 
 def service_app(name: str, model_dir: Path):
-    from kit.settings import ServiceSettings
+    from kit.settings import HttpSettings, ServiceSettings
 
     module_name = "gateway.app" if name == "gateway" else f"services.{name}.app"
     try:
@@ -95,8 +95,9 @@ def service_app(name: str, model_dir: Path):
         if exc.name and module_name.startswith(exc.name):
             return None
         raise
+    bases = (HttpSettings, ServiceSettings)
     settings_type = next(v for v in vars(module).values() if isinstance(v, type)
-                         and issubclass(v, ServiceSettings) and v is not ServiceSettings)
+                         and issubclass(v, HttpSettings) and v not in bases)
     overrides = {} if name == "gateway" else {"model_dir": model_dir}
     return module.build_app(settings_type(**overrides))
 

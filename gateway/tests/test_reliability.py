@@ -9,7 +9,9 @@ import asyncio
 import pytest
 
 from gateway.app import build_app
+from gateway.auth import hash_key
 from gateway.circuit import CLOSED, HALF_OPEN
+from gateway.ratelimit import MemoryBuckets
 from gateway.tests.fakes import FakeModelService
 from kit.testing import running_client
 
@@ -129,3 +131,22 @@ async def test_a_trailing_slash_is_a_404_problem_not_a_redirect(make_settings):
         response = await client.get("/v1/models/", headers={"host": "evil.example"})
     assert_problem(response, 404)
     assert "location" not in response.headers
+
+
+def test_rate_limit_buckets_are_bounded_whatever_the_number_of_callers():
+    buckets = MemoryBuckets(rate=1.0, burst=2, max_buckets=100)
+    for n in range(1_000):
+        assert buckets.take(f"ip:10.0.{n // 256}.{n % 256}") == 0.0
+    assert len(buckets) == 100
+    assert buckets.take("ip:10.0.3.231") == 0.0  # recent: its bucket is kept (one token left)
+    assert buckets.take("ip:10.0.3.231") > 0
+
+
+async def test_requests_with_a_wrong_key_are_rate_limited_too(make_settings):
+    settings = make_settings(api_key_sha256=[hash_key("s3cret")], rate_limit_per_second=1,
+                             rate_limit_burst=2)
+    async with running_client(build_app(settings)) as client:
+        statuses = [(await client.post("/v1/credit", json={"x": 1},
+                                       headers={"X-API-Key": f"guess-{n}"})).status_code
+                    for n in range(3)]
+    assert statuses == [401, 401, 429]
