@@ -5,6 +5,10 @@ sorted by time, one read and one write per scored transaction;
 `merchant:<id>` daily transaction counts and its confirmed frauds; `tx:<id>` where a scored
 transaction happened, so feedback can name only the transaction id. Feedback itself goes to a
 separate, longer log (`feedback:<yyyy-mm-dd>`) that training reads.
+
+Every write is an atomic read-modify-write (`RecordStore.update`), so concurrent requests for one
+user or merchant lose nothing, and every key has a time to live, so a store that fills is never
+full of the forgotten.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from services.anomaly.features import (
 
 KEEP_DAYS = FRAUD_DELAY_DAYS + max(FRAUD_WINDOWS_DAYS) + 1
 MAX_FRAUDS_PER_MERCHANT = 500
+# Retention: a profile outlives a user's pause, a merchant's counts their longest window; a
+# transaction can get feedback for 90 days; labels and the feedback log serve retraining.
+PROFILE_TTL = 180 * DAY
+MERCHANT_TTL = KEEP_DAYS * DAY
+TRANSACTION_TTL = 90 * DAY
+FEEDBACK_TTL = 400 * DAY
 
 
 class ProfileStore:
@@ -38,17 +48,24 @@ class ProfileStore:
         self.max_history = max_history
 
     def observe(self, user_id: str, tx: Tx, prior: AmountPrior) -> list[float]:
-        """Features of `tx` from the profile as it stood, then `tx` joins the profile."""
-        profile = self.store.get(f"user:{user_id}")
+        """Features of `tx` from the profile as it stood, then `tx` joins the profile (in one
+        atomic update: the features see every transaction stored before this one)."""
         merchant_doc = self.store.get(f"merchant:{tx.merchant}")
-        features = transaction_features(tx, profile, merchant_doc, prior)
-        if tx.tx_id is not None and profile and tx.tx_id in profile["i"]:
-            return features  # a retried transaction is scored again, not counted twice
-        self.store.put(f"user:{user_id}", self._with(profile, tx))
-        self._count_at_merchant(tx.merchant, merchant_doc, tx.t)
+        seen: dict[str, Any] = {}
+
+        def add(profile: dict[str, list] | None) -> dict[str, list] | None:
+            seen["features"] = transaction_features(tx, profile, merchant_doc, prior)
+            seen["retry"] = tx.tx_id is not None and bool(profile) and tx.tx_id in profile["i"]
+            return None if seen["retry"] else self._with(profile, tx)
+
+        self.store.update(f"user:{user_id}", add, PROFILE_TTL)
+        if seen["retry"]:
+            return seen["features"]  # a retried transaction is scored again, not counted twice
+        self._count_at_merchant(tx.merchant, tx.t)
         if tx.tx_id is not None:
-            self.store.put(f"tx:{tx.tx_id}", {"u": user_id, "m": tx.merchant, "t": tx.t})
-        return features
+            self.store.put(f"tx:{tx.tx_id}", {"u": user_id, "m": tx.merchant, "t": tx.t},
+                           TRANSACTION_TTL)
+        return seen["features"]
 
     def _with(self, profile: dict[str, list] | None, tx: Tx) -> dict[str, list]:
         """The profile with `tx` inserted in time order, oldest dropped beyond `max_history`."""
@@ -70,25 +87,33 @@ class ProfileStore:
     def merchant(self, merchant: str) -> dict[str, Any] | None:
         return self.store.get(f"merchant:{merchant}")
 
-    def _count_at_merchant(self, merchant: str, doc: dict[str, Any] | None, t: float) -> None:
-        doc = doc or {"days": {}, "fraud": {}}
+    def _count_at_merchant(self, merchant: str, t: float) -> None:
         day = int(t // DAY)
-        doc["days"][str(day)] = doc["days"].get(str(day), 0) + 1
-        if len(doc["days"]) > KEEP_DAYS:
-            doc["days"] = {d: n for d, n in doc["days"].items() if int(d) > day - KEEP_DAYS}
-        self.store.put(f"merchant:{merchant}", doc)
+
+        def count(doc: dict[str, Any] | None) -> dict[str, Any]:
+            doc = doc or {"days": {}, "fraud": {}}
+            doc["days"][str(day)] = doc["days"].get(str(day), 0) + 1
+            if len(doc["days"]) > KEEP_DAYS:
+                doc["days"] = {d: n for d, n in doc["days"].items() if int(d) > day - KEEP_DAYS}
+            return doc
+
+        self.store.update(f"merchant:{merchant}", count, MERCHANT_TTL)
 
     def mark(self, merchant: str, tx_id: str, tx_time: float, fraud: bool, reported: float) -> None:
         """Add (or withdraw) a confirmed fraud at a merchant; the fraud-rate features read it."""
-        doc = self.store.get(f"merchant:{merchant}") or {"days": {}, "fraud": {}}
-        if fraud:
-            doc["fraud"][tx_id] = [tx_time, reported]
-            if len(doc["fraud"]) > MAX_FRAUDS_PER_MERCHANT:
-                newest = sorted(doc["fraud"].items(), key=lambda kv: kv[1][0])
-                doc["fraud"] = dict(newest[-MAX_FRAUDS_PER_MERCHANT:])
-        elif doc["fraud"].pop(tx_id, None) is None:
-            return
-        self.store.put(f"merchant:{merchant}", doc)
+
+        def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+            doc = doc or {"days": {}, "fraud": {}}
+            if fraud:
+                doc["fraud"][tx_id] = [tx_time, reported]
+                if len(doc["fraud"]) > MAX_FRAUDS_PER_MERCHANT:
+                    newest = sorted(doc["fraud"].items(), key=lambda kv: kv[1][0])
+                    doc["fraud"] = dict(newest[-MAX_FRAUDS_PER_MERCHANT:])
+            elif doc["fraud"].pop(tx_id, None) is None:
+                return None
+            return doc
+
+        self.store.update(f"merchant:{merchant}", change, MERCHANT_TTL)
 
     def record_feedback(self, tx_id: str, label: str, note: str | None = None,
                         now: float | None = None) -> dict[str, Any] | None:
@@ -101,8 +126,8 @@ class ProfileStore:
                  "merchant": seen["m"], "tx_time": seen["t"], "reported_at": reported,
                  "note": note}
         day = datetime.fromtimestamp(reported, UTC).strftime("%Y-%m-%d")
-        self.feedback_log.append(f"feedback:{day}", [entry])
-        self.store.put(f"label:{tx_id}", entry)
+        self.feedback_log.append(f"feedback:{day}", [entry], FEEDBACK_TTL)
+        self.store.put(f"label:{tx_id}", entry, FEEDBACK_TTL)
         self.mark(seen["m"], tx_id, seen["t"], label == "fraud", reported)
         return entry
 

@@ -33,6 +33,10 @@ from services.spending.schema import (
 INSTANCE = TypeAdapter(ForecastInstance)
 
 
+# A user's stored transactions live a year past their last upload (Redis TTL, and in process).
+HISTORY_TTL = 366 * 86_400.0
+
+
 class SpendingModel(ServedModel):
     """Monthly spending forecasts with intervals; the artifact holds the forecast configuration
     and its fitted parameters (combination weights, interval scale)."""
@@ -79,7 +83,7 @@ class SpendingModel(ServedModel):
 
     def ingest(self, user_id: str, transactions: list[Transaction]) -> int:
         records = [t.model_dump(mode="json") for t in transactions]
-        return self.store.append(user_id, records)
+        return self.store.append(user_id, records, HISTORY_TTL)
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         parsed: list[ForecastInstance] = validate_instances(INSTANCE, instances)
