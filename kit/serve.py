@@ -47,15 +47,47 @@ class _CoalescingTransport:
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing each response in one send: at the response's end,
-    or at the end of the loop turn for a response still streaming."""
+    """uvicorn's httptools protocol, writing each response in one send (at the response's end,
+    or at the end of the loop turn for a response still streaming), and closing a connection
+    whose request does not arrive whole within `request_timeout` seconds: uvicorn times out
+    idle keep-alive connections but not a slow request head or body (slowloris)."""
+
+    request_timeout: float = 10.0
+    _request_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_CoalescingTransport(transport, self.loop))
+        self._arm_request_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_request_timer()
+
+    def on_message_complete(self) -> None:
+        self._cancel_request_timer()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_request_timer()
+        super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
         self.transport.flush()
         super().on_response_complete()
+
+    def _arm_request_timer(self) -> None:
+        self._cancel_request_timer()
+        self._request_timer = self.loop.call_later(self.request_timeout, self._request_too_slow)
+
+    def _cancel_request_timer(self) -> None:
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
+
+    def _request_too_slow(self) -> None:
+        self._request_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         """A request httptools cannot parse (a NUL in a header, a bad request line) is answered
@@ -70,6 +102,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
 
 def serve(app: FastAPI, settings: HttpSettings) -> None:
+    protocol = type("ServedProtocol", (CoalescingHttpToolsProtocol,),
+                    {"request_timeout": settings.request_timeout})
     uvicorn.run(
         app,
         host=settings.host,
@@ -77,7 +111,10 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
         access_log=False,
         log_level="warning",
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,
+        http=protocol,
+        # Past this many connections (or requests in flight) new requests get a fast 503.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: only the configured proxies.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,

@@ -28,6 +28,13 @@ class HttpSettings(BaseSettings):
     max_json_depth: int = Field(32, gt=1, le=200,
                                 description="Deepest nesting of lists/objects in a body")
     log_level: str = Field("INFO", description="Python logging level of the JSON log lines")
+    max_connections: int = Field(
+        512, gt=0, description="Open connections (or requests in flight) before new requests "
+                               "get a 503; keep it under the process's file-descriptor limit")
+    request_timeout: float = Field(
+        10.0, gt=0, description="Seconds a request's head and body may take to arrive")
+    keep_alive_timeout: float = Field(5.0, gt=0,
+                                      description="Seconds an idle keep-alive connection stays")
     forwarded_allow_ips: list[str] = Field(
         default_factory=list,
         description="Proxies whose X-Forwarded-For names the client (nginx); none by default")

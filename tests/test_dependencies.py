@@ -89,7 +89,8 @@ def test_uvicorn_protocol_hooks_the_kit_overrides():
 
     from kit.serve import CoalescingHttpToolsProtocol
 
-    for hook in ("connection_made", "on_response_complete", "send_400_response"):
+    for hook in ("connection_made", "connection_lost", "on_message_begin", "on_message_complete",
+                 "on_response_complete", "send_400_response"):
         assert hook in vars(HttpToolsProtocol), (
             f"uvicorn's HttpToolsProtocol no longer defines {hook}: the kit's one-write "
             "responses (kit/serve.py) would silently stop coalescing")
