@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+# What ArtifactStore.save writes into every manifest, and so no caller may bring.
+SAVED_FIELDS = ("name", "version", "created_at", "files")
 
 
 class ArtifactError(RuntimeError):
@@ -109,6 +111,9 @@ class ArtifactStore:
         version: str | None = None,
     ) -> Artifact:
         """Move a staging folder into place as a new version, hashing every file in it."""
+        brought = [key for key in SAVED_FIELDS if key in manifest]
+        if brought:
+            raise ArtifactError(f"the manifest may not set {', '.join(brought)}: save writes them")
         version = version or new_version()
         target = self.model_root / version
         if target.exists():

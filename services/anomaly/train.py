@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +19,8 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score
 
-from kit.artifacts import ArtifactStore, library_versions, sha256_bytes
-from kit.settings import REPO_ROOT
+from kit.artifacts import Artifact, sha256_bytes
+from kit.training import TrainingRun, add_training_args, check_parity
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.evaluation import holdout_metrics
 from services.anomaly.features import (
@@ -33,8 +32,11 @@ from services.anomaly.features import (
 from services.anomaly.forest import ForestScorer, export_onnx
 from services.anomaly.replay import replay_features
 from services.anomaly.report import write_report
+from services.anomaly.schema import AnomalyInstance
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
+ONNX_TOLERANCE = 1e-4
+LIBRARIES = ("scikit-learn", "skl2onnx", "onnxruntime", "numpy", "pandas")
 
 
 @dataclass
@@ -89,7 +91,7 @@ def fit_forest(X: np.ndarray, cfg: TrainConfig, n_estimators: int | None = None)
 
 
 def select_features(X: np.ndarray, y: np.ndarray, w: Windows, cfg: TrainConfig,
-                    progress: bool = True) -> tuple[list[str], list[dict]]:
+                    run: TrainingRun) -> tuple[list[str], list[dict]]:
     """Greedy forward selection by validation average precision (smaller forests, sampled
     genuine rows re-weighted so the precision matches the full week)."""
     rng = np.random.default_rng(cfg.seed)
@@ -119,8 +121,7 @@ def select_features(X: np.ndarray, y: np.ndarray, w: Windows, cfg: TrainConfig,
         chosen.append(j)
         best = ap
         trail.append({"feature": FEATURE_NAMES[j], "validation_ap": round(float(ap), 4)})
-        if progress:
-            print(f"  + {FEATURE_NAMES[j]:<26} validation AP {ap:.4f}")
+        run.say(f"+ {FEATURE_NAMES[j]:<26} validation AP {ap:.4f}")
     return [FEATURE_NAMES[j] for j in chosen], trail
 
 
@@ -152,66 +153,57 @@ def amount_prior(df: pd.DataFrame) -> AmountPrior:
     return AmountPrior(float(a.median()), float(a.mean()), float(a.std()))
 
 
-def train(df: pd.DataFrame, out_root: Path, cfg: TrainConfig, data_name: str,
-          data_sha256: str, progress: bool = True) -> Path:
-    """Everything from a transaction frame to a saved, verified artifact; returns its path."""
-    w = time_windows(df, cfg)
-    prior = amount_prior(df[~w.test])
-    X = replay_features(df, prior, cfg.max_history, progress=progress)
-    y = df["fraud"].to_numpy()
-    if cfg.select_features:
-        if progress:
-            print("selecting features on the earlier fit/validation windows")
-        model_features, trail = select_features(X, y, w, cfg, progress)
-    else:
-        model_features, trail = list(FEATURE_NAMES), []
-    cols = [FEATURE_NAMES.index(f) for f in model_features]
-    forest = fit_forest(X[w.fit][:, cols], cfg)
-    fit_scores = -forest.score_samples(X[w.fit][:, cols])
-    threshold = float(np.quantile(fit_scores[y[w.fit] == 0], 1.0 - cfg.target_fpr))
+def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
+          data_sha256: str, progress: bool = True) -> Artifact:
+    """Everything from a transaction frame to a saved, verified artifact."""
+    with TrainingRun("anomaly", model_dir, libraries=LIBRARIES, progress=progress) as run:
+        w = time_windows(df, cfg)
+        prior = amount_prior(df[~w.test])
+        X = replay_features(df, prior, cfg.max_history, progress=progress)
+        y = df["fraud"].to_numpy()
+        if cfg.select_features:
+            run.say("selecting features on the earlier fit/validation windows")
+            model_features, trail = select_features(X, y, w, cfg, run)
+        else:
+            model_features, trail = list(FEATURE_NAMES), []
+        cols = [FEATURE_NAMES.index(f) for f in model_features]
+        forest = fit_forest(X[w.fit][:, cols], cfg)
+        fit_scores = -forest.score_samples(X[w.fit][:, cols])
+        threshold = float(np.quantile(fit_scores[y[w.fit] == 0], 1.0 - cfg.target_fpr))
 
-    staging = Path(tempfile.mkdtemp(prefix="anomaly-"))
-    export_onnx(forest, len(cols), staging / "model.onnx")
-    scorer = ForestScorer(staging / "model.onnx")
-    test_X = X[w.test]
-    onnx_scores = scorer.score(test_X[:, cols])
-    sk_scores = -forest.score_samples(test_X[:, cols])
-    parity = float(np.abs(onnx_scores - sk_scores).max())
-    if parity > 1e-4:
-        raise RuntimeError(f"ONNX scores differ from scikit-learn by {parity}")
-    metrics = holdout_metrics(df[w.test], onnx_scores, threshold)
-    baseline_forest = fit_forest(X[w.fit], cfg)
-    baseline = holdout_metrics(df[w.test], -baseline_forest.score_samples(test_X), threshold=1.0)
+        export_onnx(forest, len(cols), run.staging / "model.onnx")
+        test_X = X[w.test]
+        onnx_scores = ForestScorer(run.staging / "model.onnx").score(test_X[:, cols])
+        parity = check_parity("ONNX", onnx_scores, -forest.score_samples(test_X[:, cols]),
+                              ONNX_TOLERANCE)
+        metrics = holdout_metrics(df[w.test], onnx_scores, threshold)
+        baseline_forest = fit_forest(X[w.fit], cfg)
+        baseline = holdout_metrics(df[w.test], -baseline_forest.score_samples(test_X),
+                                   threshold=1.0)
 
-    reference = {
-        "model_features": model_features,
-        "amount_prior": prior.as_dict(),
-        "feature_quantile_levels": QUANTILE_LEVELS.round(4).tolist(),
-        "feature_quantiles": {name: np.quantile(X[w.fit][:, i], QUANTILE_LEVELS).tolist()
-                              for i, name in enumerate(FEATURE_NAMES)},
-    }
-    (staging / "reference.json").write_text(json.dumps(reference))
-    frame_test = df[w.test]
-    write_report(staging, data_name, metrics, baseline, trail, onnx_scores,
-                 frame_test["fraud"].to_numpy(), threshold, cfg)
-    manifest = {
-        "data": data_name,
-        "data_sha256": data_sha256,
-        "parameters": {**asdict(cfg), "min_history": MIN_HISTORY},
-        "threshold": {"score": threshold, "target_false_positive_rate": cfg.target_fpr,
-                      "set_on": "genuine transactions of the fit window"},
-        "metrics": {"holdout": metrics, "all_features_baseline": baseline,
-                    "onnx_max_abs_diff": parity},
-        "windows": {k: _span(df, getattr(w, k)) for k in ("select_fit", "select_val", "fit",
-                                                          "test")},
-        "feature_schema": {"all": list(FEATURE_NAMES), "model": model_features,
-                           "selection": trail},
-        "input_schema": "AnomalyInstance (services/anomaly/schema.py)",
-        "libraries": library_versions("scikit-learn", "skl2onnx", "onnxruntime", "numpy",
-                                      "pandas"),
-    }
-    artifact = ArtifactStore(out_root, "anomaly").save(staging, manifest)
-    return artifact.path
+        reference = {
+            "model_features": model_features,
+            "amount_prior": prior.as_dict(),
+            "feature_quantile_levels": QUANTILE_LEVELS.round(4).tolist(),
+            "feature_quantiles": {name: np.quantile(X[w.fit][:, i], QUANTILE_LEVELS).tolist()
+                                  for i, name in enumerate(FEATURE_NAMES)},
+        }
+        (run.staging / "reference.json").write_text(json.dumps(reference))
+        run.record(
+            data=data_name,
+            data_sha256=data_sha256,
+            parameters={**asdict(cfg), "min_history": MIN_HISTORY},
+            metrics={"holdout": metrics, "all_features_baseline": baseline,
+                     "onnx_max_abs_diff": parity},
+            input_schema=AnomalyInstance.model_json_schema(),
+            threshold={"score": threshold, "target_false_positive_rate": cfg.target_fpr,
+                       "set_on": "genuine transactions of the fit window"},
+            windows={k: _span(df, getattr(w, k)) for k in ("select_fit", "select_val", "fit",
+                                                           "test")},
+            features={"all": list(FEATURE_NAMES), "model": model_features, "selection": trail},
+        )
+        write_report(run, onnx_scores, df.loc[w.test, "fraud"].to_numpy())
+        return run.save()
 
 
 def _span(df: pd.DataFrame, mask: np.ndarray) -> dict:
@@ -225,9 +217,10 @@ def frame_sha256(df: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="generated",
-                        help="'generated' (default, seeded), 'handbook', or a handbook-style CSV")
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    add_training_args(parser, data_help="'generated' (default, seeded), 'handbook', or a "
+                                        "handbook-style CSV", seed=TrainConfig.seed,
+                      quick_help="small and fast (smoke runs): ≤ 150 users over ≤ 30 days, "
+                                 "4-day windows, ≤ 50 trees, ≤ 3 features")
     parser.add_argument("--users", type=int, default=600, help="generated data: users")
     parser.add_argument("--days", type=int, default=45, help="generated data: days")
     parser.add_argument("--trees", type=int, default=100)
@@ -237,9 +230,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="Redis URL of a running service: its feedback overrides labels")
     parser.add_argument("--feedback-days", type=int, default=90)
     args = parser.parse_args(argv)
+    cfg = TrainConfig(n_estimators=args.trees, target_fpr=args.target_fpr,
+                      select_features=not args.no_select, seed=args.seed)
+    users, days = args.users, args.days
+    if args.quick:
+        cfg = replace(cfg, n_estimators=min(cfg.n_estimators, 50), train_days=4, test_days=4,
+                      max_model_features=3)
+        users, days = min(users, 150), min(days, 30)
     if args.data == "generated":
-        df = generate_transactions(n_users=args.users, days=args.days)
-        name = f"generated(users={args.users}, days={args.days}, seed=7)"
+        df = generate_transactions(n_users=users, days=days)
+        name = f"generated(users={users}, days={days}, seed=7)"
     else:
         path = HANDBOOK_CSV if args.data == "handbook" else Path(args.data)
         if not path.is_file():
@@ -249,12 +249,11 @@ def main(argv: list[str] | None = None) -> None:
         df, touched = apply_feedback(df, feedback_log(args.feedback_redis, args.feedback_days))
         print(f"feedback relabelled {touched} transactions")
         name += f" + feedback({touched})"
-    cfg = TrainConfig(n_estimators=args.trees, target_fpr=args.target_fpr,
-                      select_features=not args.no_select)
     print(f"{len(df):,} transactions, {df['fraud'].mean():.2%} fraud ({name})")
-    path = train(df, args.model_dir, cfg, name, frame_sha256(df))
-    holdout = json.loads((path / "manifest.json").read_text())["metrics"]["holdout"]
-    print(f"saved {path}")
+    artifact = train(df, args.model_dir, cfg, name, frame_sha256(df),
+                     progress=not args.no_progress)
+    holdout = artifact.manifest["metrics"]["holdout"]
+    print(f"anomaly {artifact.version} -> {artifact.path}")
     print(f"holdout AUC-ROC {holdout['auc_roc']}  AP {holdout['average_precision']}  "
           f"card precision@100 {holdout['card_precision_at_100_mean']}")
 

@@ -1,30 +1,25 @@
-"""The human-readable training report: a Markdown page with ROC and calibration plots."""
+"""The credit report's own sections: CV and holdout scores, the decision threshold, fairness,
+the parity checks, and ROC and calibration plots."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
+from kit.training import TrainingRun, fmt, image, markdown_table, pyplot, save_figure
 
-def plot_roc_and_calibration(y: np.ndarray, p: np.ndarray, out_dir: Path) -> list[str]:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_roc_and_calibration(run: TrainingRun, y: np.ndarray, p: np.ndarray) -> list[str]:
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import roc_curve
 
+    plt = pyplot()
     fpr, tpr, _ = roc_curve(y, p)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot(fpr, tpr, label="model")
     ax.plot([0, 1], [0, 1], "--", color="grey", label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (holdout)")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out_dir / "roc.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, run.staging / "roc.png")
 
     frac, mean_pred = calibration_curve(y, p, n_bins=10, strategy="quantile")
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
@@ -32,33 +27,19 @@ def plot_roc_and_calibration(y: np.ndarray, p: np.ndarray, out_dir: Path) -> lis
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     ax.set(xlabel="predicted PD", ylabel="observed default rate", title="Calibration (holdout)")
     ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(out_dir / "calibration.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, run.staging / "calibration.png")
     return ["roc.png", "calibration.png"]
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return "—" if value is None else str(value)
-
-
-def write_report(path: Path, manifest: dict[str, Any], plots: list[str]) -> None:
+def write_report(run: TrainingRun, y_hold: np.ndarray, p_hold: np.ndarray) -> None:
+    manifest = run.manifest
     m = manifest["metrics"]
-    lines = [
-        f"# credit model — {manifest['data']}",
-        "",
-        f"Trained {manifest.get('created_at', '(now)')} on {m['n_train']} rows, holdout "
-        f"{m['n_holdout']} rows; data sha256 `{manifest['data_sha256'][:16]}…`.",
-        "",
-        "| metric | CV on the train split | CV on all rows | holdout |",
-        "| --- | --- | --- | --- |",
-    ]
-    for key in ("auc", "ks", "brier"):
-        cv, cv_all = m["cv"][key], m["cv_all_rows"][key]
-        lines.append(f"| {key} | {cv['mean']:.4f} ± {cv['std']:.4f} | {cv_all['mean']:.4f} ± "
-                     f"{cv_all['std']:.4f} | {m['holdout'][key]:.4f} |")
+    lines = [f"{m['n_train']} training rows, {m['n_holdout']} holdout rows.", ""]
+    lines += markdown_table(
+        ("metric", "CV on the train split", "CV on all rows", "holdout"),
+        [(key, f"{m['cv'][key]['mean']:.4f} ± {m['cv'][key]['std']:.4f}",
+          f"{m['cv_all_rows'][key]['mean']:.4f} ± {m['cv_all_rows'][key]['std']:.4f}",
+          m["holdout"][key]) for key in ("auc", "ks", "brier")])
     lines += [
         "",
         "Parameters are chosen by CV on the train split only; the holdout is never seen until the "
@@ -75,25 +56,22 @@ def write_report(path: Path, manifest: dict[str, Any], plots: list[str]) -> None
         f"{m['holdout_cost_per_applicant']:.3f} vs {m['approve_all_cost_per_applicant']:.3f} "
         "when approving everyone.",
         "",
-        f"Best parameters: `{manifest['parameters']}`",
-        "",
         "## Fairness (holdout, approval = band below high)",
     ]
     for attr, result in manifest["fairness"].items():
         lines += [
             "",
-            f"**{attr}**: approval-rate ratio {_fmt(result['approval_rate_ratio'])}, "
-            f"equal-opportunity difference {_fmt(result['equal_opportunity_difference'])}",
+            f"**{attr}**: approval-rate ratio {fmt(result['approval_rate_ratio'])}, "
+            f"equal-opportunity difference {fmt(result['equal_opportunity_difference'])}",
             "",
-            "| group | n | approval rate | approval rate among good payers |",
-            "| --- | --- | --- | --- |",
+            *markdown_table(
+                ("group", "n", "approval rate", "approval rate among good payers"),
+                [(group, row["n"], row["approval_rate"], row["good_approval_rate"])
+                 for group, row in result["groups"].items()]),
         ]
-        for group, row in result["groups"].items():
-            lines.append(f"| {group} | {row['n']} | {_fmt(row['approval_rate'])} | "
-                         f"{_fmt(row['good_approval_rate'])} |")
     lines += ["", "## Checks", "",
               f"- ONNX vs XGBoost max |Δp| = {m['onnx_max_abs_diff']:.2e} (must be ≤ 1e-5)",
               f"- tree-table contributions vs XGBoost approx_contribs max |Δ| = "
               f"{m['contrib_max_abs_diff']:.2e}", ""]
-    lines += [f"![{p}]({p})" for p in plots]
-    path.write_text("\n".join(lines) + "\n")
+    lines += [image(p, p) for p in plot_roc_and_calibration(run, y_hold, p_hold)]
+    run.write_report("credit model", lines)

@@ -8,26 +8,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ParameterGrid, StratifiedKFold, train_test_split
-from tqdm import tqdm
 
-from kit.artifacts import ArtifactStore, library_versions
-from kit.settings import REPO_ROOT
+from kit.artifacts import Artifact
+from kit.training import TrainingRun, add_training_args, check_parity
 from services.credit import evaluation
 from services.credit.data import Dataset, generate_applications, load_csv, load_german
 from services.credit.explain import tables_from_booster
 from services.credit.model import logit, sigmoid
-from services.credit.report import plot_roc_and_calibration, write_report
+from services.credit.report import write_report
 
 SEARCH_SPACE = {
     "max_depth": [2, 3],
@@ -39,6 +37,7 @@ SEARCH_SPACE = {
     "gamma": [0.0, 0.5],
 }
 ONNX_TOLERANCE = 1e-5
+LIBRARIES = ("xgboost-cpu", "xgboost", "onnxruntime", "onnxmltools", "scikit-learn", "numpy")
 
 
 @dataclass
@@ -101,8 +100,6 @@ def fold_scores(y: np.ndarray, oof: np.ndarray, cfg: TrainConfig,
 
 def base_margin(booster: xgb.Booster) -> float:
     """The model's starting log-odds (XGBoost stores base_score as a probability)."""
-    import json
-
     config = json.loads(booster.save_config())
     raw = config["learner"]["learner_model_param"]["base_score"]
     base = float(re.findall(r"[-+0-9.eE]+", raw)[0])
@@ -128,121 +125,115 @@ def onnx_probabilities(path: Path, x: np.ndarray) -> np.ndarray:
     return np.asarray(probs)[:, 1]
 
 
-def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress=True):
-    """Run the whole pipeline and save a new artifact version; returns the Artifact."""
-    say = (lambda msg: tqdm.write(msg)) if progress else (lambda msg: None)
-    spec = dataset.spec
-    x_all = spec.encode(dataset.frame.to_dict("records"))
-    y_all = dataset.target
-    idx_train, idx_hold = train_test_split(
-        np.arange(len(y_all)), test_size=cfg.holdout, stratify=y_all, random_state=cfg.seed)
-    x, y, x_hold, y_hold = x_all[idx_train], y_all[idx_train], x_all[idx_hold], y_all[idx_hold]
-    say(f"credit: {dataset.name}: {len(y)} train / {len(y_hold)} holdout rows, "
-        f"{len(spec.columns)} columns, default rate {y_all.mean():.3f}")
+def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress: bool = True
+          ) -> Artifact:
+    """Run the whole pipeline and save a new artifact version."""
+    with TrainingRun("credit", model_dir, libraries=LIBRARIES, progress=progress) as run:
+        spec = dataset.spec
+        x_all = spec.encode(dataset.frame.to_dict("records"))
+        y_all = dataset.target
+        idx_train, idx_hold = train_test_split(
+            np.arange(len(y_all)), test_size=cfg.holdout, stratify=y_all, random_state=cfg.seed)
+        x, y = x_all[idx_train], y_all[idx_train]
+        x_hold, y_hold = x_all[idx_hold], y_all[idx_hold]
+        run.say(f"{dataset.name}: {len(y)} train / {len(y_hold)} holdout rows, "
+                f"{len(spec.columns)} columns, default rate {y_all.mean():.3f}")
 
-    best_params, best_auc = None, -1.0
-    tried = []
-    picks = candidates(cfg.search_budget, cfg.seed, cfg.max_trees)
-    for params in tqdm(picks, desc="search", disable=not progress):
-        oof = out_of_fold(params, x, y, cfg, cfg.search_folds)
-        auc = fold_scores(y, oof, cfg, cfg.search_folds)["auc"]["mean"]
-        tried.append({**params, "search_cv_auc": round(auc, 4)})
-        if auc > best_auc:
-            best_params, best_auc = params, auc
-    say(f"credit: best {cfg.search_folds}-fold AUC {best_auc:.4f} with {best_params}")
-    best_oof = out_of_fold(best_params, x, y, cfg)
+        best_params, best_auc = None, -1.0
+        tried = []
+        for params in run.bar(candidates(cfg.search_budget, cfg.seed, cfg.max_trees), "search"):
+            oof = out_of_fold(params, x, y, cfg, cfg.search_folds)
+            auc = fold_scores(y, oof, cfg, cfg.search_folds)["auc"]["mean"]
+            tried.append({**params, "search_cv_auc": round(auc, 4)})
+            if auc > best_auc:
+                best_params, best_auc = params, auc
+        run.say(f"best {cfg.search_folds}-fold AUC {best_auc:.4f} with {best_params}")
+        best_oof = out_of_fold(best_params, x, y, cfg)
 
-    platt = LogisticRegression(C=1e6).fit(logit(best_oof)[:, None], y)
-    slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-    oof_cal = sigmoid(slope * logit(best_oof) + intercept)
-    high_from = evaluation.cost_optimal_threshold(y, oof_cal, dataset.cost_fn, dataset.cost_fp)
-    medium_from = high_from / 2
+        platt = LogisticRegression(C=1e6).fit(logit(best_oof)[:, None], y)
+        slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        oof_cal = sigmoid(slope * logit(best_oof) + intercept)
+        high_from = evaluation.cost_optimal_threshold(y, oof_cal, dataset.cost_fn,
+                                                      dataset.cost_fp)
+        medium_from = high_from / 2
 
-    clf = make_classifier(best_params, cfg.seed).fit(x, y)
-    p_hold_raw = clf.predict_proba(x_hold)[:, 1]
-    p_hold = sigmoid(slope * logit(p_hold_raw) + intercept)
-    decline = p_hold >= high_from
-    cost = dataset.cost_fn * np.sum((y_hold == 1) & ~decline) + dataset.cost_fp * np.sum(
-        (y_hold == 0) & decline)
+        clf = make_classifier(best_params, cfg.seed).fit(x, y)
+        p_hold_raw = clf.predict_proba(x_hold)[:, 1]
+        p_hold = sigmoid(slope * logit(p_hold_raw) + intercept)
+        decline = p_hold >= high_from
+        cost = dataset.cost_fn * np.sum((y_hold == 1) & ~decline) + dataset.cost_fp * np.sum(
+            (y_hold == 0) & decline)
 
-    fairness = {}
-    for attr, values in dataset.sensitive.items():
-        groups = evaluation.age_groups(values[idx_hold]) if attr == "age" else values[idx_hold]
-        fairness[attr] = evaluation.fairness(y_hold, ~decline, groups)
+        fairness = {}
+        for attr, values in dataset.sensitive.items():
+            groups = evaluation.age_groups(values[idx_hold]) if attr == "age" else values[idx_hold]
+            fairness[attr] = evaluation.fairness(y_hold, ~decline, groups)
 
-    staging = Path(tempfile.mkdtemp(prefix="credit-"))
-    to_onnx(clf, x.shape[1], staging / "model.onnx")
-    onnx_diff = float(np.max(np.abs(onnx_probabilities(staging / "model.onnx", x_hold)
-                                    - p_hold_raw)))
-    if onnx_diff > ONNX_TOLERANCE:
-        raise SystemExit(f"ONNX parity failed: max |Δp| = {onnx_diff:.2e} > {ONNX_TOLERANCE}")
-    booster = clf.get_booster()
-    tables = tables_from_booster(booster, base_margin(booster))
-    reference = booster.predict(xgb.DMatrix(x_hold), pred_contribs=True, approx_contribs=True)
-    contrib_diff = float(np.max(np.abs(tables.contributions(x_hold) - reference[:, :-1])))
-    tables.save(staging / "trees.npz")
-    booster.save_model(staging / "xgboost.json")  # not served: for peers (MLServer) and audits
-    say(f"credit: ONNX parity {onnx_diff:.1e}, contribution parity {contrib_diff:.1e}")
+        onnx_path = run.staging / "model.onnx"
+        to_onnx(clf, x.shape[1], onnx_path)
+        onnx_diff = check_parity("ONNX", onnx_probabilities(onnx_path, x_hold), p_hold_raw,
+                                 ONNX_TOLERANCE)
+        booster = clf.get_booster()
+        tables = tables_from_booster(booster, base_margin(booster))
+        reference = booster.predict(xgb.DMatrix(x_hold), pred_contribs=True, approx_contribs=True)
+        contrib_diff = float(np.max(np.abs(tables.contributions(x_hold) - reference[:, :-1])))
+        tables.save(run.staging / "trees.npz")
+        booster.save_model(run.staging / "xgboost.json")  # not served: for peers and audits
+        run.say(f"ONNX parity {onnx_diff:.1e}, contribution parity {contrib_diff:.1e}")
 
-    manifest = {
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data": dataset.name,
-        "data_sha256": dataset.sha256,
-        "parameters": best_params,
-        "search": tried,
-        "feature_schema": spec.to_dict(),
-        "calibration": {"method": "platt", "slope": slope, "intercept": intercept},
-        "bands": {"medium_from": medium_from, "high_from": high_from},
-        "costs": {"false_negative": dataset.cost_fn, "false_positive": dataset.cost_fp},
-        "metrics": {
-            "n_train": len(y), "n_holdout": len(y_hold),
-            "cv": fold_scores(y, best_oof, cfg),
-            "cv_all_rows": fold_scores(y_all, out_of_fold(best_params, x_all, y_all, cfg), cfg),
-            "cv_calibrated_brier": float(np.mean((oof_cal - y) ** 2)),
-            "holdout": evaluation.scores(y_hold, p_hold),
-            "holdout_uncalibrated": evaluation.scores(y_hold, p_hold_raw),
-            "holdout_cost_per_applicant": float(cost / len(y_hold)),
-            "approve_all_cost_per_applicant": float(dataset.cost_fn * y_hold.mean()),
-            "onnx_max_abs_diff": onnx_diff,
-            "contrib_max_abs_diff": contrib_diff,
-        },
-        "fairness": fairness,
-        "libraries": library_versions("xgboost-cpu", "xgboost", "onnxruntime", "onnxmltools",
-                                      "scikit-learn", "numpy"),
-    }
-    plots = plot_roc_and_calibration(y_hold, p_hold, staging)
-    write_report(staging / "report.md", manifest, plots)
-    artifact = ArtifactStore(model_dir, "credit").save(staging, manifest)
-    say(f"credit: saved {artifact.path} (holdout AUC {manifest['metrics']['holdout']['auc']:.4f})")
-    return artifact
+        run.record(
+            data=dataset.name,
+            data_sha256=dataset.sha256,
+            parameters=best_params,
+            metrics={
+                "n_train": len(y), "n_holdout": len(y_hold),
+                "cv": fold_scores(y, best_oof, cfg),
+                "cv_all_rows": fold_scores(y_all, out_of_fold(best_params, x_all, y_all, cfg),
+                                           cfg),
+                "cv_calibrated_brier": float(np.mean((oof_cal - y) ** 2)),
+                "holdout": evaluation.scores(y_hold, p_hold),
+                "holdout_uncalibrated": evaluation.scores(y_hold, p_hold_raw),
+                "holdout_cost_per_applicant": float(cost / len(y_hold)),
+                "approve_all_cost_per_applicant": float(dataset.cost_fn * y_hold.mean()),
+                "onnx_max_abs_diff": onnx_diff,
+                "contrib_max_abs_diff": contrib_diff,
+            },
+            input_schema=spec.to_dict(),
+            search=tried,
+            calibration={"method": "platt", "slope": slope, "intercept": intercept},
+            bands={"medium_from": medium_from, "high_from": high_from},
+            costs={"false_negative": dataset.cost_fn, "false_positive": dataset.cost_fp},
+            fairness=fairness,
+        )
+        write_report(run, y_hold, p_hold)
+        run.say(f"holdout AUC {run.manifest['metrics']['holdout']['auc']:.4f}")
+        return run.save()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="generated",
-                        help="'generated' (default), 'german_credit', or a CSV path")
+    add_training_args(parser, data_help="'generated' (default), 'german_credit', or a CSV path",
+                      seed=TrainConfig.seed,
+                      quick_help="small and fast (tests, smoke runs): 3 folds, 2 candidates, "
+                                 "≤ 80 trees, ≤ 3000 generated rows")
     parser.add_argument("--target", help="target column of a CSV (1/bad/default = positive)")
     parser.add_argument("--rows", type=int, default=20_000, help="rows to generate")
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
-    parser.add_argument("--quick", action="store_true",
-                        help="small and fast (tests, smoke runs): 3 folds, 2 candidates, "
-                             "≤ 80 trees, ≤ 3000 generated rows")
     parser.add_argument("--search-budget", type=int, help="candidates tried (default 8; 2 quick)")
     args = parser.parse_args(argv)
     if args.quick:
         cfg = TrainConfig(folds=3, search_budget=args.search_budget or 2, quick=True,
-                          max_trees=80)
+                          max_trees=80, seed=args.seed)
         rows = min(args.rows, 3000)
     else:
-        cfg = TrainConfig(search_budget=args.search_budget or 8)
+        cfg = TrainConfig(search_budget=args.search_budget or 8, seed=args.seed)
         rows = args.rows
     try:
         dataset = load_dataset(args.data, args.target, rows)
     except (FileNotFoundError, ValueError) as exc:
         print(f"credit train: {exc}", file=sys.stderr)
         return 2
-    artifact = train(dataset, args.model_dir, cfg)
+    artifact = train(dataset, args.model_dir, cfg, progress=not args.no_progress)
     print(artifact.path)
     return 0
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kit.artifacts import Artifact, ArtifactStore, library_versions
-from kit.settings import REPO_ROOT
+from kit.artifacts import Artifact
+from kit.training import TrainingRun, add_training_args
 from services.intent.data import Dataset, banking77_dataset, shipped_dataset
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.export import (
@@ -44,6 +41,9 @@ PARITY_SENTENCES = [
     "hi",
 ]
 TFIDF_BLOCKS = {"word": ("word", (1, 2), 1), "char": ("char_wb", (2, 5), 2)}
+SPLIT_SEED = 13  # the validation folds' seed
+LIBRARIES = ("onnxruntime", "tokenizers", "numpy", "torch", "onnx", "scikit-learn",
+             "sentence-transformers")
 
 
 @dataclass(frozen=True)
@@ -75,30 +75,12 @@ CANDIDATES = (
 BENCHMARK_CANDIDATES = (CANDIDATES[0], CANDIDATES[2], CANDIDATES[3])
 
 
-@dataclass
-class Progress:
-    enabled: bool = True
-    started: float = field(default_factory=time.perf_counter)
-
-    def say(self, message: str) -> None:
-        if self.enabled:
-            print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr,
-                  flush=True)
-
-    def bar(self, iterable, total: int, desc: str):
-        if not self.enabled:
-            return iterable
-        from tqdm import tqdm
-
-        return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False)
-
-
-def embed(encoder: OnnxSentenceEncoder, texts: list[str], progress: Progress,
+def embed(encoder: OnnxSentenceEncoder, texts: list[str], run: TrainingRun,
           batch_size: int = 64, desc: str = "embedding") -> np.ndarray:
     order = np.argsort([len(t) for t in texts])  # similar lengths share padding
     out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
     starts = range(0, len(texts), batch_size)
-    for start in progress.bar(starts, len(starts), desc):
+    for start in run.bar(starts, desc, unit="batch"):
         idx = order[start : start + batch_size]
         out[idx] = encoder.encode([texts[i] for i in idx])
     return out
@@ -151,7 +133,7 @@ def fit_head(candidate: HeadCandidate, texts: list[str], embeddings: np.ndarray,
                       neighbours=neighbours, neighbour_weight=candidate.neighbour_weight)
 
 
-def validation_splits(labels: list[str], folds: int, seed: int = 13):
+def validation_splits(labels: list[str], folds: int, seed: int = SPLIT_SEED):
     from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
     if folds > 1:
@@ -224,17 +206,17 @@ def per_label_recall(predicted: list[str], truth: list[str]) -> dict[str, float]
             for label in sorted(set(truth))}
 
 
-def prepare_encoder(work: Path, encoder_dir: Path | None, progress: Progress,
+def prepare_encoder(work: Path, encoder_dir: Path | None, run: TrainingRun,
                     check_parity: bool = True) -> dict:
     """Export MiniLM (or copy an export made earlier) into `work`, and record its parity."""
     if encoder_dir is not None:
         for name in (ENCODER_ONNX, TOKENIZER_JSON):
             shutil.copyfile(encoder_dir / name, work / name)
-        progress.say(f"reusing the encoder exported in {encoder_dir}")
+        run.say(f"reusing the encoder exported in {encoder_dir}")
         provenance = exported_provenance(encoder_dir)
         provenance["reused_export"] = str(encoder_dir)
     else:
-        progress.say("exporting all-MiniLM-L6-v2 to ONNX (torch, fp32)")
+        run.say("exporting all-MiniLM-L6-v2 to ONNX (torch, fp32)")
         provenance = export_encoder(work)
     if not check_parity:
         return provenance
@@ -245,8 +227,8 @@ def prepare_encoder(work: Path, encoder_dir: Path | None, progress: Progress,
     onnx = OnnxSentenceEncoder(work / ENCODER_ONNX, work / TOKENIZER_JSON).outputs(
         PARITY_SENTENCES)["embedding"]
     provenance["parity_min_cosine_vs_torch"] = round(float((onnx * reference).sum(1).min()), 6)
-    progress.say(f"ONNX vs sentence-transformers: min cosine "
-                 f"{provenance['parity_min_cosine_vs_torch']}")
+    run.say(f"ONNX vs sentence-transformers: min cosine "
+            f"{provenance['parity_min_cosine_vs_torch']}")
     return provenance
 
 
@@ -267,12 +249,12 @@ def evaluate(head: LinearHead, embeddings: np.ndarray, texts: list[str], truth: 
     return predicted, metrics
 
 
-def select_head(dataset: Dataset, embeddings: np.ndarray, candidates, folds: int,
-                progress: Progress) -> tuple[HeadCandidate, dict[str, float], float, float, list]:
+def select_head(dataset: Dataset, embeddings: np.ndarray, candidates, folds: int, seed: int,
+                run: TrainingRun) -> tuple[HeadCandidate, dict[str, float], float, float, list]:
     """The best candidate by validation accuracy, then its temperature and OOS threshold."""
     label_names = list(dataset.labels)
     texts, labels = dataset.train.texts, dataset.train.labels
-    splits = validation_splits(labels, folds)
+    splits = validation_splits(labels, folds, seed)
     accuracy, outcomes = {}, {}
     for candidate in candidates:
         probs = validation_probabilities(candidate, texts, embeddings, labels, label_names,
@@ -282,60 +264,58 @@ def select_head(dataset: Dataset, embeddings: np.ndarray, candidates, folds: int
         accuracy[candidate.name] = scores(decide(probs[seen], label_names, 0.0, None), truth,
                                           None)["accuracy"]
         outcomes[candidate.name] = (probs[seen], truth)
-        progress.say(f"head {candidate.name}: validation accuracy {accuracy[candidate.name]:.4f}")
+        run.say(f"head {candidate.name}: validation accuracy {accuracy[candidate.name]:.4f}")
     best = max(candidates, key=lambda c: accuracy[c.name])
     probs, truth = outcomes[best.name]
     temperature = fit_temperature(probs, truth, label_names)
-    progress.say(f"confidence temperature {temperature:.3f} (validation log-loss)")
+    run.say(f"confidence temperature {temperature:.3f} (validation log-loss)")
     threshold, curve = 0.0, []
     if OUT_OF_SCOPE in label_names:
         threshold, curve = choose_threshold(temper(probs, temperature), truth, label_names,
                                             OUT_OF_SCOPE)
-        progress.say(f"out-of-scope threshold {threshold:.2f} (validation predictions)")
+        run.say(f"out-of-scope threshold {threshold:.2f} (validation predictions)")
     return best, accuracy, float(temperature), threshold, curve
 
 
 def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
           quantize: bool = True, check_parity: bool = True, folds: int | None = None,
-          progress: Progress | None = None, candidates: tuple[HeadCandidate, ...] = CANDIDATES,
-          name: str = "intent") -> Artifact:
+          seed: int = SPLIT_SEED, progress: bool = True,
+          candidates: tuple[HeadCandidate, ...] = CANDIDATES, name: str = "intent") -> Artifact:
     """Train, evaluate and save one version under `model_dir/<name>/`.
 
     `folds` picks the validation scheme (default: 5-fold below 5,000 texts, one 10% split above).
     """
-    progress = progress or Progress()
     oos = OUT_OF_SCOPE if OUT_OF_SCOPE in dataset.labels else None
     label_names = list(dataset.labels)
     folds = folds or (5 if len(dataset.train) < 5000 else 1)
     holdout = dataset.holdout
-    with tempfile.TemporaryDirectory(prefix="intent-") as tmp:
-        work = Path(tmp) / "artifact"
-        work.mkdir()
-        encoder_info = prepare_encoder(work, encoder_dir, progress, check_parity)
+    with TrainingRun(name, model_dir, libraries=LIBRARIES, progress=progress) as run:
+        work = run.staging
+        encoder_info = prepare_encoder(work, encoder_dir, run, check_parity)
         encoder = OnnxSentenceEncoder(work / ENCODER_ONNX, work / TOKENIZER_JSON, threads=2)
-        progress.say(f"embedding {len(dataset.train)} train + {len(holdout)} holdout texts")
-        train_emb = embed(encoder, dataset.train.texts, progress, desc="train")
-        holdout_emb = embed(encoder, holdout.texts, progress, desc="holdout")
+        run.say(f"embedding {len(dataset.train)} train + {len(holdout)} holdout texts")
+        train_emb = embed(encoder, dataset.train.texts, run, desc="train")
+        holdout_emb = embed(encoder, holdout.texts, run, desc="holdout")
 
         best, selection, temperature, threshold, curve = select_head(
-            dataset, train_emb, candidates, folds, progress)
-        progress.say(f"fitting {best.name} on all {len(dataset.train)} training texts")
+            dataset, train_emb, candidates, folds, seed, run)
+        run.say(f"fitting {best.name} on all {len(dataset.train)} training texts")
         head = fit_head(best, dataset.train.texts, train_emb, dataset.train.labels, label_names)
         head.threshold, head.out_of_scope, head.temperature = threshold, oos, temperature
         predicted, metrics = evaluate(head, holdout_emb, holdout.texts, holdout.labels)
-        progress.say("holdout fp32: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        run.say("holdout fp32: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
         variants = {"fp32": metrics}
         encoder_file = ENCODER_ONNX
         if quantize:
-            progress.say("trying dynamic int8 (per-channel) end to end on the holdout")
+            run.say("trying dynamic int8 (per-channel) end to end on the holdout")
             quantize_encoder(work / ENCODER_ONNX, work / ENCODER_INT8)
             int8 = OnnxSentenceEncoder(work / ENCODER_INT8, work / TOKENIZER_JSON, threads=2)
-            int8_emb = embed(int8, holdout.texts, progress, desc="holdout int8")
+            int8_emb = embed(int8, holdout.texts, run, desc="holdout int8")
             int8_pred, variants["int8"] = evaluate(head, int8_emb, holdout.texts, holdout.labels)
             keeps = all(variants["int8"][k] >= v for k, v in metrics.items())
             variants["int8"]["mean_cosine_to_fp32"] = mean_cosine(int8_emb, holdout_emb)
-            progress.say(f"int8 holdout {variants['int8']} → {'keep' if keeps else 'drop'}")
+            run.say(f"int8 holdout {variants['int8']} → {'keep' if keeps else 'drop'}")
             if keeps:
                 encoder_file, predicted, metrics = ENCODER_INT8, int8_pred, dict(variants["int8"])
             (work / (ENCODER_ONNX if keeps else ENCODER_INT8)).unlink()
@@ -346,38 +326,37 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
                              "variant": "int8" if encoder_file == ENCODER_INT8 else "fp32",
                              "max_tokens": 256,
                              "pooling": "mean and max over the tokens, each L2-normalised"})
-        manifest = {
-            "data": dataset.name,
-            "data_sha256": dataset.sha256,
-            "parameters": {
+        run.record(
+            data=dataset.name,
+            data_sha256=dataset.sha256,
+            parameters={
                 "head": best.name, "classifier": best.classifier, "c": best.c,
                 "embedding_scale": best.embedding_scale, "temperature": float(temperature),
                 "neighbour_weight": best.neighbour_weight,
                 "tfidf_blocks": {k: list(map(str, TFIDF_BLOCKS[k])) for k in best.tfidf},
                 "out_of_scope_threshold": threshold, "selection_folds": folds,
+                "selection_seed": seed,
                 "train_size": len(dataset.train), "holdout_size": len(dataset.holdout),
             },
-            "metrics": metrics,
-            "selection": selection,
-            "variants": variants,
-            "encoder": encoder_info,
-            "labels": label_names,
-            "feature_schema": {"input": {"text": "string"}, "embedding_dim": encoder.dimension,
-                               "tfidf": {k: f.config() for k, (f, _) in head.tfidf.items()}},
-            "libraries": library_versions("onnxruntime", "tokenizers", "numpy", "torch",
-                                          "onnx", "scikit-learn", "sentence-transformers"),
-        }
-        write_report(work, manifest, curve, predicted, dataset.holdout.labels, label_names)
-        artifact = ArtifactStore(model_dir, name).save(work, manifest)
-    progress.say(f"saved {artifact.path}")
-    return artifact
+            metrics=metrics,
+            input_schema={"input": {"text": "string"}, "embedding_dim": encoder.dimension,
+                          "tfidf": {k: f.config() for k, (f, _) in head.tfidf.items()}},
+            selection=selection,
+            variants=variants,
+            encoder=encoder_info,
+            labels=label_names,
+        )
+        write_report(run, curve, predicted, dataset.holdout.labels, label_names)
+        return run.save()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="shipped",
-                        help="'shipped' (default model), 'banking77', or a Banking77-style folder")
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    add_training_args(parser, data="shipped",
+                      data_help="'shipped' (default model), 'banking77', or a Banking77-style "
+                                "folder", seed=SPLIT_SEED,
+                      quick_help="small and fast (smoke runs): 3 folds, one head, no int8 "
+                                 "trial, no torch parity check")
     parser.add_argument("--encoder-dir", type=Path, default=None,
                         help="reuse an exported encoder.onnx + tokenizer.json")
     parser.add_argument("--no-quantize", action="store_true", help="skip the int8 trial")
@@ -389,8 +368,13 @@ def main(argv: list[str] | None = None) -> int:
         dataset = banking77_dataset(folder) if folder else banking77_dataset()
         name = "intent_banking77"  # a benchmark: never the served `intent` model
     candidates = CANDIDATES if name == "intent" else BENCHMARK_CANDIDATES
-    artifact = train(dataset, args.model_dir, encoder_dir=args.encoder_dir,
-                     quantize=not args.no_quantize, candidates=candidates, name=name)
+    if args.quick:
+        options = {"folds": 3, "candidates": candidates[-1:], "quantize": False,
+                   "check_parity": False}
+    else:
+        options = {"candidates": candidates, "quantize": not args.no_quantize}
+    artifact = train(dataset, args.model_dir, encoder_dir=args.encoder_dir, seed=args.seed,
+                     progress=not args.no_progress, name=name, **options)
     metrics = artifact.manifest["metrics"]
     print(f"{name} {artifact.version}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))

@@ -10,27 +10,35 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import tempfile
-import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from spacy.language import Language
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
-from tqdm import tqdm
 
-from kit.artifacts import Artifact, ArtifactStore, library_versions, sha256_bytes
-from kit.settings import REPO_ROOT
+from kit.artifacts import Artifact, sha256_bytes
+from kit.training import TrainingRun, add_training_args
 from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
-from services.ner.evaluate import evaluate
+from services.ner.evaluation import evaluate
 from services.ner.generator import generate
 from services.ner.patterns import blank_pipeline, ruler_patterns
 from services.ner.report import write_report
 from services.ner.schema import input_json_schema
 
 PIPELINE_DIR = "pipeline"
+LIBRARIES = ("spacy", "numpy", "pydantic")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    n_train: int = 4000
+    epochs: int = 12
+    seed: int = 13
+    formal_share: float = 0.25  # report-style sentences among the generated ones
+    dropout: float = 0.2
+    batch_size: int = 32
 
 
 def to_examples(nlp: Language, sentences: Sequence[Sentence]) -> list[Example]:
@@ -47,26 +55,23 @@ def add_ruler_patterns(nlp: Language) -> None:
     nlp.get_pipe("entity_ruler").add_patterns(ruler_patterns())
 
 
-def train_pipeline(
-    sentences: Sequence[Sentence], *, epochs: int, seed: int = 13, dropout: float = 0.2,
-    batch_size: int = 32, progress: bool = False,
-) -> Language:
+def train_pipeline(sentences: Sequence[Sentence], cfg: TrainConfig, run: TrainingRun) -> Language:
     """A blank English pipeline with our tokenizer, the ruler, and a `ner` trained on sentences.
 
     The seed fixes the weights' initialisation too, so a run can be repeated."""
-    fix_random_seed(seed)
+    fix_random_seed(cfg.seed)
     nlp = blank_pipeline()
     examples = to_examples(nlp, sentences)
     optimizer = nlp.initialize(lambda: examples)
     add_ruler_patterns(nlp)
-    rng = random.Random(seed)
-    bar = tqdm(range(epochs), desc="training ner", disable=not progress, unit="epoch")
+    rng = random.Random(cfg.seed)
+    bar = run.bar(range(cfg.epochs), "training ner", unit="epoch")
     for _ in bar:
         rng.shuffle(examples)
         losses: dict[str, float] = {}
         with nlp.select_pipes(enable=["ner"]):
-            for batch in minibatch(examples, size=batch_size):
-                nlp.update(batch, drop=dropout, sgd=optimizer, losses=losses)
+            for batch in minibatch(examples, size=cfg.batch_size):
+                nlp.update(batch, drop=cfg.dropout, sgd=optimizer, losses=losses)
         bar.set_postfix(loss=round(losses.get("ner", 0.0), 1))
     return nlp
 
@@ -86,51 +91,52 @@ def benchmarks(nlp: Language, holdout: Sequence[Sentence], fire_path: Path | Non
     return metrics
 
 
-def save_artifact(
-    nlp: Language, model_dir: Path, metrics: dict, parameters: dict, data_sha256: str
-) -> Artifact:
-    staging = Path(tempfile.mkdtemp(prefix="ner-"))
-    try:
-        nlp.to_disk(staging / PIPELINE_DIR)
-        manifest = {
-            "data_sha256": data_sha256, "parameters": parameters, "metrics": metrics,
-            "labels": list(LABELS), "input_schema": input_json_schema(),
-            "libraries": library_versions("spacy", "numpy", "pydantic"),
-        }
-        write_report(staging, manifest)
-        return ArtifactStore(model_dir, "ner").save(staging, manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def train(cfg: TrainConfig, model_dir: Path, fire_path: Path | None = FIRE_DEV,
+          progress: bool = True) -> Artifact:
+    """Generate the data, train the pipeline, score it on every set and save the artifact."""
+    with TrainingRun("ner", model_dir, libraries=LIBRARIES, progress=progress) as run:
+        sentences = generate(cfg.n_train + cfg.n_train // 10, seed=cfg.seed,
+                             formal_share=cfg.formal_share)
+        train_set, holdout = sentences[: cfg.n_train], sentences[cfg.n_train :]
+        nlp = train_pipeline(train_set, cfg, run)
+        run.say("evaluating on the generated holdout, the hand-written set and FIRE dev")
+        metrics = benchmarks(nlp, holdout, fire_path)
+        nlp.to_disk(run.staging / PIPELINE_DIR)
+        run.record(
+            data=f"generated(n={len(sentences)}, seed={cfg.seed}, "
+                 f"formal_share={cfg.formal_share})",
+            data_sha256=data_hash(sentences),
+            parameters={"n_holdout": len(holdout), **asdict(cfg)},
+            metrics=metrics,
+            input_schema=input_json_schema(),
+            labels=list(LABELS),
+        )
+        write_report(run)
+        return run.save()
 
 
 def main(argv: Sequence[str] | None = None) -> Artifact:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
-    parser.add_argument("--n-train", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--formal-share", type=float, default=0.25,
+    add_training_args(parser, data_choices=("generated",),
+                      data_help="'generated': the seeded generator (the only source)",
+                      seed=TrainConfig.seed,
+                      quick_help="small and fast (smoke runs): ≤ 1000 sentences, ≤ 4 epochs")
+    parser.add_argument("--n-train", type=int, default=TrainConfig.n_train)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--formal-share", type=float, default=TrainConfig.formal_share,
                         help="share of report-style sentences in the generated data")
     parser.add_argument("--fire", type=Path, default=FIRE_DEV, help="FIRE dev JSON (benchmark)")
     args = parser.parse_args(argv)
-
-    started = time.perf_counter()
-    sentences = generate(args.n_train + args.n_train // 10, seed=args.seed,
-                         formal_share=args.formal_share)
-    train, holdout = sentences[: args.n_train], sentences[args.n_train :]
-    nlp = train_pipeline(train, epochs=args.epochs, seed=args.seed, progress=True)
-    print("evaluating on the generated holdout, the hand-written set and FIRE dev ...")
-    metrics = benchmarks(nlp, holdout, args.fire)
-    parameters = {"n_train": len(train), "n_holdout": len(holdout), "epochs": args.epochs,
-                  "seed": args.seed, "formal_share": args.formal_share, "dropout": 0.2,
-                  "batch_size": 32,
-                  "train_seconds": round(time.perf_counter() - started, 1)}
-    artifact = save_artifact(nlp, args.model_dir, metrics, parameters, data_hash(sentences))
-    for name, result in metrics.items():
+    cfg = TrainConfig(n_train=args.n_train, epochs=args.epochs, seed=args.seed,
+                      formal_share=args.formal_share)
+    if args.quick:
+        cfg = replace(cfg, n_train=min(cfg.n_train, 1000), epochs=min(cfg.epochs, 4))
+    artifact = train(cfg, args.model_dir, args.fire, progress=not args.no_progress)
+    print(f"ner {artifact.version} -> {artifact.path}")
+    for name, result in artifact.manifest["metrics"].items():
         micro = result["exact"]["micro"]
-        print(f"{name:18s} exact micro F1 {micro['f1']:.3f}  "
+        print(f"  {name:18s} exact micro F1 {micro['f1']:.3f}  "
               f"(P {micro['precision']:.3f} R {micro['recall']:.3f}, n={micro['support']})")
-    print(f"saved {artifact.path}")
     return artifact
 
 

@@ -1,35 +1,26 @@
-"""Human-readable reports: the training report next to the artifact, and the M3 report."""
+"""The spending report's own sections (the fitted parameters, holdout accuracy per path, an
+example forecast), and the M3 benchmark's report."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from kit.training import TrainingRun, image, markdown_table, pyplot, save_figure
 from services.spending.forecaster import ForecastConfig, forecast_spending
 from services.spending.history import HistoryLimits, build_history
 from services.spending.schema import HistoryItem
 
 
-def _fmt(value) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def _metric_table(metrics: dict) -> list[str]:
-    lines = ["| path | series | combination sMAPE | Theta | Prophet | seasonal naive | "
-             "coverage (raw → scaled) |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for path in ("transactions", "monthly", "short"):
         m = metrics.get(path) or {}
-        if not m:
-            continue
-        lines.append(
-            f"| {path} | {m['series']} | {m['combination_smape']:.2f} | {m['theta_smape']:.2f} | "
-            f"{m['prophet_smape']:.2f} | {m['seasonal_naive_smape']:.2f} | "
-            f"{m['coverage_raw']:.2f} → {m['coverage']:.2f} |")
-    return lines
+        if m:
+            rows.append((path, m["series"], m["combination_smape"], m["theta_smape"],
+                         m["prophet_smape"], m["seasonal_naive_smape"],
+                         f"{m['coverage_raw']:.2f} → {m['coverage']:.2f}"))
+    return markdown_table(("path", "series", "combination sMAPE", "Theta", "Prophet",
+                           "seasonal naive", "coverage (raw → scaled)"), rows, digits=2)
 
 
 def plot_example(path: Path, transactions: list[dict], config: ForecastConfig) -> None:
@@ -37,25 +28,21 @@ def plot_example(path: Path, transactions: list[dict], config: ForecastConfig) -
     history = build_history([HistoryItem(**t) for t in transactions],
                             HistoryLimits(max_points=10**6))
     result = forecast_spending(history, 12, 0.8, config).total
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = pyplot().subplots(figsize=(9, 4))
     ax.plot(history.monthly.index.to_timestamp(), history.monthly.to_numpy(), label="history")
     months = result.months.to_timestamp()
     ax.plot(months, result.yhat, label=f"forecast ({result.method})")
     ax.fill_between(months, result.lower, result.upper, alpha=0.25, label="80% interval")
     ax.set_ylabel("₹ per month")
     ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
-def write_training_report(
-    out: Path, users, fitted: ForecastConfig, metrics: dict, train_cfg
-) -> None:
+def write_training_report(run: TrainingRun, users, fitted: ForecastConfig, train_cfg) -> None:
+    metrics = run.manifest["metrics"]
     longest = max(users, key=lambda u: len(u.transactions))
-    plot_example(out / "example_forecast.png", longest.transactions, fitted)
+    plot_example(run.staging / "example_forecast.png", longest.transactions, fitted)
     lines = [
-        "# spending: training report", "",
         f"{len(users)} synthetic households (seed {train_cfg.seed}, {train_cfg.min_months}–"
         f"{train_cfg.max_months} months each); each forecast its last "
         f"{train_cfg.holdout_months} months, unseen by the fit. Paths: `monthly` = two years "
@@ -70,9 +57,9 @@ def write_training_report(
         f"- interval scale: {fitted.interval_scale}", "",
         "## Holdout accuracy", "", *_metric_table(metrics), "",
         f"Nominal interval coverage: {metrics['nominal_coverage']:.2f}.", "",
-        "![example forecast](example_forecast.png)", "",
+        image("example_forecast.png", "example forecast"),
     ]
-    (out / "report.md").write_text("\n".join(lines))
+    run.write_report("spending: training report", lines)
 
 
 def write_m3_report(out: Path, result: dict) -> None:
@@ -84,13 +71,11 @@ def write_m3_report(out: Path, result: dict) -> None:
         + (f" (fixed-seed sample, seed {result['sample_seed']})" if result["sample_seed"] else
            " (all)")
         + f"; forecast = last 18 points; config from {result['config_from']}.", "",
-        "| method | sMAPE |", "|---|---|",
-        f"| combination (Prophet weight {result['weight_prophet']}) | {s['combination']:.2f} |",
-        f"| Theta (ours) | {s['theta']:.2f} |",
-        f"| Prophet (ours, bounded fit) | {s['prophet']:.2f} |",
-        f"| Naive2 (ours) | {s['naive2']:.2f} |",
-        f"| seasonal naive (ours) | {s['seasonal_naive']:.2f} |",
-        *[f"| {k} (published) | {v:.2f} |" for k, v in result["published"].items()], "",
+        *markdown_table(("method", "sMAPE"), [
+            (f"combination (Prophet weight {result['weight_prophet']})", s["combination"]),
+            ("Theta (ours)", s["theta"]), ("Prophet (ours, bounded fit)", s["prophet"]),
+            ("Naive2 (ours)", s["naive2"]), ("seasonal naive (ours)", s["seasonal_naive"]),
+            *((f"{k} (published)", v) for k, v in result["published"].items())], digits=2), "",
         "Combination sMAPE by Prophet weight: "
         + ", ".join(f"{w}: {v:.2f}" for w, v in result["smape_by_weight"].items()), "",
         f"80% interval coverage of the combination: {result['coverage_80']:.3f}.", "",

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import orjson
-from tqdm import tqdm
 
 from kit import Artifact, ArtifactStore
-from kit.artifacts import library_versions
-from kit.settings import REPO_ROOT
+from kit.training import Progress, TrainingRun, add_training_args
 from services.spending import evaluation
 from services.spending.data import M3_PATH, M3Series, SyntheticUser, generate_users, load_m3
 from services.spending.forecaster import ForecastConfig
@@ -58,13 +54,13 @@ def _split(user: SyntheticUser, holdout: int):
 
 
 def collect_cases(users: list[SyntheticUser], config: ForecastConfig, train_cfg: TrainConfig,
-                  progress: bool = True) -> dict[str, list[evaluation.SeriesCase]]:
+                  run: TrainingRun) -> dict[str, list[evaluation.SeriesCase]]:
     """Each user's holdout case on the path the service would take: `monthly` (Prophet on
     monthly totals, two years on), `transactions` (Prophet on daily totals, a year on) or
     `short` (Theta alone)."""
     cases: dict[str, list[evaluation.SeriesCase]] = {"transactions": [], "monthly": [],
                                                      "short": []}
-    for user in tqdm(users, desc="holdout forecasts", disable=not progress, unit="user"):
+    for user in run.bar(users, "holdout forecasts", unit="user"):
         history, actual = _split(user, train_cfg.holdout_months)
         if history.months >= config.prophet_min_months:
             case = evaluation.daily_case(history.daily.iloc[:0], history.monthly, actual, config,
@@ -122,29 +118,24 @@ def data_hash(users: list[SyntheticUser]) -> str:
 def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainConfig = TrainConfig(),
           config: ForecastConfig | None = None, progress: bool = True) -> Artifact:
     """Fit the global parameters on the users' holdouts and save the artifact."""
-    started = time.perf_counter()
     config = config or ForecastConfig()
-    cases = collect_cases(users, config, train_cfg, progress)
-    fitted = fit_parameters(cases, config, train_cfg.width)
-    metrics = holdout_metrics(cases, fitted, train_cfg.width)
-    staging = Path(tempfile.mkdtemp(prefix="spending-"))
-    (staging / "forecast_config.json").write_bytes(
-        orjson.dumps(fitted.to_dict(), option=orjson.OPT_INDENT_2))
-    write_training_report(staging, users, fitted, metrics, train_cfg)
-    manifest = {
-        "data_sha256": data_hash(users),
-        "parameters": {"forecast": fitted.to_dict(), "training": {
-            "users": len(users), "seed": train_cfg.seed, "holdout_months": train_cfg.holdout_months,
-            "weight_grid": WEIGHT_GRID, "scale_grid": SCALE_GRID}},
-        "metrics": metrics,
-        "feature_schema": forecast_input_schema(),
-        "libraries": library_versions(*LIBRARIES),
-        "train_seconds": round(time.perf_counter() - started, 1),
-    }
-    try:
-        return ArtifactStore(model_dir, "spending").save(staging, manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with TrainingRun("spending", model_dir, libraries=LIBRARIES, progress=progress) as run:
+        cases = collect_cases(users, config, train_cfg, run)
+        fitted = fit_parameters(cases, config, train_cfg.width)
+        (run.staging / "forecast_config.json").write_bytes(
+            orjson.dumps(fitted.to_dict(), option=orjson.OPT_INDENT_2))
+        run.record(
+            data=f"synthetic households(users={len(users)}, seed={train_cfg.seed})",
+            data_sha256=data_hash(users),
+            parameters={"forecast": fitted.to_dict(), "training": {
+                "users": len(users), "seed": train_cfg.seed,
+                "holdout_months": train_cfg.holdout_months,
+                "weight_grid": WEIGHT_GRID, "scale_grid": SCALE_GRID}},
+            metrics=holdout_metrics(cases, fitted, train_cfg.width),
+            input_schema=forecast_input_schema(),
+        )
+        write_training_report(run, users, fitted, train_cfg)
+        return run.save()
 
 
 def latest_config(model_dir: Path) -> tuple[ForecastConfig, str]:
@@ -168,16 +159,17 @@ def evaluate_m3(path: Path, model_dir: Path, out_dir: Path, sample: int, seed: i
     is chosen on each series' validation window (the 18 points before the test), because the
     artifact's weight was fitted on Indian household spending, not on M3's industries."""
     config, source = latest_config(model_dir)
+    bars = Progress(progress)
     series = load_m3(path)
     if sample and sample < len(series):
         rng = np.random.default_rng(seed)
         series = [series[i] for i in sorted(rng.choice(len(series), sample, replace=False))]
     started = time.perf_counter()
     validation = [evaluation.m3_case(validation_split(s), config) for s in
-                  tqdm(series, desc="M3 validation", disable=not progress, unit="series")]
+                  bars.bar(series, "M3 validation", unit="series")]
     weight = evaluation.best_weight(validation, config, WEIGHT_GRID)
     cases = [evaluation.m3_case(s, config) for s in
-             tqdm(series, desc="M3 test", disable=not progress, unit="series")]
+             bars.bar(series, "M3 test", unit="series")]
     seconds = time.perf_counter() - started
     result = {
         "series": len(cases), "sample_seed": seed if sample else None, "config_from": source,
@@ -196,25 +188,26 @@ def evaluate_m3(path: Path, model_dir: Path, out_dir: Path, sample: int, seed: i
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
+    add_training_args(parser, data=M3_PATH, data_help="M3 monthly long CSV (for --eval m3)",
+                      seed=TrainConfig.seed, quick_help="small and fast (smoke runs): ≤ 12 "
+                                                        "households")
     parser.add_argument("--users", type=int, default=TrainConfig.users)
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--eval", choices=["m3"], help="run a benchmark instead of training")
-    parser.add_argument("--data", type=Path, default=M3_PATH, help="M3 monthly long CSV")
     parser.add_argument("--sample", type=int, default=0,
                         help="score a fixed-seed sample of this many M3 series (0: all)")
-    parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     progress = not args.no_progress
     if args.eval == "m3":
-        if not args.data.is_file():
-            parser.error(f"M3 data not found at {args.data} (see ../shared/data/m3_monthly)")
+        data = Path(args.data)
+        if not data.is_file():
+            parser.error(f"M3 data not found at {data} (see ../shared/data/m3_monthly)")
         out_dir = args.model_dir / "spending-eval"
-        result = evaluate_m3(args.data, args.model_dir, out_dir, args.sample, args.seed, progress)
+        result = evaluate_m3(data, args.model_dir, out_dir, args.sample, args.seed, progress)
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
         print(f"report: {out_dir / 'm3.md'}")
         return
-    train_cfg = TrainConfig(users=args.users, seed=args.seed)
+    train_cfg = TrainConfig(users=min(args.users, 12) if args.quick else args.users,
+                            seed=args.seed)
     users = generate_users(train_cfg.users, train_cfg.seed, min_months=train_cfg.min_months,
                            max_months=train_cfg.max_months)
     artifact = train(users, args.model_dir, train_cfg, progress=progress)

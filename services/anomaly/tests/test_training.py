@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from kit.artifacts import ArtifactStore
 from kit.stores import MemoryRecordStore
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.features import FEATURE_NAMES
+from services.anomaly.model import AnomalyModel
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.replay import frame_transactions
+from services.anomaly.schema import AnomalySettings
 from services.anomaly.train import amount_prior, apply_feedback
 
 
 def test_manifest_records_what_serving_and_review_need(artifact_path):
     manifest = json.loads((artifact_path / "manifest.json").read_text())
     assert len(FEATURE_NAMES) >= 20
-    assert manifest["feature_schema"]["all"] == list(FEATURE_NAMES)
-    assert set(manifest["feature_schema"]["model"]) <= set(FEATURE_NAMES)
+    assert manifest["features"]["all"] == list(FEATURE_NAMES)
+    assert set(manifest["features"]["model"]) <= set(FEATURE_NAMES)
+    assert manifest["input_schema"]["title"] == "AnomalyInstance"
     assert 0.0 < manifest["threshold"]["score"] < 1.0
     holdout = manifest["metrics"]["holdout"]
     for key in ("auc_roc", "average_precision", "card_precision_at_100_mean"):
@@ -28,6 +33,15 @@ def test_manifest_records_what_serving_and_review_need(artifact_path):
                                       "scores.png", "precision_recall.png"}
     assert len(manifest["data_sha256"]) == 64
     assert "AUC-ROC" in (artifact_path / "report.md").read_text()
+
+
+def test_a_version_saved_with_feature_schema_still_describes_its_features(model_dir):
+    artifact = ArtifactStore(model_dir, "anomaly").load()
+    manifest = dict(artifact.manifest)
+    manifest["feature_schema"] = manifest.pop("features")
+    model = AnomalyModel(AnomalySettings())
+    model.load(replace(artifact, manifest=manifest))
+    assert model.metadata()["features"] == artifact.manifest["features"]
 
 
 def test_threshold_meets_the_target_false_positive_rate_on_its_window(artifact_path):

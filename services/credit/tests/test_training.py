@@ -1,15 +1,19 @@
 """Training: CLI and manifest, ONNX parity, contribution parity, loaders."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import xgboost as xgb
 
 from kit.artifacts import ArtifactStore
-from services.credit import evaluation
+from kit.training import ParityError
+from services.credit import evaluation, train
 from services.credit.data import GERMAN_DIR, generate_applications, load_german
 from services.credit.explain import tables_from_booster
+from services.credit.model import CreditModel
+from services.credit.schema import CreditSettings
 from services.credit.train import base_margin, main, onnx_probabilities, to_onnx
 
 
@@ -19,7 +23,7 @@ def test_cli_trains_a_small_model_and_writes_a_manifest(tmp_path, capsys):
     artifact = ArtifactStore(tmp_path, "credit").load()
     manifest = artifact.manifest
     for key in ("version", "created_at", "data_sha256", "parameters", "metrics",
-                "feature_schema", "libraries", "files", "calibration", "bands", "fairness"):
+                "input_schema", "libraries", "files", "calibration", "bands", "fairness"):
         assert key in manifest, key
     assert set(manifest["files"]) >= {"model.onnx", "trees.npz", "report.md", "roc.png"}
     assert manifest["metrics"]["onnx_max_abs_diff"] <= 1e-5
@@ -35,7 +39,7 @@ def test_cli_trains_from_a_csv(tmp_path):
     assert main(["--data", str(csv), "--target", "bad", "--quick",
                  "--model-dir", str(tmp_path / "m")]) == 0
     manifest = ArtifactStore(tmp_path / "m", "credit").load().manifest
-    names = [f["name"] for f in manifest["feature_schema"]["fields"]]
+    names = [f["name"] for f in manifest["input_schema"]["fields"]]
     assert "employment_type" in names and "bad" not in names
 
 
@@ -44,6 +48,26 @@ def test_cli_rejects_a_missing_target(tmp_path, capsys):
     csv.write_text("a,b\n1,0\n2,1\n")
     assert main(["--data", str(csv), "--target", "nope", "--model-dir", str(tmp_path)]) == 2
     assert "target column 'nope'" in capsys.readouterr().err
+
+
+def test_a_failed_onnx_parity_check_saves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "ONNX_TOLERANCE", 0.0)
+    with pytest.raises(ParityError, match=r"ONNX parity failed: max \|Δ\| = .* > tolerance 0"):
+        train.train(generate_applications(n=600), tmp_path,
+                    train.TrainConfig(folds=2, search_budget=1, quick=True, max_trees=20),
+                    progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_version_saved_with_feature_schema_still_serves(model_dir, application):
+    artifact = ArtifactStore(model_dir, "credit").load()
+    manifest = dict(artifact.manifest)
+    manifest["feature_schema"] = manifest.pop("input_schema")
+    old, new = CreditModel(CreditSettings()), CreditModel(CreditSettings())
+    old.load(replace(artifact, manifest=manifest))
+    new.load(artifact)
+    assert old.input_schema() == new.input_schema()
+    assert old.predict([application]) == new.predict([application])
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from services.intent.data import shipped_dataset
 from services.intent.schema import IntentSettings
-from services.intent.train import CANDIDATES, Progress, train
+from services.intent.train import CANDIDATES, train
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory, encoder_dir: Path) -> Path:
     """The shipped-data model, trained fast: one head (SVM + neighbours), 3 folds, no int8."""
     root = tmp_path_factory.mktemp("models")
     train(shipped_dataset(), root, encoder_dir=encoder_dir, quantize=False, check_parity=False,
-          folds=3, progress=Progress(enabled=False), candidates=CANDIDATES[-1:])
+          folds=3, progress=False, candidates=CANDIDATES[-1:])
     return root
 
 

@@ -1,22 +1,19 @@
-"""One small model per test session, trained into a tmp dir with the train module's functions."""
+"""One small model per test session, trained into a tmp dir by the service's own `train`."""
 
 from __future__ import annotations
 
 import pytest
 
 from kit.artifacts import Artifact
-from services.ner.generator import generate
 from services.ner.schema import NerSettings
-from services.ner.train import save_artifact, train_pipeline
+from services.ner.train import TrainConfig, train
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Artifact:
     model_dir = tmp_path_factory.mktemp("models")
-    sentences = generate(1600, seed=5)
-    nlp = train_pipeline(sentences[:1500], epochs=10, seed=5)
-    metrics = {"generated_holdout": {"exact": {}, "overlap": {}}}
-    return save_artifact(nlp, model_dir, metrics, {"epochs": 10, "n_train": 1500}, "test-data")
+    return train(TrainConfig(n_train=1500, epochs=10, seed=5), model_dir, fire_path=None,
+                 progress=False)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from services.ner import generator, lexicons
 from services.ner.data import FIRE_DEV, LABELS, load_eval_set, load_fire, parse_markup
-from services.ner.evaluate import score_spans
+from services.ner.evaluation import score_spans
 from services.ner.formal import TEMPLATES as FORMAL_TEMPLATES
 from services.ner.generator import generate
 from services.ner.patterns import blank_pipeline

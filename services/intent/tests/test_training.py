@@ -19,7 +19,7 @@ def test_manifest_records_provenance_metrics_and_schema(artifact):
         assert 0.0 <= manifest["metrics"][key] <= 1.0
     assert manifest["metrics"]["in_scope_accuracy"] > 0.8
     assert manifest["metrics"]["out_of_scope_recall"] > 0.8
-    assert manifest["feature_schema"]["embedding_dim"] == 768  # mean + max pooling
+    assert manifest["input_schema"]["embedding_dim"] == 768  # mean + max pooling
     assert {"onnxruntime", "tokenizers", "numpy"} <= set(manifest["libraries"])
     report = (artifact.path / "report.md").read_text()
     assert "in_scope_accuracy" in report and (artifact.path / "confusion.png").stat().st_size > 0

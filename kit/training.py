@@ -1,0 +1,209 @@
+"""TrainingRun: what every service's trainer shares, so its train.py keeps only data → fit →
+evaluation: the staging folder, progress, the manifest's core fields, parity checks, the frame
+of report.md and the command-line flags.
+
+    with TrainingRun("credit", model_dir, libraries=("xgboost", "numpy")) as run:
+        ...                                  # fit, writing the model's files into run.staging
+        run.record(data=..., data_sha256=..., parameters=..., metrics=..., input_schema=...)
+        run.write_report("credit model", body_lines)
+        artifact = run.save()
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from kit.artifacts import Artifact, ArtifactError, ArtifactStore, library_versions
+from kit.settings import REPO_ROOT
+
+REPORT = "report.md"
+
+
+class ParityError(ArtifactError):
+    """An exported model that does not reproduce the fitted one: it is never saved, so never
+    served."""
+
+
+def check_parity(what: str, exported: Any, reference: Any, tolerance: float) -> float:
+    """The largest absolute difference between two models' outputs on the same rows; above
+    `tolerance` (or NaN) it is a ParityError naming both numbers."""
+    difference = float(np.max(np.abs(np.asarray(exported, dtype=np.float64)
+                                     - np.asarray(reference, dtype=np.float64))))
+    if not difference <= tolerance:
+        raise ParityError(f"{what} parity failed: max |Δ| = {difference:.2e} "
+                          f"> tolerance {tolerance:g}")
+    return difference
+
+
+class Progress:
+    """Timestamped lines (`[  12.3s] message`) on stdout and tqdm bars on stderr, or nothing at
+    all when disabled (tests, benchmarks that print JSON)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def say(self, message: str) -> None:
+        if self.enabled:
+            tqdm.write(f"[{self.elapsed():6.1f}s] {message}", file=sys.stdout)
+            sys.stdout.flush()
+
+    def bar(self, iterable: Iterable, desc: str, *, total: int | None = None,
+            unit: str = "it") -> tqdm:
+        return tqdm(iterable, desc=desc, total=total, unit=unit, leave=False,
+                    disable=not self.enabled)
+
+
+class TrainingRun:
+    """One training run of the model `name`, saved as a new version under `model_dir/<name>/`.
+
+    The staging folder is made in `model_dir` itself, so saving is a rename within one file
+    system, and it is removed when the block ends however it ends: an exception inside the run
+    leaves neither a staging folder nor a half-written version behind.
+    """
+
+    def __init__(self, name: str, model_dir: Path | str, *, libraries: Sequence[str] = (),
+                 progress: bool = True) -> None:
+        self.name = name
+        self.store = ArtifactStore(model_dir, name)
+        self.libraries = tuple(libraries)
+        self.progress = Progress(progress)
+        self.manifest: dict[str, Any] | None = None
+        self._staging: Path | None = None
+
+    def __enter__(self) -> TrainingRun:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.name}-staging-",
+                                              dir=self.store.root))
+        self._staging.chmod(0o755)  # mkdtemp's 0700 would make the saved version private
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self._staging = None
+
+    @property
+    def staging(self) -> Path:
+        """Where the model's files go until `save` moves them into place as the new version."""
+        if self._staging is None:
+            raise RuntimeError("a TrainingRun has a staging folder only inside its with-block")
+        return self._staging
+
+    def say(self, message: str) -> None:
+        self.progress.say(f"{self.name}: {message}")
+
+    def bar(self, iterable: Iterable, desc: str, *, total: int | None = None,
+            unit: str = "it") -> tqdm:
+        return self.progress.bar(iterable, desc, total=total, unit=unit)
+
+    def record(self, *, data: str, data_sha256: str, parameters: dict[str, Any],
+               metrics: dict[str, Any], input_schema: Any, **extra: Any) -> dict[str, Any]:
+        """The manifest: the fields every model records, then the service's own (`extra`),
+        the library versions and the seconds the run has taken so far. `name`, `version`,
+        `created_at` and `files` are ArtifactStore.save's to write."""
+        self.manifest = {
+            "data": data, "data_sha256": data_sha256, "parameters": parameters,
+            "metrics": metrics, "input_schema": input_schema, **extra,
+            "libraries": library_versions(*self.libraries),
+            "train_seconds": round(self.progress.elapsed(), 1),
+        }
+        return self.manifest
+
+    def write_report(self, title: str, body: Iterable[str]) -> Path:
+        """report.md in the staging folder: the title, the data line, the service's own
+        sections (`body`), then the parameters."""
+        if self.manifest is None:
+            raise RuntimeError("record() the manifest before writing the report")
+        path = self.staging / REPORT
+        path.write_text(report_text(title, self.manifest, body), encoding="utf-8")
+        return path
+
+    def save(self) -> Artifact:
+        """Move the staging folder into place as a new, hashed version."""
+        if self.manifest is None:
+            raise RuntimeError("record() the manifest before saving")
+        artifact = self.store.save(self.staging, self.manifest)
+        self.say(f"saved {artifact.path}")
+        return artifact
+
+
+def report_text(title: str, manifest: dict[str, Any], body: Iterable[str]) -> str:
+    lines = [f"# {title}", "",
+             f"Data: {manifest['data']} (sha256 `{manifest['data_sha256'][:16]}…`); trained in "
+             f"{manifest['train_seconds']} s.", "", *body, "", "## Parameters", "",
+             *(f"- {key}: {value}" for key, value in flatten(manifest["parameters"]).items())]
+    return "\n".join(lines) + "\n"
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys (`forecast.interval_scale`)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "—" if value is None else str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]],
+                   digits: int = 4) -> list[str]:
+    """A Markdown table; floats are shown with `digits` decimals, None as a dash."""
+    return [f"| {' | '.join(header)} |", f"|{' --- |' * len(header)}",
+            *(f"| {' | '.join(fmt(cell, digits) for cell in row)} |" for row in rows)]
+
+
+def image(file: str, alt: str) -> str:
+    return f"![{alt}]({file})"
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display), imported only when a report draws."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path, dpi: int = 100) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+
+
+def add_training_args(parser: argparse.ArgumentParser, *, data: Any = "generated",
+                      data_help: str = "'generated' (default)",
+                      data_choices: Sequence[str] | None = None, seed: int = 0,
+                      quick_help: str = "small and fast (tests, smoke runs)",
+                      ) -> argparse.ArgumentParser:
+    """The flags every trainer takes (the launcher runs `python -m services.<name>.train
+    --model-dir DIR`; images run `train --quick`); a service adds its own after these."""
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models",
+                        help="versions are written under DIR/<name>/ (default: models/)")
+    parser.add_argument("--data", default=data, choices=data_choices, help=data_help)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--seed", type=int, default=seed, help=f"training seed (default {seed})")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress lines or bars")
+    return parser
