@@ -4,17 +4,14 @@ files (no CDN) and shows the hot predict routes, which FastAPI's router does not
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
 from gateway.app import build_app as build_gateway
 from gateway.settings import GatewaySettings
-from tests.procs import free_port, require_binary
+from tests.procs import require_binary
+from tests.servers import ServedInThread
 from tests.toy_words.app import build_app as build_words
 from tests.toy_words.schema import WordsSettings
 from tests.toy_words.train import main as train_words
@@ -24,32 +21,6 @@ pytestmark = pytest.mark.integration
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
-
-
-class ServedInThread:
-    """A real uvicorn server for an app, on a free loopback port, for as long as the block."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        url = f"http://127.0.0.1:{self.port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("the server did not become ready")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def rendered_dom(url: str, profile: Path) -> str:
