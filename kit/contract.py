@@ -10,9 +10,13 @@ and every route in `/openapi.json` with the model's own input schema.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,9 +25,13 @@ import pytest
 from fastapi import FastAPI
 
 from kit.catalog import load_catalog
+from kit.settings import REPO_ROOT
 from kit.testing import every_route, running_client
 
 PROBLEM_JSON = "application/problem+json"
+# Libraries only trainer images hold (tests/test_deploy_images.py checks the image locks).
+TRAINING_ONLY = {"torch", "sklearn", "skl2onnx", "onnxmltools", "onnx", "xgboost", "transformers",
+                 "sentence_transformers"}
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -35,6 +43,17 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["request_id"] == response.headers["x-request-id"]
     assert "Traceback" not in response.text
     return body
+
+
+def imported_roots(source: str) -> set[str]:
+    """The top-level packages a module's source imports (at any depth of the module)."""
+    roots = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
 
 
 class ServiceContract:
@@ -61,6 +80,21 @@ class ServiceContract:
         self.app = self.build_app(model_dir, max_instances=4, max_body_bytes=20_000)
         async with running_client(self.app) as client:
             yield client
+
+    def test_serving_imports_no_training_code(self):
+        """The runtime image holds only the service's own lock: no module its server loads may
+        be a trainer or import a training library (third-party optional imports aside)."""
+        probe = (f"import sys, services.{self.name}.app, services.{self.name}.__main__; "
+                 "print(' '.join(sorted(sys.modules)))")
+        loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                cwd=REPO_ROOT, check=True).stdout.split()
+        ours = [m for m in loaded if m.split(".")[0] in ("kit", "services")]
+        assert f"services.{self.name}.train" not in ours and "kit.training" not in ours
+        for module in ours:
+            spec = importlib.util.find_spec(module)
+            if spec and spec.origin and spec.origin.endswith(".py"):
+                imported = imported_roots(Path(spec.origin).read_text())
+                assert not imported & TRAINING_ONLY, f"{module} imports {imported & TRAINING_ONLY}"
 
     async def test_not_ready_without_a_model_and_says_how_to_train(self, tmp_path: Path):
         async with running_client(self.build_app(tmp_path), wait_ready=False) as client:

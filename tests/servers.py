@@ -48,8 +48,8 @@ def service_app(name: str, model_dir: Path):
     """The service's own app on `model_dir`, through its settings class (found by name)."""
     row = load_catalog().service(name)
     app_module = importlib.import_module(f"{row.module_name}.app")
-    schema_module = importlib.import_module(f"{row.module_name}.schema")
-    settings_cls = next(getattr(schema_module, attr) for attr in dir(schema_module)
+    settings_module = importlib.import_module(f"{row.module_name}.settings")
+    settings_cls = next(getattr(settings_module, attr) for attr in dir(settings_module)
                         if attr.lower() == f"{name}settings")
     return app_module.build_app(settings_cls(model_dir=model_dir, log_level="WARNING"))
 

@@ -142,7 +142,7 @@ def test_isolation_forest_private_attributes_the_onnx_export_reads():
                                  "_max_samples", "estimators_features_")
                if not hasattr(forest, name)]
     assert not missing, (
-        f"scikit-learn's IsolationForest lost {missing}: services/anomaly/forest.py builds the "
+        f"scikit-learn's IsolationForest lost {missing}: services/anomaly/export.py builds the "
         "ONNX forest from them")
     assert callable(getattr(_iforest, "_average_path_length", None)), (
         "sklearn.ensemble._iforest._average_path_length is gone: the ONNX export's score scale")

@@ -13,7 +13,7 @@ from gateway.settings import GatewaySettings
 from tests.procs import require_binary
 from tests.servers import ServedInThread
 from tests.toy_words.app import build_app as build_words
-from tests.toy_words.schema import WordsSettings
+from tests.toy_words.settings import WordsSettings
 from tests.toy_words.train import main as train_words
 
 pytestmark = pytest.mark.integration

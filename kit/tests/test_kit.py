@@ -101,7 +101,7 @@ def test_newest_version_unless_pinned(tmp_path):
 
 
 def test_model_version_setting_comes_from_the_service_prefix(monkeypatch):
-    from services.credit.schema import CreditSettings
+    from services.credit.settings import CreditSettings
 
     monkeypatch.setenv("CREDIT_MODEL_VERSION", "20240101-000000")
     monkeypatch.setenv("CREDIT_MAX_INSTANCES", "7")

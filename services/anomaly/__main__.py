@@ -2,7 +2,7 @@
 
 from kit.serve import serve
 from services.anomaly.app import build_app
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 
 if __name__ == "__main__":
     settings = AnomalySettings()

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from kit import create_app
 from services.anomaly.feedback import feedback_router
 from services.anomaly.model import AnomalyModel
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 
 
 def build_app(settings: AnomalySettings | None = None) -> FastAPI:

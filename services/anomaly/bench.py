@@ -22,7 +22,8 @@ from services.anomaly.app import build_app
 from services.anomaly.data import generate_transactions
 from services.anomaly.features import FEATURE_NAMES
 from services.anomaly.model import to_tx
-from services.anomaly.schema import AnomalyInstance, AnomalySettings
+from services.anomaly.schema import AnomalyInstance
+from services.anomaly.settings import AnomalySettings
 
 
 def instances_from(df) -> list[dict]:

@@ -17,13 +17,8 @@ from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.reasons import ReasonRanker
-from services.anomaly.schema import (
-    AnomalyInstance,
-    AnomalyPrediction,
-    AnomalySettings,
-    Feedback,
-    Transaction,
-)
+from services.anomaly.schema import AnomalyInstance, AnomalyPrediction, Feedback, Transaction
+from services.anomaly.settings import AnomalySettings
 
 _INSTANCES = TypeAdapter(AnomalyInstance)
 

@@ -7,10 +7,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
-
-from kit.catalog import port_of
-from kit.settings import ServiceSettings
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 EARLIEST, LATEST = datetime(1970, 1, 2), datetime(2100, 12, 31)
@@ -86,14 +82,3 @@ class Feedback(BaseModel):
     note: Annotated[str, Field(max_length=500)] | None = None
 
 
-class AnomalySettings(ServiceSettings):
-    """Env prefix `ANOMALY_`; with no `ANOMALY_REDIS_URL` profiles stay in-process."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="ANOMALY_", extra="ignore", protected_namespaces=()
-    )
-
-    port: int = Field(default_factory=port_of("anomaly"))
-    profile_max_transactions: int = 500
-    feedback_log_max: int = 100_000
-    max_reasons: int = 3

@@ -23,13 +23,14 @@ from kit.artifacts import Artifact, sha256_bytes
 from kit.training import TrainingRun, add_training_args, check_parity
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.evaluation import holdout_metrics
+from services.anomaly.export import export_onnx
 from services.anomaly.features import (
     FEATURE_NAMES,
     FRAUD_DELAY_DAYS,
     MIN_HISTORY,
     AmountPrior,
 )
-from services.anomaly.forest import ForestScorer, export_onnx
+from services.anomaly.forest import ForestScorer
 from services.anomaly.replay import replay_features
 from services.anomaly.report import write_report
 from services.anomaly.schema import AnomalyInstance

@@ -2,7 +2,7 @@
 
 from kit.serve import serve
 from services.credit.app import build_app
-from services.credit.schema import CreditSettings
+from services.credit.settings import CreditSettings
 
 if __name__ == "__main__":
     settings = CreditSettings()

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from kit import create_app
 from services.credit.model import CreditModel
-from services.credit.schema import CreditSettings
+from services.credit.settings import CreditSettings
 
 
 def build_app(settings: CreditSettings | None = None) -> FastAPI:

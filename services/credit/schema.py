@@ -1,4 +1,4 @@
-"""The credit service's contract: settings, the answer's shape, and the score mapping.
+"""The credit service's contract: the answer's shape and the score mapping.
 
 The request schema is not here: training writes it into the manifest (see features.py), so the
 service validates against the exact fields, ranges and categories its model learnt from.
@@ -10,18 +10,6 @@ import math
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from pydantic_settings import SettingsConfigDict
-
-from kit.catalog import port_of
-from kit.settings import ServiceSettings
-
-
-class CreditSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CREDIT_", extra="ignore", protected_namespaces=())
-
-    port: int = Field(default_factory=port_of("credit"))
-    top_reasons: int = 3
-    predict_threads: int = 1
 
 
 class Reason(BaseModel):

@@ -2,7 +2,7 @@
 
 from kit.serve import serve
 from services.intent.app import build_app
-from services.intent.schema import IntentSettings
+from services.intent.settings import IntentSettings
 
 if __name__ == "__main__":
     settings = IntentSettings()

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from kit import create_app
 from services.intent.model import IntentModel
-from services.intent.schema import IntentSettings
+from services.intent.settings import IntentSettings
 
 
 def build_app(settings: IntentSettings | None = None) -> FastAPI:

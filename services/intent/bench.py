@@ -23,7 +23,7 @@ from kit.bench import percentiles, time_calls
 from kit.procs import free_port, start_service
 from kit.settings import REPO_ROOT
 from services.intent.model import IntentModel
-from services.intent.schema import IntentSettings
+from services.intent.settings import IntentSettings
 
 QUERIES = [
     "what's my balance?", "how much did I spend on Swiggy last month", "pay my airtel bill",

@@ -10,7 +10,8 @@ from kit.artifacts import Artifact
 from kit.model import ServedModel, validate_instances
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.head import LinearHead
-from services.intent.schema import IntentPrediction, IntentSettings, instance_adapter
+from services.intent.schema import IntentPrediction, instance_adapter
+from services.intent.settings import IntentSettings
 
 ALTERNATIVES = 3
 

@@ -5,22 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
-from pydantic_settings import SettingsConfigDict
-
-from kit.catalog import port_of
-from kit.settings import ServiceSettings
 
 OUT_OF_SCOPE = "out_of_scope"
 
-
-class IntentSettings(ServiceSettings):
-    """Env prefix INTENT_; texts are short, and MiniLM reads 256 tokens at most."""
-
-    model_config = SettingsConfigDict(env_prefix="INTENT_", extra="ignore", protected_namespaces=())
-
-    port: int = Field(default_factory=port_of("intent"))
-    max_text_length: int = 1_000
-    onnx_threads: int = 1
 
 INTENTS: tuple[str, ...] = (
     "check_balance",

@@ -2,7 +2,7 @@
 
 from kit.serve import serve
 from services.ner.app import build_app
-from services.ner.schema import NerSettings
+from services.ner.settings import NerSettings
 
 if __name__ == "__main__":
     settings = NerSettings()

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from kit import create_app
 from services.ner.model import NerModel
-from services.ner.schema import NerSettings
+from services.ner.settings import NerSettings
 
 
 def build_app(settings: NerSettings | None = None) -> FastAPI:

@@ -16,7 +16,7 @@ from kit.testing import running_client
 from services.ner.app import build_app
 from services.ner.data import load_eval_set
 from services.ner.model import NerModel
-from services.ner.schema import NerSettings
+from services.ner.settings import NerSettings
 
 
 def bench_predict(model: NerModel, texts: list[str], rounds: int) -> dict[str, dict]:

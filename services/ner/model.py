@@ -12,14 +12,11 @@ from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
-from services.ner.schema import (
-    INSTANCE,
-    NerInstance,
-    NerPrediction,
-    NerSettings,
-    input_json_schema,
-)
-from services.ner.train import PIPELINE_DIR
+from services.ner.schema import INSTANCE, NerInstance, NerPrediction, input_json_schema
+from services.ner.settings import NerSettings
+
+# The artifact's folder that holds the spaCy pipeline (training writes it, serving reads it).
+PIPELINE_DIR = "pipeline"
 
 
 def normalised_value(span: Span, reference: date) -> dict[str, Any] | None:

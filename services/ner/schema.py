@@ -1,4 +1,4 @@
-"""The ner service's contract: settings, one request instance, one predicted entity."""
+"""The ner service's contract: one request instance, one predicted entity, one answer."""
 
 from __future__ import annotations
 
@@ -6,19 +6,8 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic_settings import SettingsConfigDict
-
-from kit.catalog import port_of
-from kit.settings import ServiceSettings
 
 Label = Literal["MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT"]
-
-
-class NerSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore", protected_namespaces=())
-
-    port: int = Field(default_factory=port_of("ner"))
-    batch_size: int = 64
 
 
 class NerInstance(BaseModel):

@@ -23,11 +23,11 @@ from kit.training import TrainingRun, add_training_args
 from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
 from services.ner.evaluation import evaluate
 from services.ner.generator import generate
+from services.ner.model import PIPELINE_DIR
 from services.ner.patterns import blank_pipeline, ruler_patterns
 from services.ner.report import write_report
 from services.ner.schema import input_json_schema
 
-PIPELINE_DIR = "pipeline"
 LIBRARIES = ("spacy", "numpy", "pydantic")
 
 

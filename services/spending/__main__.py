@@ -2,7 +2,7 @@
 
 from kit.serve import serve
 from services.spending.app import build_app
-from services.spending.schema import SpendingSettings
+from services.spending.settings import SpendingSettings
 
 if __name__ == "__main__":
     settings = SpendingSettings()

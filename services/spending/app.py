@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from kit import create_app
 from services.spending.model import SpendingModel
 from services.spending.routes import transactions_router
-from services.spending.schema import SpendingSettings
+from services.spending.settings import SpendingSettings
 
 
 def build_app(settings: SpendingSettings | None = None) -> FastAPI:

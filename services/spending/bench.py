@@ -22,7 +22,7 @@ from kit.bench import Stopwatch, time_calls
 from kit.settings import REPO_ROOT
 from services.spending.data import generate_users
 from services.spending.model import SpendingModel
-from services.spending.schema import SpendingSettings
+from services.spending.settings import SpendingSettings
 from services.spending.train import TrainConfig, train
 
 LENGTHS = (3, 6, 12, 18, 23, 24, 25, 36, 60, 90, 120)

@@ -25,10 +25,10 @@ from services.spending.schema import (
     ForecastInstance,
     HistoryItem,
     SpendingPrediction,
-    SpendingSettings,
     Transaction,
     forecast_input_schema,
 )
+from services.spending.settings import SpendingSettings
 
 INSTANCE = TypeAdapter(ForecastInstance)
 

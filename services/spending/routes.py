@@ -11,7 +11,8 @@ from starlette.responses import Response
 from kit import InvalidInput
 from kit.app import ready_model, run_model
 from kit.http import json_response
-from services.spending.schema import USER_ID_PATTERN, IngestRequest, SpendingSettings
+from services.spending.schema import USER_ID_PATTERN, IngestRequest
+from services.spending.settings import SpendingSettings
 
 UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's id")]
 

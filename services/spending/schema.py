@@ -1,4 +1,4 @@
-"""The spending service's contract: settings, forecast instances, ingested transactions."""
+"""The spending service's contract: forecast instances, their answer, ingested transactions."""
 
 from __future__ import annotations
 
@@ -6,35 +6,12 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_settings import SettingsConfigDict
-
-from kit import ServiceSettings
-from kit.catalog import port_of
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Category = Annotated[str, Field(min_length=1, max_length=40)]
-
-
-class SpendingSettings(ServiceSettings):
-    """Limits of the spending service; forecasting parameters come from the artifact."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="SPENDING_", extra="ignore", protected_namespaces=()
-    )
-
-    port: int = Field(default_factory=port_of("spending"))
-    max_instances: int = 32
-    interval_width: float = Field(0.8, gt=0.0, lt=1.0)
-    min_history_months: int = 3
-    max_history_months: int = 120
-    max_history_points: int = 20_000
-    max_categories: int = 12
-    max_transactions_per_user: int = 20_000
-    max_ingest_transactions: int = 5_000
-    cache_size: int = 2_048
 
 
 class HistoryItem(BaseModel):

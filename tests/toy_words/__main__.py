@@ -1,6 +1,6 @@
 from kit.serve import serve
 from tests.toy_words.app import build_app
-from tests.toy_words.schema import WordsSettings
+from tests.toy_words.settings import WordsSettings
 
 if __name__ == "__main__":
     settings = WordsSettings()

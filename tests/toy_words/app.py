@@ -2,7 +2,7 @@ from fastapi import FastAPI
 
 from kit import create_app
 from tests.toy_words.model import WordsModel
-from tests.toy_words.schema import WordsSettings
+from tests.toy_words.settings import WordsSettings
 
 
 def build_app(settings: WordsSettings | None = None) -> FastAPI:

@@ -1,16 +1,6 @@
-"""The words service's contract and settings."""
+"""The words service's contract: one instance."""
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic_settings import SettingsConfigDict
-
-from kit import ServiceSettings
-from kit.catalog import port_of
-
-
-class WordsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="WORDS_", extra="ignore", protected_namespaces=())
-
-    port: int = Field(default_factory=port_of("words"))
 
 
 class WordsInstance(BaseModel):

@@ -2,7 +2,7 @@
 
 from kit.contract import ServiceContract
 from services.anomaly.app import build_app
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 
 
 class TestContract(ServiceContract):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
-from services.anomaly.forest import ForestScorer, export_onnx
+from services.anomaly.export import export_onnx
+from services.anomaly.forest import ForestScorer
 
 
 def test_onnx_scores_equal_sklearn_even_on_split_thresholds(tmp_path):

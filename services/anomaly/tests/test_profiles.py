@@ -17,7 +17,7 @@ from services.anomaly.features import DAY, FEATURE_NAMES, INDEX, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.replay import replay_features
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 
 PRIOR = AmountPrior(median=300.0, mean=500.0, std=800.0)
 

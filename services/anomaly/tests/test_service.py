@@ -11,7 +11,7 @@ import pytest
 
 from kit.testing import running_client
 from services.anomaly.app import build_app
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 
 from .helpers import at, instance, score, warm_history
 

@@ -18,7 +18,7 @@ from kit.testing import running_client
 from services.anomaly.app import build_app
 from services.anomaly.features import AmountPrior, Tx
 from services.anomaly.profiles import PROFILE_TTL, ProfileStore
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 
 PRIOR = AmountPrior(median=1000.0, mean=1200.0, std=800.0)
 

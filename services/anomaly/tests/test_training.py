@@ -14,7 +14,7 @@ from services.anomaly.features import FEATURE_NAMES
 from services.anomaly.model import AnomalyModel
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.replay import frame_transactions
-from services.anomaly.schema import AnomalySettings
+from services.anomaly.settings import AnomalySettings
 from services.anomaly.train import amount_prior, apply_feedback
 
 

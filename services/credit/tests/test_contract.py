@@ -2,7 +2,7 @@
 
 from kit.contract import ServiceContract
 from services.credit.app import build_app
-from services.credit.schema import CreditSettings
+from services.credit.settings import CreditSettings
 
 
 class TestContract(ServiceContract):

@@ -7,7 +7,7 @@ import pytest
 from kit.testing import running_client
 from services.credit.app import build_app
 from services.credit.model import logit
-from services.credit.schema import CreditSettings
+from services.credit.settings import CreditSettings
 
 PREDICT = "/v1/models/credit:predict"
 

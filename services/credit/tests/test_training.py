@@ -13,7 +13,7 @@ from services.credit import evaluation, train
 from services.credit.data import GERMAN_DIR, generate_applications, load_german
 from services.credit.explain import tables_from_booster
 from services.credit.model import CreditModel
-from services.credit.schema import CreditSettings
+from services.credit.settings import CreditSettings
 from services.credit.train import base_margin, main, onnx_probabilities, to_onnx
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.intent.data import shipped_dataset
-from services.intent.schema import IntentSettings
+from services.intent.settings import IntentSettings
 from services.intent.train import CANDIDATES, train
 
 

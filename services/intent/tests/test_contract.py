@@ -2,7 +2,7 @@
 
 from kit.contract import ServiceContract
 from services.intent.app import build_app
-from services.intent.schema import IntentSettings
+from services.intent.settings import IntentSettings
 
 
 class TestContract(ServiceContract):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kit.artifacts import Artifact
-from services.ner.schema import NerSettings
+from services.ner.settings import NerSettings
 from services.ner.train import TrainConfig, train
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from kit.contract import ServiceContract
 from services.ner.app import build_app
-from services.ner.schema import NerSettings
+from services.ner.settings import NerSettings
 
 
 class TestContract(ServiceContract):

@@ -9,8 +9,8 @@ import spacy
 
 from kit.testing import running_client
 from services.ner.app import build_app
+from services.ner.model import PIPELINE_DIR
 from services.ner.patterns import ruler_patterns
-from services.ner.train import PIPELINE_DIR
 
 PREDICT = "/v1/models/ner:predict"
 

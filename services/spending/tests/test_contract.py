@@ -2,7 +2,7 @@
 
 from kit.contract import ServiceContract
 from services.spending.app import build_app
-from services.spending.schema import SpendingSettings
+from services.spending.settings import SpendingSettings
 
 
 class TestContract(ServiceContract):

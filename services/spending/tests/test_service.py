@@ -4,7 +4,7 @@ import pytest
 
 from kit.testing import running_client
 from services.spending.app import build_app
-from services.spending.schema import SpendingSettings
+from services.spending.settings import SpendingSettings
 
 from .conftest import daily_transactions, monthly_history
 
