@@ -89,11 +89,15 @@ def inlined(schema: dict[str, Any]) -> dict[str, Any]:
 def body_operation(schema: dict[str, Any], example: dict[str, Any] | None,
                    *errors: int) -> dict[str, Any]:
     """`openapi_extra` for a FastAPI route that reads its own body: the body and the errors."""
-    content: dict[str, Any] = {"schema": inlined(schema)}
+    return {"requestBody": request_body(inlined(schema), example),
+            "responses": error_responses(*errors)}
+
+
+def request_body(schema: dict[str, Any], example: Any | None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
     if example is not None:
         content["example"] = example
-    return {"requestBody": {"required": True, "content": {"application/json": content}},
-            "responses": error_responses(*errors)}
+    return {"required": True, "content": {"application/json": content}}
 
 
 def error_responses(*statuses: int) -> dict[str, Any]:
@@ -128,15 +132,12 @@ def predict_operation(
         "type": "object", "required": ["instances"],
         "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": max_instances,
                                      "items": instance}}}
-    content: dict[str, Any] = {"schema": body}
-    if example is not None:
-        content["example"] = {"instances": [example]}
     return {"post": {
         "tags": list(tags), "operationId": f"predict_{name}",
         "summary": f"Predict with {name} (V1 protocol)",
         "description": f"One to {max_instances} instances of the {name} model's input; one "
                        "prediction each, in order.",
-        "requestBody": {"required": True, "content": {"application/json": content}},
+        "requestBody": request_body(body, None if example is None else {"instances": [example]}),
         "responses": {"200": {"description": "One prediction per instance", "content": {
             "application/json": {"schema": answer_schema(prediction)}}},
             **error_responses(*errors)},
@@ -157,13 +158,10 @@ def friendly_operation(
     prediction = hoist(prediction, name, components)
     body = {"oneOf": [instance, {"type": "array", "minItems": 1, "maxItems": max_instances,
                                  "items": instance}]}
-    content: dict[str, Any] = {"schema": body}
-    if example is not None:
-        content["example"] = example
     return {"post": {
         "tags": ["models"], "operationId": f"ask_{name}",
         "summary": f"Ask {name}: one instance, or a list of up to {max_instances}",
-        "requestBody": {"required": True, "content": {"application/json": content}},
+        "requestBody": request_body(body, example),
         "responses": {"200": {"description": "`prediction` for one instance, `predictions` for "
                                              "a list", "content": {"application/json": {
                                                  "schema": {"oneOf": [

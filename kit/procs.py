@@ -191,14 +191,16 @@ def train(name: str, model_dir: Path, *args: str, timeout_s: float = 600.0) -> N
                            f"{(done.stdout + done.stderr)[-3000:]}")
 
 
-def start_redis(log_dir: Path, binary: str | None = None) -> Proc:
-    """A throwaway redis-server (no persistence) on a free port; `url` is its redis:// URL."""
+def start_redis(log_dir: Path, binary: str | None = None, *args: str) -> Proc:
+    """A throwaway redis-server (no persistence) on a free port, with any further server
+    arguments (`--maxmemory 1mb`); `url` is its redis:// URL."""
     binary = binary or find_binary("redis-server")
     if not binary:
         raise ProcessError("redis-server is not installed (apt-get install -y redis-server)")
     port = free_port()
     proc = start("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                           "--appendonly", "no", "--dir", str(log_dir)], log_dir / "redis.log",
+                           "--appendonly", "no", "--dir", str(log_dir), *args],
+                 log_dir / "redis.log",
                  url=f"redis://127.0.0.1:{port}/0")
     wait_for_port(proc, port)
     return proc

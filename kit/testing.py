@@ -42,3 +42,13 @@ def every_route(app: FastAPI) -> list[tuple[str, str]]:
     the hot routes too (FastAPI keeps an included router as one entry in `app.routes`)."""
     return sorted({(method, context.path) for context in iter_route_contexts(app.routes)
                    for method in context.methods or () if method != "HEAD"})
+
+
+class FakeClock:
+    """A clock that moves only when a test sets `now`: for TTLs, buckets and breakers."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

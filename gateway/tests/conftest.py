@@ -16,18 +16,34 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-async def credit():
-    service = await FakeModelService("credit").start()
+async def fake(name: str):
+    service = await FakeModelService(name).start()
     yield service
     await service.stop()
+
+
+@pytest.fixture
+async def credit():
+    async for service in fake("credit"):
+        yield service
 
 
 @pytest.fixture
 async def intent():
-    service = await FakeModelService("intent").start()
-    yield service
-    await service.stop()
+    async for service in fake("intent"):
+        yield service
+
+
+@pytest.fixture
+async def ner():
+    async for service in fake("ner"):
+        yield service
+
+
+@pytest.fixture
+async def anomaly():
+    async for service in fake("anomaly"):
+        yield service
 
 
 def gateway_settings(**upstreams: str) -> dict:

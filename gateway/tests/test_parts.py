@@ -10,14 +10,7 @@ from gateway.circuit import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from gateway.nginx.render import render_nginx
 from gateway.ratelimit import MemoryBuckets
 from gateway.settings import GatewaySettings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from kit.testing import FakeClock
 
 
 def test_instance_key_ignores_field_order_but_not_version_or_values():
@@ -29,7 +22,7 @@ def test_instance_key_ignores_field_order_but_not_version_or_values():
 
 
 async def test_memory_cache_expires_entries_and_evicts_least_recently_used():
-    clock = Clock()
+    clock = FakeClock()
     cache = MemoryCache(max_entries=2, clock=clock)
     await cache.set_many({"a": 1, "b": 2}, ttl=10)
     assert await cache.get_many(["a", "b", "c"]) == [1, 2, None]
@@ -41,7 +34,7 @@ async def test_memory_cache_expires_entries_and_evicts_least_recently_used():
 
 
 def test_breaker_opens_after_threshold_then_lets_one_probe_through():
-    clock = Clock()
+    clock = FakeClock()
     states = []
     breaker = CircuitBreaker(3, 5.0, on_change=states.append, clock=clock)
     for _ in range(2):
@@ -62,7 +55,7 @@ def test_breaker_opens_after_threshold_then_lets_one_probe_through():
 
 
 def test_breaker_frees_the_probe_slot_when_a_probe_is_cancelled():
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(1, 5.0, clock=clock)
     breaker.record_failure()
     clock.now += 5
@@ -72,7 +65,7 @@ def test_breaker_frees_the_probe_slot_when_a_probe_is_cancelled():
 
 
 def test_breaker_success_resets_the_failure_count():
-    breaker = CircuitBreaker(2, 5.0, clock=Clock())
+    breaker = CircuitBreaker(2, 5.0, clock=FakeClock())
     breaker.record_failure()
     breaker.record_success()
     breaker.record_failure()
@@ -80,7 +73,7 @@ def test_breaker_success_resets_the_failure_count():
 
 
 def test_token_bucket_allows_burst_then_refills_at_rate():
-    clock = Clock()
+    clock = FakeClock()
     buckets = MemoryBuckets(rate=2.0, burst=3, clock=clock)
     assert [buckets.take("k") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert buckets.take("k") == pytest.approx(0.5)

@@ -12,24 +12,9 @@ from gateway.app import build_app
 from gateway.auth import hash_key
 from gateway.circuit import CLOSED, HALF_OPEN
 from gateway.ratelimit import MemoryBuckets
-from gateway.tests.fakes import FakeModelService
 from kit.testing import running_client
 
 DEEP = "[" * 300 + "]" * 300
-
-
-@pytest.fixture
-async def ner():
-    service = await FakeModelService("ner").start()
-    yield service
-    await service.stop()
-
-
-@pytest.fixture
-async def anomaly():
-    service = await FakeModelService("anomaly").start()
-    yield service
-    await service.stop()
 
 
 def assert_problem(response, status: int) -> dict:

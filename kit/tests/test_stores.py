@@ -5,18 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from kit.stores import MemoryRecordStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from kit.testing import FakeClock
 
 
 def test_values_and_lists_expire_after_their_ttl():
-    clock = Clock()
+    clock = FakeClock(0.0)
     store = MemoryRecordStore(clock=clock)
     store.put("a", {"v": 1}, ttl=10)
     store.append("l", [{"n": 1}], ttl=10)

@@ -4,21 +4,19 @@ defects 8 and 9): no acknowledged update is lost, every key expires, and a Redis
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 
-from kit.procs import free_port
+from kit import procs
 from kit.stores import RedisRecordStore
 from kit.testing import running_client
 from services.anomaly.app import build_app
 from services.anomaly.features import AmountPrior, Tx
 from services.anomaly.profiles import PROFILE_TTL, ProfileStore
 from services.anomaly.settings import AnomalySettings
+from tests.procs import require_binary
 
 PRIOR = AmountPrior(median=1000.0, mean=1200.0, std=800.0)
 
@@ -64,31 +62,19 @@ def test_every_key_the_profiles_write_expires(redis_url):
 
 
 @pytest.fixture
-def full_redis():
+def full_redis(tmp_path):
     """A Redis that refuses writes: maxmemory reached, nothing evictable."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed")
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--maxmemory", "1mb", "--maxmemory-policy", "noeviction"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    filler = "x" * 10_000
+    require_binary("redis-server")
+    proc = procs.start_redis(tmp_path, None, "--maxmemory", "1mb",
+                             "--maxmemory-policy", "noeviction")
+    client = redis.Redis.from_url(proc.url)
     try:
         for n in range(1_000):
-            client.set(f"filler:{n}", filler)
+            client.set(f"filler:{n}", "x" * 10_000)
     except redis.exceptions.OutOfMemoryError:
         pass  # full: what the test wants
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield proc.url
+    proc.stop()
 
 
 async def test_a_full_redis_is_a_503_problem_not_a_500(model_dir, full_redis):
