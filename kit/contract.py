@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
+from kit import procs
 from kit.catalog import load_catalog
 from kit.settings import REPO_ROOT
 from kit.testing import every_route, running_client
@@ -95,6 +97,17 @@ class ServiceContract:
             if spec and spec.origin and spec.origin.endswith(".py"):
                 imported = imported_roots(Path(spec.origin).read_text())
                 assert not imported & TRAINING_ONLY, f"{module} imports {imported & TRAINING_ONLY}"
+
+    def test_a_fresh_server_process_loads_the_model(self, model_dir: Path, tmp_path: Path):
+        """`python -m services.<name>` in a new process, which has imported nothing the tests
+        did (a pipeline step registered only by the trainer's imports would fail to load)."""
+        server = procs.start_service(self.name, model_dir, tmp_path, timeout_s=120)
+        try:
+            meta = orjson.loads(procs.post_json(f"{server.url}/v1/models/{self.name}:predict",
+                                                orjson.dumps({"instances": [self.example]}))[1])
+            assert meta["model_name"] == self.name and len(meta["predictions"]) == 1, meta
+        finally:
+            server.stop()
 
     async def test_not_ready_without_a_model_and_says_how_to_train(self, tmp_path: Path):
         async with running_client(self.build_app(tmp_path), wait_ready=False) as client:

@@ -10,6 +10,7 @@ from spacy.tokens import Doc, Span
 
 from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
+from services.ner import gate, merchants  # noqa: F401  (register the pipeline's own steps)
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
 from services.ner.schema import INSTANCE, NerInstance, NerPrediction, input_json_schema
