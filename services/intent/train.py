@@ -63,10 +63,9 @@ CANDIDATES = (
     HeadCandidate("minilm+tfidf-logreg", ("word", "char"), c=20.0, embedding_scale=2.0),
     HeadCandidate("minilm+tfidf-svm", ("word", "char"), c=0.5, embedding_scale=2.0,
                   classifier="svm"),
-    # The SVM plus a 1-nearest-neighbour memory: weight 5 on the mean-pooling cosine, picked on
-    # two 10% validation splits of Banking77 train.csv (0.9356 → 0.9416; flat from 3 to 8).
-    # With max pooling beside the mean the memory's score is the sum of two cosines, so 2.5
-    # keeps the scale (5-fold on train.csv: 0.9348 with the mean alone → 0.9365).
+    # The SVM plus a 1-nearest-neighbour memory. Its score is the sum of the mean- and
+    # max-pooling cosines, so the weight 2.5 is the old 5 on one cosine (how it was picked, on
+    # Banking77 train.csv only: docs/intent.md, "Pooling: mean and max").
     HeadCandidate("minilm+tfidf-svm+1nn", ("word", "char"), c=0.5, embedding_scale=2.0,
                   classifier="svm", neighbour_weight=2.5),
 )

@@ -40,9 +40,8 @@ MONTH = {"LOWER": {"IN": MONTHS}}
 COMMA = {"ORTH": ",", "OP": "?"}
 
 
-# A narrow, shallow tok2vec (width 32, depth 2): sentences are short and latency matters. Against
-# width 64 / depth 3 it costs 0.02 hand-written micro F1 (0.955 → 0.935) and saves ~1 ms a sentence
-# (predict p50 2.5 → 1.5 ms), which the ≤ 2 ms goal needs.
+# A narrow, shallow tok2vec (width 32, depth 2): sentences are short and the latency goal is
+# ≤ 2 ms a sentence (the trade against width 64 / depth 3 is measured in docs/ner.md).
 NER_MODEL = {
     "@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner",
     "extra_state_tokens": False, "hidden_width": 32, "maxout_pieces": 2, "use_upper": True,
