@@ -79,6 +79,10 @@ class RateLimiter:
         self.script = redis_client.register_script(_BUCKET_LUA) if redis_client and rate > 0 \
             else None
 
+    @property
+    def enabled(self) -> bool:
+        return self.local is not None
+
     async def check(self, identity: str) -> None:
         if self.local is None:
             return

@@ -22,14 +22,18 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 def nested_deeper(value: Any, limit: int) -> bool:
-    """Whether `value` nests lists/objects more than `limit` levels (iterative: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
+    """Whether `value` nests lists/objects more than `limit` levels (level by level: no
+    recursion, and no tuple per node on the hot path)."""
+    level, depth = [value], 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level, depth = below, depth + 1
     return False
 
 
