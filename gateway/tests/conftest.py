@@ -1,19 +1,15 @@
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from gateway.settings import GatewaySettings
 from gateway.tests.fakes import FakeModelService
+from kit.procs import free_port
 
 
 def closed_port_url() -> str:
     """A loopback URL nothing listens on: a model service that is not running."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 async def fake(name: str):

@@ -13,14 +13,9 @@ import time
 import orjson
 import pytest
 
+from kit.procs import free_port
 from kit.settings import REPO_ROOT
 from tests.toy_words.train import main as train_words
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def raw_exchange(port: int, request: bytes) -> bytes:
