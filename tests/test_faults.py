@@ -216,6 +216,21 @@ async def hammer(client: httpx.AsyncClient, path: str, body: Any, stop: asyncio.
         await asyncio.sleep(pause)
 
 
+@contextlib.asynccontextmanager
+async def under_load(client: httpx.AsyncClient, *names: str):
+    """One caller per model sending its example to `/v1/<name>` for as long as the block runs;
+    yields their answers by model name."""
+    answers: dict[str, list[Answer]] = {name: [] for name in names}
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(hammer(client, f"/v1/{name}", example(name), stop,
+                                        answers[name])) for name in names]
+    try:
+        yield answers
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+
+
 async def first_answer(answers: list[Answer], *, sent_after: float, status: int,
                        within: float) -> Answer | None:
     """The first answer with `status` to a request sent after `sent_after`, waiting at most
@@ -236,28 +251,19 @@ async def test_kill_9_of_a_model_under_load_fails_it_alone_and_fast(fleet):
     gateway = fleet.gateway({"credit": credit, "ner": ner}, READ_TIMEOUT=5,
                             CIRCUIT_RESET_SECONDS=RESET)
     read_timeout = 5.0
-    credit_answers: list[Answer] = []
-    ner_answers: list[Answer] = []
-    stop = asyncio.Event()
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
-        loops = [asyncio.create_task(hammer(client, "/v1/credit", example("credit"), stop,
-                                            credit_answers)),
-                 asyncio.create_task(hammer(client, "/v1/ner", example("ner"), stop,
-                                            ner_answers))]
-        try:
-            await asyncio.sleep(1.0)
-            killed = time.monotonic()
-            kill_9(ner)
-            await asyncio.sleep(2.0)
-            restarted = time.monotonic()
-            ner = await asyncio.to_thread(fleet.service, "ner", port=port_of(ner))
-            ready = time.monotonic()
-            recovered = await first_answer(ner_answers, sent_after=ready, status=200,
-                                           within=RESET + 5)
-            await asyncio.sleep(0.5)
-        finally:
-            stop.set()
-            await asyncio.gather(*loops)
+    async with (httpx.AsyncClient(base_url=gateway.url, timeout=10) as client,
+                under_load(client, "credit", "ner") as answers):
+        credit_answers, ner_answers = answers["credit"], answers["ner"]
+        await asyncio.sleep(1.0)
+        killed = time.monotonic()
+        kill_9(ner)
+        await asyncio.sleep(2.0)
+        restarted = time.monotonic()
+        ner = await asyncio.to_thread(fleet.service, "ner", port=port_of(ner))
+        ready = time.monotonic()
+        recovered = await first_answer(ner_answers, sent_after=ready, status=200,
+                                       within=RESET + 5)
+        await asyncio.sleep(0.5)
 
     bad_credit = [a for a in credit_answers if a.status != 200]
     assert len(credit_answers) >= 20 and not bad_credit, \
@@ -294,27 +300,18 @@ async def test_sigstop_of_a_model_times_out_its_callers_and_sigcont_heals_it(fle
     gateway = fleet.gateway({"credit": credit, "ner": ner}, READ_TIMEOUT=read_timeout,
                             READ_TIMEOUTS={"ner": 5}, CIRCUIT_FAILURES=3,
                             CIRCUIT_RESET_SECONDS=RESET)
-    credit_answers: list[Answer] = []
-    ner_answers: list[Answer] = []
-    stop = asyncio.Event()
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
-        loops = [asyncio.create_task(hammer(client, "/v1/credit", example("credit"), stop,
-                                            credit_answers)),
-                 asyncio.create_task(hammer(client, "/v1/ner", example("ner"), stop,
-                                            ner_answers))]
-        try:
-            await asyncio.sleep(1.0)
-            stopped = time.monotonic()
-            signal_group(credit, signal.SIGSTOP)
-            await asyncio.sleep(3.0)
-            resumed = time.monotonic()
-            signal_group(credit, signal.SIGCONT)
-            recovered = await first_answer(credit_answers, sent_after=resumed, status=200,
-                                           within=RESET + 5)
-            await asyncio.sleep(0.5)
-        finally:
-            stop.set()
-            await asyncio.gather(*loops)
+    async with (httpx.AsyncClient(base_url=gateway.url, timeout=10) as client,
+                under_load(client, "credit", "ner") as answers):
+        credit_answers, ner_answers = answers["credit"], answers["ner"]
+        await asyncio.sleep(1.0)
+        stopped = time.monotonic()
+        signal_group(credit, signal.SIGSTOP)
+        await asyncio.sleep(3.0)
+        resumed = time.monotonic()
+        signal_group(credit, signal.SIGCONT)
+        recovered = await first_answer(credit_answers, sent_after=resumed, status=200,
+                                       within=RESET + 5)
+        await asyncio.sleep(0.5)
 
     bad_ner = [a for a in ner_answers if a.status != 200]
     assert len(ner_answers) >= 20 and not bad_ner, \
