@@ -114,6 +114,10 @@ def answer_schema(prediction: dict[str, Any], key: str = "predictions") -> dict[
                            key: value}}
 
 
+def instance_list(instance: dict[str, Any], max_instances: int) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "maxItems": max_instances, "items": instance}
+
+
 def predict_operation(
     name: str,
     instance: dict[str, Any],
@@ -128,10 +132,8 @@ def predict_operation(
     """`POST /v1/models/<name>:predict` (V1): `{"instances": [...]}` → `predictions`."""
     instance = hoist(instance, name, components)
     prediction = hoist(prediction, name, components)
-    body: dict[str, Any] = {
-        "type": "object", "required": ["instances"],
-        "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": max_instances,
-                                     "items": instance}}}
+    body: dict[str, Any] = {"type": "object", "required": ["instances"],
+                            "properties": {"instances": instance_list(instance, max_instances)}}
     return {"post": {
         "tags": list(tags), "operationId": f"predict_{name}",
         "summary": f"Predict with {name} (V1 protocol)",
@@ -156,8 +158,7 @@ def friendly_operation(
     """The gateway's `POST /v1/<name>`: one instance → `prediction`, a list → `predictions`."""
     instance = hoist(instance, name, components)
     prediction = hoist(prediction, name, components)
-    body = {"oneOf": [instance, {"type": "array", "minItems": 1, "maxItems": max_instances,
-                                 "items": instance}]}
+    body = {"oneOf": [instance, instance_list(instance, max_instances)]}
     return {"post": {
         "tags": ["models"], "operationId": f"ask_{name}",
         "summary": f"Ask {name}: one instance, or a list of up to {max_instances}",

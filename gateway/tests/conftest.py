@@ -12,34 +12,18 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-async def fake(name: str):
-    service = await FakeModelService(name).start()
-    yield service
-    await service.stop()
+def fake_service(name: str):
+    """A fixture named `name`: a started FakeModelService for that model."""
+
+    async def service():
+        fake = await FakeModelService(name).start()
+        yield fake
+        await fake.stop()
+
+    return pytest.fixture(service, name=name)
 
 
-@pytest.fixture
-async def credit():
-    async for service in fake("credit"):
-        yield service
-
-
-@pytest.fixture
-async def intent():
-    async for service in fake("intent"):
-        yield service
-
-
-@pytest.fixture
-async def ner():
-    async for service in fake("ner"):
-        yield service
-
-
-@pytest.fixture
-async def anomaly():
-    async for service in fake("anomaly"):
-        yield service
+credit, intent, ner, anomaly = (fake_service(n) for n in ("credit", "intent", "ner", "anomaly"))
 
 
 def gateway_settings(**upstreams: str) -> dict:
