@@ -13,27 +13,25 @@ from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from kit.artifacts import ArtifactStore
+from kit.admin import admin_router
 from kit.catalog import example_of
 from kit.docs import install_docs
-from kit.errors import InvalidInput, NotReady, install_error_handlers
+from kit.errors import InvalidInput, NotReady, ProblemError, install_error_handlers
 from kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
 from kit.logs import json_logger
 from kit.metrics import ModelMetrics
 from kit.middleware import RequestContextMiddleware
 from kit.model import ServedModel
 from kit.openapi import ANY_OBJECT, predict_operation
+from kit.registry import open_registry
 from kit.settings import ServiceSettings
+from kit.swap import ModelState
 
 
-class ModelState:
-    """Readiness of the one model a service serves: loading, ready, or failed with a reason."""
-
-    def __init__(self, model: ServedModel) -> None:
-        self.model = model
-        self.ready = False
-        self.reason = "model is loading"
-        self.calls = 0  # offloadable model calls in flight now
+class VersionNotLoaded(ProblemError):
+    status = 404
+    title = "Version not loaded"
+    slug = "version-not-loaded"
 
 
 def create_app(
@@ -49,18 +47,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pool = ThreadPoolExecutor(max_workers=settings.predict_threads, thread_name_prefix=name)
-        state = ModelState(model_cls(settings))
+        state = ModelState(model_cls, settings, open_registry(settings, name), metrics, logger)
         app.state.model_state = state
         app.state.pool = pool
-        loader = asyncio.create_task(_load(state, settings, metrics, logger))
+        watcher = asyncio.create_task(state.watch())
         try:
             yield
         finally:
-            loader.cancel()
+            watcher.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
-            close = getattr(state.model, "close", None)
-            if close:
-                await asyncio.to_thread(close)
+            await asyncio.to_thread(state.close)
 
     app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None,
                      redirect_slashes=False)
@@ -75,49 +71,45 @@ def create_app(
     )
     app.include_router(_probe_router())
     predict_route = _predict_route(model_cls, settings, metrics)
-    app.router.routes.append(predict_route)
-    app.hot_routes = (predict_route,)
+    version_route = _version_predict_route(model_cls, settings, metrics)
+    app.router.routes.extend((predict_route, version_route))
+    app.hot_routes = (predict_route, version_route)
     app.include_router(_model_router(name, settings, metrics))
+    app.include_router(admin_router(settings))
     for router in routers:
         app.include_router(router)
     return app
 
 
-async def _load(
-    state: ModelState, settings: ServiceSettings, metrics: ModelMetrics, logger
-) -> None:
-    store = ArtifactStore(settings.model_dir, state.model.name)
-    started = time.perf_counter()
-    try:
-        artifact = await asyncio.to_thread(store.load, settings.model_version)
-        await asyncio.to_thread(state.model.load, artifact)
-    except Exception as exc:  # the reason is served on /health/ready, the trace goes to the log
-        state.reason = f"model failed to load: {exc}"
-        logger.error("model load failed", exc_info=exc, extra={"service": state.model.name})
-        return
-    state.ready = True
-    state.reason = "ok"
-    metrics.set_version(artifact.version)
-    logger.info(
-        "model loaded",
-        extra={"service": state.model.name, "version": artifact.version,
-               "load_ms": round((time.perf_counter() - started) * 1000, 1)},
-    )
-
-
 def ready_model(request: Request) -> ServedModel:
-    """The loaded model, or a 503 that says why it is not ready."""
+    """The production model now (a swap later leaves this request on it), or a 503 that says
+    why there is none."""
     state: ModelState = request.app.state.model_state
-    if not state.ready:
+    model = state.model
+    if model is None:
         raise NotReady(state.reason)
-    return state.model
+    return model
 
 
-async def run_model(request: Request, fn, *args, size: int | None = None):
+def model_at(request: Request, version: str) -> ServedModel:
+    """The model of one loaded version, or a 404 naming the versions held."""
+    state: ModelState = request.app.state.model_state
+    model = state.by_version(version)
+    if model is None:
+        if not state.ready:
+            raise NotReady(state.reason)
+        held = ", ".join(f"{v} ({slot})" for slot, v in state.loaded_versions().items())
+        raise VersionNotLoaded(f"version {version!r} of '{state.name}' is not loaded here; "
+                               f"loaded: {held}")
+    return model
+
+
+async def run_model(request: Request, fn, *args, size: int | None = None,
+                    model: ServedModel | None = None):
     """Run a model call inline or on the bounded pool, per the model's `offload` flag; a call of
     at most `model.inline_max_instances` instances (`size`) runs inline when it is the only
-    call in flight."""
-    model = ready_model(request)
+    call in flight. `model`: the one `fn` belongs to (default: production now)."""
+    model = model or ready_model(request)
     if not model.offload:
         return fn(*args)
     state: ModelState = request.app.state.model_state
@@ -144,7 +136,9 @@ def _probe_router() -> APIRouter:
     async def ready(request: Request) -> Response:
         state: ModelState = request.app.state.model_state
         body = {"status": "ready" if state.ready else "not_ready", "reason": state.reason,
-                "model": state.model.name, "version": state.model.version}
+                "model": state.name, "version": state.version,
+                "release": state.release(), "loaded": state.loaded_versions(),
+                "last_reload_failure": state.last_failure}
         return json_response(body, 200 if state.ready else 503)
 
     @router.get("/metrics")
@@ -160,7 +154,13 @@ def _model_router(name: str, settings: ServiceSettings, metrics: ModelMetrics) -
 
     @router.get(f"/{name}")
     async def describe(request: Request) -> Response:
-        return json_response(ready_model(request).metadata())
+        state: ModelState = request.app.state.model_state
+        return json_response({**ready_model(request).metadata(), "release": state.release(),
+                              "loaded": state.loaded_versions()})
+
+    @router.get(f"/{name}/versions/{{version}}")
+    async def describe_version(request: Request, version: str) -> Response:
+        return json_response(model_at(request, version).metadata())
 
     return router
 
@@ -171,24 +171,7 @@ def _predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
     name = model_cls.name
 
     async def predict(request: Request) -> Response:
-        model = ready_model(request)
-        instances = parse_instances(await request.body(), settings.max_instances,
-                                    settings.max_json_depth)
-        started = time.perf_counter()
-        try:
-            predictions = await run_model(request, model.predict, instances,
-                                          size=len(instances))
-        except InvalidInput:
-            metrics.predictions.labels(name, "invalid").inc(len(instances))
-            raise
-        except Exception:
-            metrics.predictions.labels(name, "error").inc(len(instances))
-            raise
-        metrics.predict_duration.labels(name).observe(time.perf_counter() - started)
-        metrics.predictions.labels(name, "ok").inc(len(instances))
-        return json_response(
-            {"model_name": name, "model_version": model.version, "predictions": predictions}
-        )
+        return await _answer(request, ready_model(request), settings, metrics)
 
     def openapi(app: FastAPI, components: dict[str, Any]) -> dict[str, Any]:
         state: ModelState | None = getattr(app.state, "model_state", None)
@@ -199,4 +182,56 @@ def _predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
 
     return MeasuredRoute(f"/v1/models/{name}:predict", predict, methods=["POST"],
                          openapi=openapi)
+
+
+def _version_predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
+                           metrics: ModelMetrics) -> MeasuredRoute:
+    """`POST /v1/models/<name>/versions/<version>:predict` (TF-Serving's V1 form): one held
+    version by name, production or candidate, for canaries, shadows and comparisons."""
+    name = model_cls.name
+    path = f"/v1/models/{name}/versions/{{version}}:predict"
+
+    async def predict(request: Request) -> Response:
+        return await _answer(request, model_at(request, request.path_params["version"]),
+                             settings, metrics)
+
+    def openapi(app: FastAPI, components: dict[str, Any]) -> dict[str, Any]:
+        state: ModelState | None = getattr(app.state, "model_state", None)
+        instance = state.model.input_schema() if state and state.ready else {}
+        operation = predict_operation(name, instance or ANY_OBJECT, model_cls.output_schema(),
+                                      example_of(name), settings.max_instances, components)
+        post = operation["post"]
+        post["operationId"] = f"predict_{name}_version"
+        post["summary"] = f"Predict with one loaded version of {name} (V1 protocol)"
+        post["parameters"] = [{"name": "version", "in": "path", "required": True,
+                               "schema": {"type": "string"},
+                               "description": "A version this service holds (see "
+                                              f"GET /v1/models/{name}: `loaded`)"}]
+        post["responses"]["404"] = {"description": "That version is not loaded here"}
+        return {path: operation}
+
+    return MeasuredRoute(path, predict, methods=["POST"], openapi=openapi)
+
+
+async def _answer(request: Request, model: ServedModel, settings: ServiceSettings,
+                  metrics: ModelMetrics) -> Response:
+    """One predict on `model`, held for the whole request: the answer names its version."""
+    name = model.name
+    instances = parse_instances(await request.body(), settings.max_instances,
+                                settings.max_json_depth)
+    started = time.perf_counter()
+    try:
+        predictions = await run_model(request, model.predict, instances, size=len(instances),
+                                      model=model)
+    except InvalidInput:
+        metrics.predictions.labels(name, "invalid").inc(len(instances))
+        raise
+    except Exception:
+        metrics.predictions.labels(name, "error").inc(len(instances))
+        raise
+    metrics.predict_duration.labels(name).observe(time.perf_counter() - started)
+    metrics.predictions.labels(name, "ok").inc(len(instances))
+    return json_response(
+        {"model_name": name, "model_version": model.version, "predictions": predictions}
+    )
 

@@ -31,6 +31,7 @@ class ProblemError(Exception):
         errors: list[dict[str, Any]] | None = None,
         slug: str | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -39,6 +40,7 @@ class ProblemError(Exception):
         self.slug = slug or self.slug
         self.errors = errors
         self.headers = headers or {}
+        self.extensions = extensions or {}  # RFC 9457 extension members beside the standard
 
 
 class InvalidInput(ProblemError):
@@ -98,8 +100,11 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     request_id: str | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body = problem_body(status, title, detail, slug=slug, errors=errors, request_id=request_id)
+    if extensions:
+        body = {**extensions, **body}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
                     headers=headers)
 
@@ -125,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: ProblemError) -> Response:
         return problem_response(
             exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors,
-            request_id=_request_id(request), headers=exc.headers,
+            request_id=_request_id(request), headers=exc.headers, extensions=exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -64,6 +64,14 @@ class ModelMetrics(HttpMetrics):
             ["service"], registry=self.registry,
         )
         self.model_ready.labels(service).set(0)
+        self.reloads = CachedLabels(Counter(
+            "finfleet_model_reloads", "Model version swaps attempted, by outcome "
+            "(swapped, failed)", ["service", "outcome"], registry=self.registry,
+        ))
+        self.release_seq = Gauge(
+            "finfleet_model_release_seq", "Sequence number of the registry change being "
+            "served (0: no alias yet)", ["service"], registry=self.registry,
+        )
         self.predict_duration = CachedLabels(Histogram(
             "finfleet_predict_duration_seconds", "Model predict time per batch",
             ["service"], buckets=LATENCY_BUCKETS, registry=self.registry,

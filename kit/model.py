@@ -37,6 +37,16 @@ class ServedModel:
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def adopt_state(self, previous: ServedModel) -> None:
+        """Take over what `previous` (the version this one replaces) keeps between requests,
+        so a hot swap loses no user state. Stateless models keep nothing."""
+
+    def warm_up(self, example: dict[str, Any] | None) -> None:
+        """One prediction before this version serves (a broken model fails here, not in a
+        caller's request). Stateful models override it to write no state."""
+        if example is not None:
+            self.predict([example])
+
     def input_schema(self) -> dict[str, Any]:
         return {}
 

@@ -1,6 +1,7 @@
 """Settings bases: every finfleet HTTP process reads `HttpSettings`; model services read
 `ServiceSettings` on top of it, each subclass with its own env prefix (CREDIT_, NER_, ...)."""
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -48,5 +49,21 @@ class ServiceSettings(HttpSettings):
     model_dir: Path = Field(REPO_ROOT / "models",
                             description="Folder of <name>/<version>/ artifacts")
     model_version: str | None = Field(
-        None, description="Serve this version; the newest when unset")
+        None, description="Serve this version and never swap it (a pin); unset: the alias")
+    model_alias: str = Field(
+        "production", description="The registry alias served (the newest version until the "
+                                  "model has any alias)")
+    registry_poll_seconds: float = Field(
+        2.0, ge=0, description="How often the registry is checked for a moved alias "
+                               "(0: only at start and on POST /admin/reload)")
+    serve_candidate: bool = Field(
+        False, description="Also hold the `candidate` alias's version, for version-addressed "
+                           "predicts beside production")
+    admin_token: str | None = Field(
+        None, description="Bearer token the /admin routes require (unset: open, for a "
+                          "network only the gateway reaches)")
     predict_threads: int = Field(2, gt=0, description="Threads of the bounded predict pool")
+    mlflow_tracking_uri: str | None = Field(
+        default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI") or None,
+        description="MLflow server (http[s]://host:port) holding the registry; the file registry "
+                    "under model_dir when unset. Defaults to MLFLOW_TRACKING_URI")

@@ -12,6 +12,7 @@ of report.md and the command-line flags.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -24,6 +25,8 @@ import numpy as np
 from tqdm import tqdm
 
 from kit.artifacts import Artifact, ArtifactError, ArtifactStore, library_versions
+from kit.registry import open_registry
+from kit.releases import register_candidate
 from kit.settings import REPO_ROOT
 
 REPORT = "report.md"
@@ -76,8 +79,9 @@ class TrainingRun:
     """
 
     def __init__(self, name: str, model_dir: Path | str, *, libraries: Sequence[str] = (),
-                 progress: bool = True) -> None:
+                 progress: bool = True, register: bool = True) -> None:
         self.name = name
+        self.register = register  # make the saved version the candidate (see kit.releases)
         self.store = ArtifactStore(model_dir, name)
         self.libraries = tuple(libraries)
         self.progress = Progress(progress)
@@ -137,7 +141,20 @@ class TrainingRun:
             raise RuntimeError("record() the manifest before saving")
         artifact = self.store.save(self.staging, self.manifest)
         self.say(f"saved {artifact.path}")
+        if self.register:
+            registry = open_registry(_RegistryTarget(self.store.root), self.name)
+            for change in register_candidate(registry, artifact, actor="train"):
+                self.say(f"{change.alias} → {change.to_version} ({change.reason})")
         return artifact
+
+
+class _RegistryTarget:
+    """Where a trainer registers: the folder it saved into, or MLflow when
+    MLFLOW_TRACKING_URI is set (the variable MLflow's own tools read)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+        self.mlflow_tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or None
 
 
 def report_text(title: str, manifest: dict[str, Any], body: Iterable[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from kit.app import run_model
+from kit.app import ready_model, run_model
 from kit.http import json_response
 from services.anomaly.schema import Feedback
 
@@ -17,7 +17,7 @@ def feedback_router() -> APIRouter:
     async def feedback(body: Feedback, request: Request) -> Response:
         """Stored in the feedback log (training reads it) and in the merchant's fraud record
         (the fraud-rate features read it on the next transaction)."""
-        model = request.app.state.model_state.model
+        model = ready_model(request)
         entry = await run_model(request, model.record_feedback, body)
         return json_response({"stored": True, **entry}, status=201)
 

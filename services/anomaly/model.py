@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from kit.artifacts import Artifact
 from kit.errors import ProblemError
 from kit.model import ServedModel, validate_instances
-from kit.stores import record_store
+from kit.stores import MemoryRecordStore, record_store
 from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
@@ -67,9 +67,22 @@ class AnomalyModel(ServedModel):
         super().load(artifact)
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        return self._score(instances, self.profiles)
+
+    def adopt_state(self, previous: ServedModel) -> None:
+        """The user and merchant profiles outlive a model version."""
+        self.close()
+        self.profiles = previous.profiles  # type: ignore[attr-defined]
+
+    def warm_up(self, example: dict[str, Any] | None) -> None:
+        """Scored against a throwaway profile: a warm-up observes no user's transaction."""
+        if example is not None:
+            self._score([example], ProfileStore(MemoryRecordStore()))
+
+    def _score(self, instances: list[Any], profiles: ProfileStore) -> list[dict[str, Any]]:
         parsed: list[AnomalyInstance] = validate_instances(_INSTANCES, instances)
         ids = [p.transaction_id or uuid.uuid4().hex for p in parsed]
-        rows = [self.profiles.observe(p.user_id, to_tx(p.transaction, tx_id), self.prior)
+        rows = [profiles.observe(p.user_id, to_tx(p.transaction, tx_id), self.prior)
                 for p, tx_id in zip(parsed, ids, strict=True)]
         features = np.asarray(rows, dtype=np.float32)
         scores = self.scorer.score(features[:, self.columns])

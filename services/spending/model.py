@@ -70,6 +70,12 @@ class SpendingModel(ServedModel):
 
         forecast_series(series, 1, 0.8, self.config)
 
+    def adopt_state(self, previous: ServedModel) -> None:
+        """The users' stored transactions outlive a model version (forecasts do not: the
+        cache stays with the version that made them)."""
+        self.close()
+        self.store = previous.store  # type: ignore[attr-defined]
+
     def input_schema(self) -> dict[str, Any]:
         return forecast_input_schema()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kit import procs
+from kit.artifacts import ArtifactStore
 from services.anomaly.data import generate_transactions
 from services.anomaly.train import TrainConfig, frame_sha256, train
 from tests.procs import require_binary
@@ -24,7 +25,8 @@ def model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def artifact_path(model_dir) -> Path:
-    return next((model_dir / "anomaly").iterdir())
+    store = ArtifactStore(model_dir, "anomaly")
+    return store.model_root / store.versions()[-1]
 
 
 @pytest.fixture(scope="session")
