@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from gateway import fanout, routes
+from gateway import admin, fanout, routes
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
 from gateway.guard import GuardMiddleware
@@ -76,6 +76,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.logger = logger
     app.state.metrics = metrics
     app.state.api_keys = api_keys
+    app.state.admin_keys = ApiKeys(settings.admin_key_sha256)
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware)  # innermost: CORS preflights and request ids come first
     if settings.cors_origins:
@@ -113,4 +114,5 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.hot_routes = tuple(routes.predict_routes)
     app.include_router(routes.router)
     app.include_router(fanout.router)
+    app.include_router(admin.router)
     return app

@@ -15,6 +15,7 @@ from gateway.ratelimit import RateLimited
 from kit.docs import ASSETS_URL
 from kit.errors import ProblemError, problem_response
 
+ADMIN_PREFIX = "/admin/"
 PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"})
 
 
@@ -29,9 +30,10 @@ class GuardMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not is_public(scope["path"]):
             state = scope["app"].state
-            if state.api_keys.enabled or state.limiter.enabled:  # else nothing to check
+            admin = scope["path"].startswith(ADMIN_PREFIX)
+            if admin or state.api_keys.enabled or state.limiter.enabled:  # else nothing to check
                 try:
-                    await guard(Request(scope, receive))
+                    await (guard_admin if admin else guard)(Request(scope, receive))
                 except ProblemError as exc:
                     response = problem_response(
                         exc.status, exc.title, exc.detail, slug=exc.slug, headers=exc.headers,
@@ -52,6 +54,28 @@ async def guard(request: Request) -> None:
         await limit(state, client_address(request))
         raise
     await limit(state, identity)
+
+
+class AdminClosed(ProblemError):
+    status = 403
+    title = "Admin routes closed"
+    slug = "admin-closed"
+
+
+async def guard_admin(request: Request) -> None:
+    """Admin routes take an admin key (never a caller's API key). With no admin keys set they
+    are open only where API keys are off too (a local fleet), else closed."""
+    state = request.app.state
+    if not state.admin_keys.enabled:
+        if state.api_keys.enabled:
+            raise AdminClosed("the admin routes are closed: set GATEWAY_ADMIN_KEY_SHA256 "
+                              "(see `python -m gateway.auth`)")
+        return
+    try:
+        state.admin_keys.identify(request)
+    except Unauthorized:
+        await limit(state, client_address(request))
+        raise
 
 
 async def limit(state, identity: str) -> None:

@@ -172,17 +172,25 @@ class CachedPredictor:
 
     async def _consistent(self, upstream: Upstream, instances: list[Any], results: list,
                           request_id: str | None) -> Prediction:
-        """One response carries one model version (the newest seen): answers cached under an
-        older version are fetched again."""
-        current = self.versions.get(upstream.name)
-        stale = [i for i, (version, _) in enumerate(results) if version != current]
-        if stale:
-            current, predictions = await self._call(
-                upstream, [instances[i] for i in stale], stale, request_id)
-            for i, prediction in zip(stale, predictions, strict=True):
-                results[i] = (current, prediction)
-        return Prediction(upstream.name, current, [p for _, p in results])
+        """One response carries one model version: answers made by another version than the
+        current one are fetched again; if replicas still disagree (mid-release), the whole
+        request is asked once more, so its answer is one version's, old or new."""
+        if len({version for version, _ in results}) > 1:
+            current = self.versions.get(upstream.name)
+            stale = [i for i, (version, _) in enumerate(results) if version != current]
+            await self._refetch(upstream, instances, results, stale, request_id)
+        if len({version for version, _ in results}) > 1:
+            await self._refetch(upstream, instances, results, list(range(len(results))),
+                                request_id)
+        version = results[0][0]
+        return Prediction(upstream.name, version, [p for _, p in results])
 
+    async def _refetch(self, upstream: Upstream, instances: list[Any], results: list,
+                       positions: list[int], request_id: str | None) -> None:
+        version, predictions = await self._call(
+            upstream, [instances[i] for i in positions], positions, request_id)
+        for i, prediction in zip(positions, predictions, strict=True):
+            results[i] = (version, prediction)
 
 def _being_cancelled() -> bool:
     task = asyncio.current_task()

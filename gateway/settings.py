@@ -50,6 +50,13 @@ class GatewaySettings(HttpSettings):
     circuit_failures: int = Field(5, gt=0, description="Failures in a row that open a circuit")
     circuit_reset_seconds: float = Field(5.0, gt=0,
                                          description="Seconds before an open circuit probes")
+    admin_key_sha256: list[str] = Field(
+        default_factory=list,
+        description="sha256 digests of the admin keys (the /admin routes); none: /admin is "
+                    "open only when API keys are off too, else closed")
+    upstream_admin_token: str | None = Field(
+        None, description="The bearer token the services' /admin routes need "
+                          "(<NAME>_ADMIN_TOKEN there)")
     api_key_sha256: list[str] = Field(
         default_factory=list,
         description="sha256 hex digests of the accepted API keys; empty serves everyone")
@@ -65,10 +72,12 @@ class GatewaySettings(HttpSettings):
     @classmethod
     def _plain_http_urls(cls, upstreams: dict[str, str]) -> dict[str, str]:
         """The upstream client speaks plain HTTP/1.1 to in-cluster services."""
-        for name, url in upstreams.items():
-            parts = urlsplit(url)
-            if parts.scheme != "http" or not parts.hostname:
-                raise ValueError(f"upstream {name!r}: {url!r} is not an http://host[:port] URL")
+        for name, urls in upstreams.items():
+            for url in [u.strip() for u in urls.split(",")]:
+                parts = urlsplit(url)
+                if parts.scheme != "http" or not parts.hostname:
+                    raise ValueError(f"upstream {name!r}: {url!r} is not an http://host[:port] "
+                                     "URL (several replicas: comma-separated URLs)")
         return upstreams
 
     def read_timeout_for(self, name: str) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -56,32 +57,44 @@ class UpstreamRejected(Exception):
 
 
 class Upstream:
-    """One model service: its client, its breaker, and the calls the gateway makes to it."""
+    """One model service (one or more replicas' URLs, taken in turn): its clients, its breaker,
+    and the calls the gateway makes to it."""
 
     def __init__(self, name: str, url: str, settings: GatewaySettings,
                  metrics: GatewayMetrics) -> None:
         self.name = name
-        self.url = url.rstrip("/")
+        self.urls = replica_urls(url)
+        self.url = self.urls[0]
         self.metrics = metrics
         self.predict_path = f"/v1/models/{name}:predict"
         self.read_timeout = settings.read_timeout_for(name)
         self.probe_timeout = 1.0
         self.connections = settings.upstream_connections
         self.connect_timeout = settings.connect_timeout
+        self.admin_token = settings.upstream_admin_token
         self.breaker = CircuitBreaker(
             settings.circuit_failures, settings.circuit_reset_seconds,
             on_change=metrics.circuit_state.labels(name).set,
         )
-        self.client: KeepAliveClient | None = None
+        self.clients: list[KeepAliveClient] = []
+        self._turn = 0
         self.metadata: dict[str, Any] = {}  # the last `GET /v1/models/<name>` (for the docs)
 
+    @property
+    def client(self) -> KeepAliveClient | None:
+        """The client of the next replica in turn (the only one, usually)."""
+        if not self.clients:
+            return None
+        self._turn = (self._turn + 1) % len(self.clients)
+        return self.clients[self._turn]
+
     async def start(self) -> None:
-        self.client = KeepAliveClient(self.url, limit=self.connections,
-                                      connect_timeout=self.connect_timeout)
+        self.clients = [KeepAliveClient(url, limit=self.connections,
+                                        connect_timeout=self.connect_timeout)
+                        for url in self.urls]
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.close()
+        await asyncio.gather(*(client.close() for client in self.clients))
 
     async def predict(self, instances: list[Any], request_id: str | None = None) -> dict[str, Any]:
         """The upstream's V1 predict answer; problem errors name the upstream, never its URL."""
@@ -111,10 +124,11 @@ class Upstream:
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
         """The client retries once where nothing reached the model (predict is pure)."""
-        assert self.client is not None, "Upstream.start() runs in the app lifespan"
+        client = self.client
+        assert client is not None, "Upstream.start() runs in the app lifespan"
         try:
-            return await self.client.request("POST", self.predict_path, body, headers=headers,
-                                             timeout=self.read_timeout)
+            return await client.request("POST", self.predict_path, body, headers=headers,
+                                        timeout=self.read_timeout)
         except ConnectFailed as exc:
             raise UpstreamUnavailable(f"upstream '{self.name}' is not reachable") from exc
         except TimeoutError as exc:
@@ -122,11 +136,36 @@ class Upstream:
         except (ConnectionDropped, MalformedResponse) as exc:
             raise UpstreamFailed(f"upstream '{self.name}' broke the connection") from exc
 
-    async def _get_json(self, path: str) -> tuple[int, Any]:
+    async def _get_json(self, path: str, client: KeepAliveClient | None = None
+                        ) -> tuple[int, Any]:
         """A probe GET: (status, decoded JSON body)."""
-        assert self.client is not None, "Upstream.start() runs in the app lifespan"
-        reply = await self.client.request("GET", path, timeout=self.probe_timeout)
+        client = client or self.client
+        assert client is not None, "Upstream.start() runs in the app lifespan"
+        reply = await client.request("GET", path, timeout=self.probe_timeout)
         return reply.status, orjson.loads(reply.body)
+
+    async def admin(self, method: str, path: str, body: Any = None, *,
+                    client: KeepAliveClient | None = None,
+                    deadline: float = 600.0) -> tuple[int, bytes, str]:
+        """The service's `/admin` route (on one replica unless `client` names one: replicas
+        share the registry), with the admin token the services are configured with. A gate
+        can take minutes: a long deadline."""
+        client = client or self.client
+        assert client is not None, "Upstream.start() runs in the app lifespan"
+        headers = {"Content-Type": "application/json"}
+        if self.admin_token:
+            headers["Authorization"] = f"Bearer {self.admin_token}"
+        try:
+            reply = await client.request(method, f"/admin/{path}",
+                                         orjson.dumps(body) if body is not None else b"",
+                                         headers=headers, timeout=deadline)
+        except ConnectFailed as exc:
+            raise UpstreamUnavailable(f"upstream '{self.name}' is not reachable") from exc
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"upstream '{self.name}' did not answer in time") from exc
+        except (ConnectionDropped, MalformedResponse) as exc:
+            raise UpstreamFailed(f"upstream '{self.name}' broke the connection") from exc
+        return reply.status, reply.body, reply.content_type
 
     def _answer(self, status: int, raw: bytes, content_type: str) -> dict[str, Any]:
         if status == 200:
@@ -153,16 +192,22 @@ class Upstream:
         self.metrics.upstream_requests.labels(self.name, _outcome(error)).inc()
         raise error from cause
 
-    async def model_version(self) -> str | None:
-        """The version the upstream serves now, or None when it cannot say."""
-        try:
-            status, meta = await self._get_json(f"/v1/models/{self.name}")
-        except (ConnectionError, MalformedResponse, TimeoutError, orjson.JSONDecodeError):
-            return None
-        if status != 200 or not isinstance(meta, dict):
-            return None
-        self.metadata = meta
-        return meta.get("version")
+    async def releases(self) -> list[Served]:
+        """What each replica serves now (those that can say): version and release seq."""
+        async def one(client: KeepAliveClient) -> Served | None:
+            try:
+                status, meta = await self._get_json(f"/v1/models/{self.name}", client)
+            except (ConnectionError, MalformedResponse, TimeoutError, orjson.JSONDecodeError):
+                return None
+            if status != 200 or not isinstance(meta, dict) or not meta.get("version"):
+                return None
+            self.metadata = meta
+            release = meta.get("release")
+            seq = release.get("seq") if isinstance(release, dict) else None
+            return Served(str(meta["version"]), seq if isinstance(seq, int) else None)
+
+        found = await asyncio.gather(*(one(client) for client in self.clients))
+        return [served for served in found if served is not None]
 
     async def describe(self) -> dict[str, Any]:
         """Metadata and readiness for `GET /v1/models`; a probe, so it skips the breaker."""
@@ -188,6 +233,19 @@ class Upstream:
 
 def _outcome(error: ProblemError) -> str:
     return error.slug.removeprefix("upstream-")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A version a replica serves, and the registry change behind it (None: it cannot say)."""
+
+    version: str
+    seq: int | None
+
+
+def replica_urls(url: str) -> list[str]:
+    """`http://a:8005` or several replicas' URLs separated by commas."""
+    return [part.strip().rstrip("/") for part in url.split(",") if part.strip()]
 
 
 class UpstreamPool:

@@ -10,6 +10,8 @@ import time
 import httpx
 import pytest
 
+from kit.registry import FileRegistry
+
 try:
     from tests import procs
 except ImportError:  # tests/ is not a package: pytest puts this folder on sys.path
@@ -114,15 +116,15 @@ def test_identical_concurrent_misses_reach_credit_once(fleet):
     assert predicted() - before == 1
 
 
-def test_new_model_version_is_learned_and_old_answers_are_not_served(fleet, credit_models,
-                                                                     tmp_path):
-    gateway, credit = fleet["gateway"], fleet["credit"]
+def test_new_model_version_is_learned_and_old_answers_are_not_served(fleet, credit_models):
+    """Production moves in the registry: the running service swaps (no restart) and the
+    gateway's cache serves nothing of the old version afterwards."""
+    gateway = fleet["gateway"]
     old = post_credit(gateway, APPLICANT).json()["model_version"]
     procs.copy_as_new_version(credit_models, "credit", "29991231-235959")
+    registry = FileRegistry(credit_models, "credit")
+    registry.set_alias("production", "29991231-235959", actor="test", reason="new version")
     try:
-        port = int(credit.url.rsplit(":", 1)[1])
-        credit.stop()
-        fleet["credit"] = procs.start_credit(credit_models, tmp_path / "v2", port=port)
         deadline = time.monotonic() + 10
         answer = post_credit(gateway, APPLICANT).json()
         while answer["model_version"] == old and time.monotonic() < deadline:
@@ -131,6 +133,7 @@ def test_new_model_version_is_learned_and_old_answers_are_not_served(fleet, cred
     finally:
         import shutil
 
+        registry.set_alias("production", old, actor="test", reason="restore")
         shutil.rmtree(credit_models / "credit" / "29991231-235959", ignore_errors=True)
     assert old != "29991231-235959"
     assert answer["model_version"] == "29991231-235959"

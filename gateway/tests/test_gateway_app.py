@@ -280,9 +280,27 @@ async def test_every_route_but_the_public_ones_refuses_a_missing_key(make_settin
             if path in PUBLIC_PATHS:
                 assert response.status_code != 401, (method, path)
                 continue
-            assert response.status_code == 401, (method, path, response.status_code)
+            closed = 403 if path.startswith("/admin/") else 401  # no admin keys: closed
+            assert response.status_code == closed, (method, path, response.status_code)
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_admin_routes_take_an_admin_key_and_never_a_callers_key(make_settings):
+    app = build_app(make_settings(api_key_sha256=[hash_key("caller")],
+                                  admin_key_sha256=[hash_key("operator")]))
+    admin_routes = [(m, re.sub(r"\{(\w+)(:\w+)?\}", "credit", p)) for m, p in every_route(app)
+                    if p.startswith("/admin/")]
+    assert ("POST", "/admin/models/credit/promote") in admin_routes
+    async with running_client(app) as client:
+        for method, path in admin_routes:
+            for key in (None, "caller", "wrong"):
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                response = await client.request(method, path, json={}, headers=headers)
+                assert response.status_code == 401, (method, path, key)
+        # the caller's key still works where it belongs
+        assert (await client.get("/v1/models", headers={"X-API-Key": "caller"})
+                ).status_code == 200
 
 
 async def test_rate_limit_answers_429_with_retry_after(make_settings):
