@@ -220,6 +220,7 @@ class Upstream:
                 _, meta = await self._get_json(f"/v1/models/{self.name}")
                 out["version"] = meta.get("version") if isinstance(meta, dict) else None
                 out["trained_at"] = meta.get("trained_at") if isinstance(meta, dict) else None
+                out["release"] = meta.get("release") if isinstance(meta, dict) else None
         except (ConnectionError, MalformedResponse) as exc:
             out["reason"] = "not reachable" if isinstance(exc, ConnectFailed) \
                 else "broke the connection"

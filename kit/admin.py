@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from kit import releases
 from kit.artifacts import ArtifactError
 from kit.errors import ProblemError
 from kit.http import json_response
@@ -41,6 +40,19 @@ class AliasBody(ChangeBody):
     version: str | None = Field(None, description="The version; null removes the alias")
 
 
+class _Operations:
+    """kit.releases, imported when first used: it is also the `python -m kit.releases` command,
+    which must not be imported before runpy runs it."""
+
+    def __getattr__(self, name: str):
+        from kit import releases
+
+        return getattr(releases, name)
+
+
+_op = _Operations()
+
+
 def admin_router(settings: ServiceSettings) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_authorised)])
 
@@ -52,27 +64,27 @@ def admin_router(settings: ServiceSettings) -> APIRouter:
     @router.get("/registry")
     async def registry(request: Request) -> Response:
         state = request.app.state.model_state
-        return json_response(await _off_loop(releases.describe, state.registry))
+        return json_response(await _off_loop(_op.describe, state.registry))
 
     @router.post("/promote")
     async def promote(body: PromoteBody, request: Request) -> Response:
         """Runs the gate here (it scores with this service's own model code), in a thread."""
         state = request.app.state.model_state
-        done = await _off_loop(releases.promote, state.registry, body.version,
+        done = await _off_loop(_op.promote, state.registry, body.version,
                                        force=body.force, reason=body.reason, actor=body.actor)
         return json_response({**done.to_dict(), "serving": await state.check()})
 
     @router.post("/rollback")
     async def rollback(body: ChangeBody, request: Request) -> Response:
         state = request.app.state.model_state
-        change = await _off_loop(releases.rollback, state.registry, reason=body.reason,
+        change = await _off_loop(_op.rollback, state.registry, reason=body.reason,
                                          actor=body.actor)
         return json_response({**change.to_dict(), "serving": await state.check()})
 
     @router.put("/aliases/{alias}")
     async def alias(alias: str, body: AliasBody, request: Request) -> Response:
         state = request.app.state.model_state
-        change = await _off_loop(releases.set_alias, state.registry, alias,
+        change = await _off_loop(_op.set_alias, state.registry, alias,
                                          body.version, reason=body.reason, actor=body.actor)
         return json_response({**change.to_dict(), "serving": await state.check()})
 
@@ -81,6 +93,8 @@ def admin_router(settings: ServiceSettings) -> APIRouter:
 
 async def _off_loop(fn, *args, **kwargs):
     """A registry operation in a thread; the registry's own refusals become 409s."""
+    from kit import releases
+
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except ArtifactError as exc:

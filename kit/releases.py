@@ -184,7 +184,7 @@ def render(description: dict[str, Any], history: int = 10) -> str:
 
 def _headline(metrics: dict[str, Any], limit: int = 4) -> str:
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, int | float)
-            and not isinstance(v, bool)]
+            and not isinstance(v, bool) and not k.startswith("n_")]
     return ", ".join(f"{k}={v:.4g}" for k, v in flat[:limit]) or "-"
 
 
