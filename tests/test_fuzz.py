@@ -14,6 +14,7 @@ each under uvicorn on loopback):
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 
 import httpx
@@ -26,6 +27,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from kit.catalog import load_catalog, with_value_at
+from kit.settings import REPO_ROOT
 from tests.servers import running_fleet
 
 pytestmark = pytest.mark.integration
@@ -36,17 +38,28 @@ SERVERS = [*load_catalog().names, "gateway"]
 
 
 @pytest.fixture(scope="module")
-def fleet():
+def fleet(tmp_path_factory):
+    """On a copy of the trained models: the admin routes move aliases (none may leak into the
+    checkout's registry)."""
+    models = tmp_path_factory.mktemp("fuzz") / "models"
+    shutil.copytree(REPO_ROOT / "models", models)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy on extreme inputs
-        with running_fleet() as urls:
+        with running_fleet(models) as urls:
             yield urls
+
+
+def fuzzed(operation) -> bool:
+    """Every operation but promote, whose every valid call runs a gate (minutes of scoring,
+    not a fuzz case); its body's validation is kit.admin's pydantic model, tested there."""
+    return not operation.path.endswith("/promote")
 
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_schemathesis_finds_no_server_error(fleet, server):
     schema = schemathesis.openapi.from_url(f"{fleet[server]}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in (result.ok() for result in schema.get_all_operations())
+                  if fuzzed(op)]
     assert any(op.method.upper() == "POST" for op in operations), "predict routes documented"
     for operation in operations:
         for mode in GenerationMode:
