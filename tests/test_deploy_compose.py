@@ -1,6 +1,7 @@
-"""docker-compose: the file validates with `docker-compose config`, API keys are required, only
-nginx is public, every long-running service is hardened and health-checked, and the gateway,
-nginx and Prometheus point at services and ports that exist."""
+"""docker-compose: the file validates with `docker-compose config`, API keys and the admin token
+are required, only nginx is public, every long-running service is hardened and health-checked,
+the models serve their registry from a writable volume their retrain job shares, and the
+gateway, nginx and Prometheus point at services and ports that exist."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ from tests.procs import require_binary
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CATALOG = load_catalog()
 MODEL_SERVICES = tuple(CATALOG.names)
-ONE_SHOT = {"nginx-config"}
+RETRAIN = {f"{name}-retrain" for name in MODEL_SERVICES}
+ONE_SHOT = {"nginx-config", *RETRAIN}
 KEY_DIGESTS = json.dumps(["0" * 64])
+ADMIN_TOKEN = "test-admin-token"
+REQUIRED = {"FINFLEET_API_KEY_SHA256": KEY_DIGESTS, "FINFLEET_ADMIN_TOKEN": ADMIN_TOKEN}
 
 
 def require_tool(name: str) -> str:
@@ -28,7 +32,7 @@ def require_tool(name: str) -> str:
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k != "FINFLEET_API_KEY_SHA256"}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FINFLEET_")}
     return subprocess.run(
         [require_tool("docker-compose"), "-f", str(REPO_ROOT / "docker-compose.yml"),
          "--project-directory", str(REPO_ROOT), "config"],
@@ -38,7 +42,7 @@ def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, dict]:
-    result = compose_config({"FINFLEET_API_KEY_SHA256": KEY_DIGESTS})
+    result = compose_config(REQUIRED)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
 
@@ -55,17 +59,20 @@ def container_port(services: dict[str, dict], name: str) -> str:
     return str(CATALOG.service(name).port)
 
 
-def test_compose_refuses_to_start_without_api_keys() -> None:
-    result = compose_config({})
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_compose_refuses_to_start_without_api_keys_or_the_admin_token(missing: str) -> None:
+    result = compose_config({k: v for k, v in REQUIRED.items() if k != missing})
     assert result.returncode != 0
-    assert "FINFLEET_API_KEY_SHA256" in result.stderr
+    assert missing in result.stderr
 
 
 def test_the_fleet_and_the_monitoring_profile(services) -> None:
-    assert set(services) == {"redis", *MODEL_SERVICES, "gateway", "nginx-config", "nginx",
-                             "prometheus", "grafana"}
-    assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana"}
+    assert set(services) == {"redis", *MODEL_SERVICES, *RETRAIN, "gateway", "nginx-config",
+                             "nginx", "prometheus", "grafana"}
+    assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana",
+                                                                     *RETRAIN}
     assert all(services[n]["profiles"] == ["monitoring"] for n in ("prometheus", "grafana"))
+    assert all(services[n]["profiles"] == ["retrain"] for n in RETRAIN)
     for name in MODEL_SERVICES:
         build = services[name]["build"]
         assert build["dockerfile"].endswith("deploy/docker/model.Dockerfile")
@@ -108,6 +115,38 @@ def test_gateway_upstreams_are_the_model_services_on_their_ports(services) -> No
         assert services[stateful]["environment"][f"{stateful.upper()}_REDIS_URL"] == (
             "redis://redis:6379/0")
         assert services[stateful]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_models_serve_their_registry_from_a_volume_their_retrain_job_shares(services) -> None:
+    from kit.settings import ServiceSettings
+
+    fields = set(ServiceSettings.model_fields)
+    gateway = services["gateway"]["environment"]
+    assert gateway["GATEWAY_UPSTREAM_ADMIN_TOKEN"] == ADMIN_TOKEN
+    assert json.loads(gateway["GATEWAY_ADMIN_KEY_SHA256"]) == [], "gateway /admin closed unless set"
+    for name in MODEL_SERVICES:
+        service, prefix = services[name], name.upper()
+        env = service["environment"]
+        assert {k.removeprefix(f"{prefix}_").lower() for k in env} <= fields, env
+        assert env[f"{prefix}_MODEL_DIR"] == "/models"
+        assert f"{prefix}_MODEL_VERSION" not in env, "a pin stops a model following its alias"
+        assert float(env[f"{prefix}_REGISTRY_POLL_SECONDS"]) > 0
+        assert env[f"{prefix}_ADMIN_TOKEN"] == ADMIN_TOKEN, "the token the gateway presents"
+        volume = f"{name}-models:/models"
+        assert [v.removesuffix(":rw") for v in service["volumes"]] == [volume]
+        script = " ".join(service["command"])
+        assert "seed_models.py /opt/finfleet/models /models" in script
+        assert script.endswith("&& exec python /opt/finfleet/start.py serve")
+        retrain = services[f"{name}-retrain"]
+        assert retrain["image"] == f"finfleet/{name}-trainer:dev"
+        assert retrain["build"]["target"] == "trainer"
+        assert retrain["build"]["args"] == services[name]["build"]["args"]
+        assert [v.removesuffix(":rw") for v in retrain["volumes"]] == [volume]
+        assert (f"python /opt/finfleet/retrain.py {name} --model-dir /models"
+                in " ".join(retrain["command"]))
+        assert retrain["environment"] == {"TMPDIR": "/models/.staging", "AUTO_PROMOTE": "false"}
+        assert retrain["depends_on"][name]["condition"] == "service_healthy", (
+            "the model seeds the volume first: a retrain is only ever a candidate")
 
 
 def test_bind_mounts_exist(services) -> None:

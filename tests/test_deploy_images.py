@@ -260,6 +260,27 @@ def test_model_image_bakes_a_trained_or_copied_artifact(image: str) -> None:
 
 
 @pytest.mark.parametrize("image", MODEL_SERVICES)
+def test_the_trainer_retrains_and_gates_with_the_services_code_and_golden_set(image: str) -> None:
+    """The retraining job runs retrain.py, which runs the gate: that needs the kit, the
+    service's model code and its golden set (services/<name>/golden/) in the image."""
+    trainer = next(s for s in stages(image) if s["name"] == "trainer")
+    copies = [copy_args(a) for k, a in trainer["body"] if k == "COPY"]
+    sources = {source for _, sources, _ in copies for source in sources}
+    assert {"kit", f"services/{image}", "deploy/docker/retrain.py", "services.toml"} <= sources
+    assert json.loads(dict(trainer["body"])["CMD"])[:2] == ["python", "/opt/finfleet/retrain.py"]
+    patterns = dockerignore_patterns()
+    for path in (REPO_ROOT / "services" / image).rglob("*"):
+        relative = path.relative_to(REPO_ROOT).as_posix()
+        if path.is_file() and ("golden" in path.parts or path.name == "promotion.py"):
+            assert in_build_context(relative, patterns), f"{relative} is left out of the image"
+    assert in_build_context(f"services/{image}/golden/set.csv", patterns)
+    assert not in_build_context(f"services/{image}/tests/golden/set.csv", patterns)
+    runtime = next(s for s in stages(image) if s["name"] == "runtime")["body"]
+    assert ("RUN", "mkdir /models && chown 10001:10001 /models") in runtime, (
+        "compose's model volume is mounted at /models, writable by the service's user")
+
+
+@pytest.mark.parametrize("image", MODEL_SERVICES)
 def test_trainers_take_the_locked_cpu_torch_wheel(image: str) -> None:
     trainer = next(s for s in stages(image) if s["name"] == "trainer")
     run = " ".join(a for k, a in trainer["body"] if k == "RUN")
@@ -294,6 +315,161 @@ def test_seed_models_copies_missing_versions_and_keeps_existing(tmp_path: Path) 
         "20250101-000000", "20250201-000000"]
     assert list((volume / ".staging").iterdir()) == []
     assert seeder.seed(baked, volume, "credit") == []
+
+
+def make_registry(root: Path, name: str, aliases: dict[str, str], seq: int) -> None:
+    folder = root / name
+    (folder / "aliases.json").write_text(json.dumps({"name": name, "aliases": aliases,
+                                                     "seq": seq}))
+    (folder / "history.jsonl").write_text("".join(
+        json.dumps({"seq": i + 1, "alias": alias, "from": None, "to": version,
+                    "at": "2025-02-01T00:00:00.000+00:00", "actor": "train",
+                    "reason": "trained"}) + "\n"
+        for i, (alias, version) in enumerate(aliases.items())))
+
+
+def test_seed_models_uses_the_registrys_file_names_and_lock() -> None:
+    from kit import registry
+
+    seeder = load_module("deploy/docker/seed_models.py")
+    assert (seeder.ALIASES_FILE, seeder.HISTORY_FILE, seeder.LOCK_FILE) == (
+        registry.ALIASES_FILE, registry.HISTORY_FILE, registry.LOCK_FILE)
+
+
+def test_a_fresh_volume_serves_the_baked_production_and_a_retrain_is_only_a_candidate(
+        tmp_path: Path) -> None:
+    from kit.registry import FileRegistry
+    from kit.releases import register_candidate
+
+    seeder = load_module("deploy/docker/seed_models.py")
+    baked, volume = tmp_path / "baked", tmp_path / "volume"
+    make_version(baked, "credit", "20250201-000000", "baked")
+    make_registry(baked, "credit", {"candidate": "20250201-000000",
+                                    "production": "20250201-000000"}, seq=2)
+
+    assert seeder.main([str(baked), str(volume), "credit"]) == 0
+    registry = FileRegistry(volume, "credit")
+    resolved = registry.resolve()
+    assert (resolved.version, resolved.seq, resolved.fallback) == ("20250201-000000", 2, False)
+    assert [c.seq for c in registry.history()] == [1, 2]
+    assert not [p for p in (volume / "credit").iterdir() if p.name.startswith(".seed-")]
+
+    # The first retrain on the volume (the trainer registers what it saved).
+    make_version(volume, "credit", "20250301-000000", "retrained")
+    register_candidate(registry, type("Saved", (), {"version": "20250301-000000"})(),
+                       actor="train")
+    aliases = registry.aliases().aliases
+    assert aliases == {"candidate": "20250301-000000", "production": "20250201-000000"}
+
+    # Later seeds (every pod start) never touch the volume's registry again.
+    assert seeder.seed_registry(baked, volume, "credit") == "kept the volume's registry"
+    assert registry.aliases().aliases == aliases and len(registry.history()) == 3
+
+
+def test_seed_registry_skips_what_it_cannot_copy_whole(tmp_path: Path) -> None:
+    seeder = load_module("deploy/docker/seed_models.py")
+    baked, volume = tmp_path / "baked", tmp_path / "volume"
+    make_version(baked, "credit", "20250201-000000", "baked")
+    assert "no registry files" in seeder.seed_registry(baked, volume, "credit")
+    assert not (volume / "credit" / "aliases.json").exists()
+
+    make_registry(baked, "credit", {"production": "20240101-000000"}, seq=1)
+    seeder.seed(baked, volume, "credit")
+    message = seeder.seed_registry(baked, volume, "credit")
+    assert "versions the volume lacks (20240101-000000)" in message
+    assert not (volume / "credit" / "aliases.json").exists()
+
+
+def test_replicas_seeding_together_write_the_registry_once(tmp_path: Path) -> None:
+    seeder = load_module("deploy/docker/seed_models.py")
+    baked, volume = tmp_path / "baked", tmp_path / "volume"
+    make_version(baked, "credit", "20250201-000000", "baked")
+    make_registry(baked, "credit", {"production": "20250201-000000"}, seq=1)
+    seeder.seed(baked, volume, "credit")
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        seeder.seed_registry(baked, volume, "credit"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.startswith("copied") for r in results) == [False, False, False, True]
+    assert json.loads((volume / "credit" / "aliases.json").read_text())["aliases"] == {
+        "production": "20250201-000000"}
+
+
+class FakeRun:
+    """Stands in for subprocess.run in retrain.py: records the commands, answers each with the
+    next canned (exit code, stdout)."""
+
+    def __init__(self, *answers: tuple[int, str]) -> None:
+        self.answers = list(answers)
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command, **kwargs):
+        import subprocess
+
+        self.commands.append(list(command))
+        code, out = self.answers.pop(0)
+        return subprocess.CompletedProcess(command, code, out, "")
+
+
+def registry_listing(**aliases: str) -> tuple[int, str]:
+    return 0, json.dumps({"name": "credit", "aliases": aliases, "versions": []})
+
+
+@pytest.mark.parametrize("switch", [{}, {"AUTO_PROMOTE": "false"}, {"AUTO_PROMOTE": "no"}])
+def test_retrain_without_auto_promotion_leaves_a_candidate(switch, capsys) -> None:
+    retrain = load_module("deploy/docker/retrain.py")
+    run = FakeRun((0, ""), registry_listing(candidate="v2", production="v1"))
+    assert retrain.main(["credit", "--model-dir", "/models", "--actor", "cronjob/credit-retrain"],
+                        environ=switch, run=run) == 0
+    train, listing = run.commands
+    assert train[1:] == ["-m", "services.credit.train", "--model-dir", "/models"]
+    assert listing[1:] == ["-m", "kit.releases", "--model-dir", "/models", "--actor",
+                           "cronjob/credit-retrain", "--json", "list", "credit"]
+    assert "v2 is the candidate (production stays v1)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("promote_exit", "job_exit"), [(0, 0), (1, 3), (2, 4)])
+def test_retrain_with_auto_promotion_gates_the_new_candidate(promote_exit: int, job_exit: int,
+                                                             capsys) -> None:
+    retrain = load_module("deploy/docker/retrain.py")
+    run = FakeRun((0, ""), registry_listing(candidate="v2", production="v1"), (promote_exit, ""))
+    environ = {"AUTO_PROMOTE": "true", "FINFLEET_SERVICE": "credit"}
+    assert retrain.main(["--model-dir", "/m", "--actor", "a/b", "--quick"], environ=environ,
+                        run=run) == job_exit
+    train, _, promote = run.commands
+    assert train[-1] == "--quick", "the trainer's own arguments pass through"
+    assert promote[1:9] == ["-m", "kit.releases", "--model-dir", "/m", "--actor", "a/b",
+                            "promote", "credit"]
+    assert promote[9] == "v2", "promotes the version this job trained, by name"
+    out = capsys.readouterr().out
+    if job_exit == retrain.GATE_REFUSED:
+        assert "the gate refused credit v2" in out and "production stays v1" in out
+
+
+def test_retrain_stops_when_training_fails_and_skips_a_first_version() -> None:
+    retrain = load_module("deploy/docker/retrain.py")
+    run = FakeRun((137, ""))
+    assert retrain.main(["credit"], environ={"AUTO_PROMOTE": "1"}, run=run) == 137
+    assert len(run.commands) == 1, "no registry call after a failed training"
+    run = FakeRun((0, ""), registry_listing(candidate="v1", production="v1"))
+    assert retrain.main(["credit"], environ={"AUTO_PROMOTE": "1"}, run=run) == 0
+    assert len(run.commands) == 2, "nothing to gate: the model's first version"
+
+
+def test_retrain_reads_the_registry_the_way_kit_releases_prints_it(tmp_path: Path,
+                                                                   capsys) -> None:
+    """The real CLI with the arguments retrain.py builds: JSON with the aliases."""
+    from kit import releases
+
+    retrain = load_module("deploy/docker/retrain.py")
+    command = retrain.releases(str(tmp_path), "cronjob/credit-retrain", "--json", "list",
+                               "credit")
+    assert command[1:3] == ["-m", "kit.releases"]
+    assert releases.main(command[3:]) == 0
+    assert json.loads(capsys.readouterr().out)["aliases"] == {}
 
 
 class _ProbeHandler(BaseHTTPRequestHandler):

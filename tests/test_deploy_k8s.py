@@ -31,13 +31,16 @@ def require_tool(name: str) -> str:
     return require_binary(name, hint="run deploy/ci-tools.sh")
 
 
-@pytest.fixture(scope="module", params=OVERLAYS)
-def overlay(request) -> tuple[str, list[dict]]:
-    kubectl = require_tool("kubectl")
-    result = subprocess.run([kubectl, "kustomize", str(K8S / "overlays" / request.param)],
+def render(path: Path) -> list[dict]:
+    result = subprocess.run([require_tool("kubectl"), "kustomize", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return request.param, [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request) -> tuple[str, list[dict]]:
+    return request.param, render(K8S / "overlays" / request.param)
 
 
 def find(docs: list[dict], kind: str, name: str | None = None) -> list[dict]:
@@ -164,20 +167,84 @@ def test_retraining_cronjob_writes_the_volume_the_model_reads(overlay, name: str
     assert {"name": "models", "persistentVolumeClaim": {"claimName": claim}} in job["volumes"]
     trainer = job["containers"][0]
     assert trainer["image"].split(":")[0].endswith(f"finfleet/{name}-trainer")
-    assert f"python -m services.{name}.train --model-dir /models" in " ".join(trainer["command"])
+    assert (f"python /opt/finfleet/retrain.py {name} --model-dir /models "
+            f"--actor cronjob/{name}-retrain") in " ".join(trainer["command"])
     assert {"name": "models", "mountPath": "/models"} in trainer["volumeMounts"]
     server = deployment["containers"][0]
-    assert {"name": "models", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
+    # Read-write: promote and rollback (kubectl exec, or /admin through the gateway) write the
+    # registry's aliases beside the versions.
+    assert {"name": "models", "mountPath": "/models"} in server["volumeMounts"]
     env = {e["name"]: e for e in server["env"]}
     assert env[f"{name.upper()}_MODEL_DIR"]["value"] == "/models"
-    pin = env[f"{name.upper()}_MODEL_VERSION"]["valueFrom"]["configMapKeyRef"]
-    assert pin["key"] == "version" and pin["optional"] is True
-    assert pin["name"].startswith(f"{name}-model-version"), "one ConfigMap per model"
-    assert one(docs, "ConfigMap", pin["name"])
-    seed = deployment["initContainers"][0]
-    assert seed["command"][-3:] == ["/opt/finfleet/models", "/models", name]
+    # The init container seeds the image's versions and registry, in the pod and in the job
+    # (so a fresh volume's first retrain is only a candidate).
+    for spec in (deployment, job):
+        seed = spec["initContainers"][0]
+        assert seed["image"].split(":")[0] == server["image"].split(":")[0]
+        assert seed["command"] == ["python", "/opt/finfleet/seed_models.py",
+                                   "/opt/finfleet/models", "/models", name]
+        assert {"name": "models", "mountPath": "/models"} in seed["volumeMounts"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert cron["spec"].get("suspend", False) is (overlay[0] == "dev")
+
+
+def retrain_exit_codes() -> tuple[int, int]:
+    import importlib.util
+
+    path = REPO_ROOT / "deploy" / "docker" / "retrain.py"
+    spec = importlib.util.spec_from_file_location("retrain", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GATE_REFUSED, module.PROMOTION_REFUSED
+
+
+@pytest.mark.parametrize("name", MODEL_SERVICES)
+def test_a_refused_promotion_fails_the_job_once_and_auto_promotion_is_off(overlay,
+                                                                           name: str) -> None:
+    cron = one(overlay[1], "CronJob", f"{name}-retrain")["spec"]["jobTemplate"]["spec"]
+    assert cron["template"]["spec"]["restartPolicy"] == "Never"
+    rules = cron["podFailurePolicy"]["rules"]
+    assert rules == [{"action": "FailJob", "onExitCodes": {
+        "containerName": "train", "operator": "In", "values": list(retrain_exit_codes())}}]
+    env = {e["name"]: e["value"] for e in cron["template"]["spec"]["containers"][0]["env"]}
+    assert env["AUTO_PROMOTE"] == "false", "auto-promotion is an overlay's choice"
+    assert env["TMPDIR"] == "/models/.staging"
+
+
+def secret_ref(env: dict, name: str) -> dict:
+    ref = env[name]["valueFrom"]["secretKeyRef"]
+    assert ref.get("optional", False) is False, f"{name}: a missing Secret must stop the pod"
+    return ref
+
+
+def test_models_follow_the_registry_alias_with_an_admin_token_from_a_secret(overlay) -> None:
+    import base64
+
+    name, docs = overlay
+    assert not [c for c in find(docs, "ConfigMap") if "model-version" in c["metadata"]["name"]]
+    refs = []
+    for model in MODEL_SERVICES:
+        container = one(docs, "Deployment", model)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        prefix = model.upper()
+        assert f"{prefix}_MODEL_VERSION" not in env, "a pin stops a model following its alias"
+        assert f"{prefix}_MODEL_ALIAS" not in env or env[f"{prefix}_MODEL_ALIAS"]["value"] == (
+            "production")
+        assert 0 < float(env[f"{prefix}_REGISTRY_POLL_SECONDS"]["value"]) <= 30
+        refs.append(secret_ref(env, f"{prefix}_ADMIN_TOKEN"))
+    gateway = one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in gateway["env"]}
+    refs.append(secret_ref(env, "GATEWAY_UPSTREAM_ADMIN_TOKEN"))
+    assert len({(r["name"], r["key"]) for r in refs}) == 1, "one token, both ends"
+    digests = secret_ref(env, "GATEWAY_ADMIN_KEY_SHA256")
+    assert digests["name"] == refs[0]["name"] and digests["key"] == "admin-key-sha256"
+    secrets = find(docs, "Secret", refs[0]["name"])
+    if name == "prod":
+        assert secrets == [], "prod admin secrets are created out of band, never committed"
+        return
+    data = {k: base64.b64decode(v).decode() for k, v in secrets[0]["data"].items()}
+    assert data[refs[0]["key"]]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", d) for d in json.loads(data["admin-key-sha256"]))
 
 
 def test_gateway_takes_api_keys_from_a_secret_and_upstreams_from_real_services(overlay) -> None:
@@ -317,27 +384,20 @@ async def test_probe_paths_are_real_routes(overlay, name: str, tmp_path: Path) -
         assert metrics.status_code == 200 and "finfleet_http_requests" in metrics.text
 
 
-def test_pinning_a_model_version_rolls_only_that_model(tmp_path: Path) -> None:
-    """The rollback procedure in docs/deploy.md: an overlay pins one model's version."""
-    kubectl = require_tool("kubectl")
+def test_auto_promotion_is_one_component_that_changes_only_the_cronjobs(tmp_path: Path) -> None:
+    """The switch in docs/deploy.md: an overlay adds components/auto-promote."""
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "resources": [os.path.relpath(K8S / "overlays" / "prod", tmp_path)],
-        "configMapGenerator": [{"name": "credit-model-version", "behavior": "merge",
-                                "literals": ["version=20250101-000000"]}],
+        "components": [os.path.relpath(K8S / "components" / "auto-promote", tmp_path)],
     }))
-
-    def render(path: Path) -> list[dict]:
-        result = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True,
-                                text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
     before, after = render(K8S / "overlays" / "prod"), render(tmp_path)
-    changed = {d["metadata"]["name"] for d in find(after, "Deployment")
-               if d != one(before, "Deployment", d["metadata"]["name"])}
-    assert changed == {"credit"}
-    container = one(after, "Deployment", "credit")["spec"]["template"]["spec"]["containers"][0]
-    ref = {e["name"]: e for e in container["env"]}["CREDIT_MODEL_VERSION"]["valueFrom"][
-        "configMapKeyRef"]
-    assert one(after, "ConfigMap", ref["name"])["data"] == {"version": "20250101-000000"}
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    changed = {key(d) for d in after if d != next(b for b in before if key(b) == key(d))}
+    assert changed == {("CronJob", f"{m}-retrain") for m in MODEL_SERVICES}
+    for model in MODEL_SERVICES:
+        job = one(after, "CronJob", f"{model}-retrain")["spec"]["jobTemplate"]["spec"]
+        container = job["template"]["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env == {"AUTO_PROMOTE": "true", "TMPDIR": "/models/.staging"}
+        assert "retrain.py" in " ".join(container["command"])

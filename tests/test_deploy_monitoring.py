@@ -32,6 +32,8 @@ REQUIRED_ALERTS = {
     "circuit open": "FinfleetCircuitOpen",
     "cache hit ratio drop": "FinfleetCacheHitRatioDrop",
     "model not ready": "FinfleetModelNotReady",
+    "model reload failed": "FinfleetModelReloadFailed",
+    "replicas serve different versions": "FinfleetModelVersionSkew",
 }
 
 
@@ -188,7 +190,7 @@ def test_the_dashboard_shows_every_family_design_names(exported) -> None:
     for family in ("finfleet_http_requests_total", "finfleet_http_request_duration_seconds",
                    "finfleet_predictions_total", "finfleet_model_info",
                    "finfleet_predict_duration_seconds", "finfleet_cache_requests_total",
-                   "finfleet_upstream_"):
+                   "finfleet_upstream_", "finfleet_model_reloads_total"):
         assert any(name.startswith(family) for name in used), family
     assert {n for n in exported if n.startswith("finfleet_upstream_")}
 

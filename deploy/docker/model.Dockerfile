@@ -42,11 +42,12 @@ COPY services.toml ./
 COPY services/__init__.py services/
 COPY kit kit
 COPY services/${SERVICE} services/${SERVICE}
-COPY deploy/docker/start.py /opt/finfleet/
+COPY deploy/docker/retrain.py deploy/docker/start.py /opt/finfleet/
 RUN mkdir -p /models /opt/finfleet/models && chown 10001:10001 /models /opt/finfleet/models
 ENV PATH=/opt/venv/bin:$PATH
 USER 10001:10001
-CMD ["python", "/opt/finfleet/start.py", "train", "--model-dir", "/models"]
+# The retraining job: train a candidate, gate and promote it only when AUTO_PROMOTE=true.
+CMD ["python", "/opt/finfleet/retrain.py", "--model-dir", "/models"]
 
 FROM trainer AS model-trained
 RUN python /opt/finfleet/start.py train --model-dir /opt/finfleet/models
@@ -67,6 +68,9 @@ COPY kit kit
 COPY services/${SERVICE} services/${SERVICE}
 COPY deploy/docker/healthcheck.py deploy/docker/seed_models.py deploy/docker/start.py /opt/finfleet/
 COPY --from=model /opt/finfleet/models /opt/finfleet/models
+# The mount point of a writable model volume (the registry moves aliases there): owned by the
+# service's user, so a new named volume in compose starts out writable by it.
+RUN mkdir /models && chown 10001:10001 /models
 ENV PATH=/opt/venv/bin:$PATH \
     FINFLEET_HOST=0.0.0.0 \
     FINFLEET_MODEL_DIR=/opt/finfleet/models
