@@ -68,6 +68,8 @@ class ModelMetrics(HttpMetrics):
             "finfleet_model_reloads", "Model version swaps attempted, by outcome "
             "(swapped, failed)", ["service", "outcome"], registry=self.registry,
         ))
+        for outcome in ("swapped", "failed"):  # both series exist from the start (alerts)
+            self.reloads.labels(service, outcome)
         self.release_seq = Gauge(
             "finfleet_model_release_seq", "Sequence number of the registry change being "
             "served (0: no alias yet)", ["service"], registry=self.registry,
