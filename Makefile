@@ -9,7 +9,8 @@ SERVICE_PORTS = $(shell python3 -c 'import tomllib; print(" ".join("%s=%s" % (s[
 
 LOCK := requirements/all.txt
 
-.PHONY: setup lock models run demo test lint bench bench-quick eval images k8s-check clean
+.PHONY: setup lock models run demo test lint bench bench-quick eval images k8s-check clean \
+	mlflow-server-venv mlflow-server-lock
 
 setup: $(STAMP)
 
@@ -65,6 +66,24 @@ images:
 k8s-check: setup
 	bash deploy/ci-tools.sh
 	$(PY) -m pytest tests/test_deploy_*.py -q
+
+# The MLflow tracking server (docs/mlflow.md), in its own venv from its own hashed lock: never in
+# the project's venv or an image. The MLflow registry tests start it from here; CI builds it.
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_LOCK := requirements/mlflow-server.txt
+
+mlflow-server-venv: $(MLFLOW_VENV)/.finfleet-installed
+
+$(MLFLOW_VENV)/.finfleet-installed: $(MLFLOW_LOCK) | $(STAMP)
+	@test -x $(MLFLOW_VENV)/bin/python || $(PY) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q --require-hashes --no-deps -r $(MLFLOW_LOCK)
+	$(MLFLOW_VENV)/bin/pip check
+	@touch $@
+
+mlflow-server-lock: setup
+	.venv/bin/uv pip compile --quiet --upgrade --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make mlflow-server-lock" \
+	  requirements/mlflow-server.in -o $(MLFLOW_LOCK)
 
 clean:
 	rm -rf models logs .pytest_cache
