@@ -20,6 +20,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score
 
 from kit.artifacts import Artifact, sha256_bytes
+from kit.gate import write_holdout
 from kit.training import TrainingRun, add_training_args, check_parity
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.evaluation import holdout_metrics
@@ -31,6 +32,7 @@ from services.anomaly.features import (
     AmountPrior,
 )
 from services.anomaly.forest import ForestScorer
+from services.anomaly.promotion import HOLDOUT_FILE, stream_rows
 from services.anomaly.replay import replay_features
 from services.anomaly.report import write_report
 from services.anomaly.schema import AnomalyInstance
@@ -202,6 +204,12 @@ def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
             windows={k: _span(df, getattr(w, k)) for k in ("select_fit", "select_val", "fit",
                                                            "test")},
             features={"all": list(FEATURE_NAMES), "model": model_features, "selection": trail},
+            # The stream the promotion gate replays through this version and production, its
+            # test window judged (kit/gate.py, services/anomaly/promotion.py).
+            holdout_file=write_holdout(
+                run.staging, stream_rows(df, w.test), cap=None,
+                file=HOLDOUT_FILE, what="the transaction stream in time order; `scored` marks "
+                                        "the test window"),
         )
         write_report(run, onnx_scores, df.loc[w.test, "fraud"].to_numpy())
         return run.save()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.artifacts import Artifact
+from kit.gate import write_holdout
 from kit.training import TrainingRun, add_training_args
 from services.intent.data import Dataset, banking77_dataset, shipped_dataset
 from services.intent.encoder import OnnxSentenceEncoder
@@ -344,6 +345,11 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             variants=variants,
             encoder=encoder_info,
             labels=label_names,
+            # The rows the promotion gate scores this version and production on (kit/gate.py).
+            holdout_file=write_holdout(
+                work, ({"text": t, "label": y} for t, y in zip(holdout.texts, holdout.labels,
+                                                                strict=True)),
+                what="the holdout texts and their labels"),
         )
         write_report(run, curve, predicted, dataset.holdout.labels, label_names)
         return run.save()

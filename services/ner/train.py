@@ -19,16 +19,23 @@ from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 
 from kit.artifacts import Artifact, sha256_bytes
+from kit.gate import write_holdout
 from kit.training import TrainingRun, add_training_args
 from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
 from services.ner.evaluation import evaluate
 from services.ner.generator import generate
 from services.ner.model import PIPELINE_DIR
 from services.ner.patterns import blank_pipeline, ruler_patterns
+from services.ner.promotion import as_row
 from services.ner.report import write_report
 from services.ner.schema import input_json_schema
 
 LIBRARIES = ("spacy", "numpy", "pydantic")
+# The holdout comes from its own generator stream. The generator is prefix-stable (the first n
+# sentences of a seed are the same for any count), so a holdout cut from the training stream's
+# end would be training data of a version trained on more sentences, and the promotion gate
+# would judge a candidate on rows production had learnt (kit/gate.py).
+HOLDOUT_SEED_OFFSET = 100_000
 
 
 @dataclass(frozen=True)
@@ -95,21 +102,26 @@ def train(cfg: TrainConfig, model_dir: Path, fire_path: Path | None = FIRE_DEV,
           progress: bool = True) -> Artifact:
     """Generate the data, train the pipeline, score it on every set and save the artifact."""
     with TrainingRun("ner", model_dir, libraries=LIBRARIES, progress=progress) as run:
-        sentences = generate(cfg.n_train + cfg.n_train // 10, seed=cfg.seed,
-                             formal_share=cfg.formal_share)
-        train_set, holdout = sentences[: cfg.n_train], sentences[cfg.n_train :]
+        train_set = generate(cfg.n_train, seed=cfg.seed, formal_share=cfg.formal_share)
+        holdout = generate(cfg.n_train // 10, seed=cfg.seed + HOLDOUT_SEED_OFFSET,
+                           formal_share=cfg.formal_share)
+        sentences = train_set + holdout
         nlp = train_pipeline(train_set, cfg, run)
         run.say("evaluating on the generated holdout, the hand-written set and FIRE dev")
         metrics = benchmarks(nlp, holdout, fire_path)
         nlp.to_disk(run.staging / PIPELINE_DIR)
         run.record(
-            data=f"generated(n={len(sentences)}, seed={cfg.seed}, "
+            data=f"generated(n={len(train_set)}+{len(holdout)}, seed={cfg.seed}, "
+                 f"holdout seed={cfg.seed + HOLDOUT_SEED_OFFSET}, "
                  f"formal_share={cfg.formal_share})",
             data_sha256=data_hash(sentences),
             parameters={"n_holdout": len(holdout), **asdict(cfg)},
             metrics=metrics,
             input_schema=input_json_schema(),
             labels=list(LABELS),
+            # The rows the promotion gate scores this version and production on (kit/gate.py).
+            holdout_file=write_holdout(run.staging, map(as_row, holdout),
+                                       what="the generated holdout sentences and their spans"),
         )
         write_report(run)
         return run.save()

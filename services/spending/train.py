@@ -19,11 +19,13 @@ import numpy as np
 import orjson
 
 from kit import Artifact, ArtifactStore
+from kit.gate import write_holdout
 from kit.training import Progress, TrainingRun, add_training_args
 from services.spending import evaluation
 from services.spending.data import M3_PATH, M3Series, SyntheticUser, generate_users, load_m3
 from services.spending.forecaster import ForecastConfig
 from services.spending.history import HistoryLimits, build_history
+from services.spending.promotion import holdout_row
 from services.spending.prophet_models import prophet_monthly
 from services.spending.report import write_m3_report, write_training_report
 from services.spending.schema import HistoryItem, forecast_input_schema
@@ -133,6 +135,11 @@ def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainCon
                 "weight_grid": WEIGHT_GRID, "scale_grid": SCALE_GRID}},
             metrics=holdout_metrics(cases, fitted, train_cfg.width),
             input_schema=forecast_input_schema(),
+            # The rows the promotion gate scores this version and production on (kit/gate.py).
+            holdout_file=write_holdout(
+                run.staging, (holdout_row(u.user_id, *_split(u, train_cfg.holdout_months),
+                                          config) for u in users),
+                what="each household's history up to its held-out months, and their totals"),
         )
         write_training_report(run, users, fitted, train_cfg)
         return run.save()
