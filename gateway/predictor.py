@@ -154,10 +154,11 @@ class CachedPredictor:
             self.metrics.cache.labels(name, "error").inc(len(fresh))
 
     async def _call(self, upstream: Upstream, batch: list[Any], positions: list[int] | None,
-                    request_id: str | None) -> tuple[str, list[Any]]:
+                    request_id: str | None, want_version: str | None = None
+                    ) -> tuple[str, list[Any]]:
         """One upstream predict; learns the version; 4xx field names follow `positions`."""
         try:
-            answer = await upstream.predict(batch, request_id)
+            answer = await upstream.predict(batch, request_id, want_version=want_version)
         except UpstreamRejected as exc:
             if positions is None:
                 raise
@@ -174,7 +175,8 @@ class CachedPredictor:
                           request_id: str | None) -> Prediction:
         """One response carries one model version: answers made by another version than the
         current one are fetched again; if replicas still disagree (mid-release), the whole
-        request is asked once more, so its answer is one version's, old or new."""
+        request is asked once more, so its answer is one version's, old or new — and, where the
+        registry orders versions, a whole answer of an older release is asked for once more."""
         if len({version for version, _ in results}) > 1:
             current = self.versions.get(upstream.name)
             stale = [i for i, (version, _) in enumerate(results) if version != current]
@@ -183,12 +185,20 @@ class CachedPredictor:
             await self._refetch(upstream, instances, results, list(range(len(results))),
                                 request_id)
         version = results[0][0]
+        current = self.versions.get(upstream.name)
+        if version != current and self.versions.seq(upstream.name):
+            # a replica still on the other side of a release (or still loading): ask the
+            # others for the current version
+            await self._refetch(upstream, instances, results, list(range(len(results))),
+                                request_id, want_version=current)
+            version = results[0][0]
         return Prediction(upstream.name, version, [p for _, p in results])
 
     async def _refetch(self, upstream: Upstream, instances: list[Any], results: list,
-                       positions: list[int], request_id: str | None) -> None:
+                       positions: list[int], request_id: str | None,
+                       want_version: str | None = None) -> None:
         version, predictions = await self._call(
-            upstream, [instances[i] for i in positions], positions, request_id)
+            upstream, [instances[i] for i in positions], positions, request_id, want_version)
         for i, prediction in zip(positions, predictions, strict=True):
             results[i] = (version, prediction)
 

@@ -96,12 +96,23 @@ class Upstream:
     async def close(self) -> None:
         await asyncio.gather(*(client.close() for client in self.clients))
 
-    async def predict(self, instances: list[Any], request_id: str | None = None) -> dict[str, Any]:
-        """The upstream's V1 predict answer; problem errors name the upstream, never its URL."""
+    async def predict(self, instances: list[Any], request_id: str | None = None, *,
+                      want_version: str | None = None) -> dict[str, Any]:
+        """The upstream's V1 predict answer; problem errors name the upstream, never its URL.
+        `want_version`: an answer of another version is asked of the other replicas in turn
+        (mid-release, one may not have swapped yet); the last answer stands if none has it."""
         body = orjson.dumps({"instances": instances})
         headers = {"Content-Type": "application/json"}
         if request_id:
             headers["X-Request-ID"] = request_id
+        tries = len(self.clients) if want_version else 1
+        for _ in range(max(1, tries)):
+            answer = await self._predict_once(body, headers)
+            if answer.get("model_version") == want_version or want_version is None:
+                break
+        return answer
+
+    async def _predict_once(self, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         if not self.breaker.allow():
             self.metrics.upstream_requests.labels(self.name, "circuit_open").inc()
             raise UpstreamUnavailable(

@@ -7,8 +7,11 @@ keeps the cache right through a release: a rollback is newer than the promotion 
 though its version is older, and while two replicas briefly serve different versions the
 current one is the later change's, so it neither flips back and forth (thrashing the cache)
 nor falls back to the old version. An upstream that reports no `seq` (no registry) keeps the
-plain rule: the version of the last answer. A registry that was reset (its seq lower than the
-one held for `STALE_POLLS` polls in a row, and never the held one) is believed.
+plain rule: the version of the last answer. A registry that was reset is believed only after
+`STALE_POLLS` polls in a row in which every replica answered and none reported the version held
+(a replica that is slow, failing to load, or not answering its probe never turns the gateway
+back: an early version of this rule flipped back after three polls with one replica's probe
+timing out mid-release).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from gateway.upstream import Served, UpstreamPool
 
-STALE_POLLS = 3
+STALE_POLLS = 20
 
 
 @dataclass
@@ -59,8 +62,9 @@ class ModelVersions:
             self._asking[name] = task
             task.add_done_callback(lambda _: self._asking.pop(name, None))
 
-    def observe(self, name: str, served: list[Served]) -> None:
-        """What the replicas reported: the latest change wins."""
+    def observe(self, name: str, served: list[Served], complete: bool = True) -> None:
+        """What the replicas reported (`complete`: every replica did): the latest change
+        wins."""
         if not served:
             return
         latest = max(served, key=lambda s: -1 if s.seq is None else s.seq)
@@ -73,7 +77,7 @@ class ModelVersions:
             self._set(name, Current(latest.version, latest.seq))
         elif any(s.version == current.version for s in served):
             current.lower_polls = 0
-        else:
+        elif complete:
             current.lower_polls += 1
             if current.lower_polls >= STALE_POLLS:
                 self.logger.warning("registry change sequence went back; following it",
@@ -90,7 +94,9 @@ class ModelVersions:
                                     "seq": new.seq})
 
     async def refresh_one(self, name: str) -> None:
-        self.observe(name, await self.pool.get(name).releases())
+        upstream = self.pool.get(name)
+        served = await upstream.releases()
+        self.observe(name, served, complete=len(served) == len(upstream.clients))
 
     async def refresh(self) -> None:
         await asyncio.gather(*(self.refresh_one(name) for name in self.pool.upstreams))

@@ -32,7 +32,8 @@ SPREAD_SECONDS = 3 * POLL_SECONDS + 1.0  # a change reaches every answer within 
 CYCLES = 5
 CALLERS = 4
 APPLICANTS = [{**procs.APPLICANT, "income": 60_000 + 1_000 * i} for i in range(20)]
-MAX_REQUESTS = 6_000
+PAUSE_SECONDS = 0.03  # between one caller's requests: ~100 requests/s in all
+MAX_REQUESTS = 8_000
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Answer:
 
 class Callers:
     """`CALLERS` threads asking the gateway in a loop (cycling through 20 applicants, so most
-    answers are cache hits), until stopped or `MAX_REQUESTS` in all."""
+    answers are cache hits), paced, until stopped or `MAX_REQUESTS` in all."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -78,6 +79,7 @@ class Callers:
                 with self._lock:
                     self.answers.append(answer)
                 i += CALLERS
+                time.sleep(PAUSE_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -125,28 +127,35 @@ def _admin(gateway: procs.Proc, path: str, body: dict) -> httpx.Response:
 def test_promote_and_roll_back_five_times_under_load(release_fleet, two_versions):
     gateway, replicas = release_fleet
     _, old, new = two_versions
-    changes: list[tuple[float, str]] = []
+    changes: list[tuple[float, float, str]] = []  # asked at, answered at, the new version
     with Callers(gateway.url) as callers:
         time.sleep(1.0)
         for cycle in range(CYCLES):
             for action, version in (("promote", new), ("rollback", old)):
+                asked = time.monotonic()
                 response = _admin(gateway, action, {"reason": f"cycle {cycle}"})
                 assert response.status_code == 200, response.text
-                changes.append((time.monotonic(), version))
-                time.sleep(SPREAD_SECONDS + 0.5)
+                changes.append((asked, time.monotonic(), version))
+                time.sleep(SPREAD_SECONDS + 1.0)
         answers = list(callers.answers)
 
     failed = [a for a in answers if a.status != 200]
     assert not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:5]}"
     assert {a.version for a in answers} <= {old, new}
-    assert len(answers) >= 500, "the load was too light to mean anything"
-    for i, (at, version) in enumerate(changes):
+    assert 2_000 <= len(answers) < MAX_REQUESTS, len(answers)  # a few thousand, all in
+    for i, (_, done, version) in enumerate(changes):
         until = changes[i + 1][0] if i + 1 < len(changes) else float("inf")
-        settled = [a for a in answers if at + SPREAD_SECONDS <= a.sent < until]
+        settled = [a for a in answers if done + SPREAD_SECONDS <= a.sent < until]
         assert settled, f"no answers after change {i}"
         wrong = [a for a in settled if a.version != version]
         assert not wrong, (f"change {i} to {version}: {len(wrong)} of {len(settled)} answers "
                            f"after {SPREAD_SECONDS} s still came from the other version")
+
+    lags = [max([a.sent - asked for a in answers if asked <= a.sent < (
+        changes[i + 1][0] if i + 1 < len(changes) else float("inf")) and a.version != version],
+        default=0.0) for i, (asked, _, version) in enumerate(changes)]
+    print(f"\n{len(answers)} answers; gate+change took {[round(d - a, 2) for a, d, _ in changes]}"
+          f" s; last other-version answer after asking: {[round(x, 2) for x in lags]} s")
 
     # No thrashing: the cache misses once per applicant per change, not per request.
     misses = metric(httpx.get(f"{gateway.url}/metrics").text,
