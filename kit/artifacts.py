@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -114,7 +115,11 @@ class ArtifactStore:
         brought = [key for key in SAVED_FIELDS if key in manifest]
         if brought:
             raise ArtifactError(f"the manifest may not set {', '.join(brought)}: save writes them")
-        version = version or new_version()
+        if version is None:
+            version = new_version()
+            while (self.model_root / version).exists():  # two runs within one second
+                time.sleep(0.05)
+                version = new_version()
         target = self.model_root / version
         if target.exists():
             raise ArtifactError(f"version {version} already exists at {target}")
