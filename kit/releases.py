@@ -120,15 +120,22 @@ def set_alias(registry: Registry, alias: str, version: str | None, *, reason: st
 
 
 def register_candidate(registry: Registry, artifact: Artifact, *, actor: str) -> list[Change]:
-    """A freshly trained version: registered (where the backend keeps copies), made the
-    candidate, and, for a model with no production yet, its first production."""
+    """A freshly trained version: registered (where the backend keeps copies) and made the
+    candidate. A model with no production alias yet gets one first: the version it was
+    serving (the newest before this one), or this one when it is the model's first — so a
+    new version never becomes production without the gate."""
     register = getattr(registry, "register", None)
     if register is not None:
         register(artifact, actor=actor, reason="trained")
-    changes = [registry.set_alias(CANDIDATE, artifact.version, actor=actor, reason="trained")]
+    changes = []
     if PRODUCTION not in registry.aliases().aliases:
-        changes.append(registry.set_alias(PRODUCTION, artifact.version, actor=actor,
-                                          reason="first version of the model"))
+        earlier = [v for v in registry.versions() if v != artifact.version]
+        changes.append(registry.set_alias(
+            PRODUCTION, earlier[-1] if earlier else artifact.version, actor=actor,
+            reason="the version served until now (the newest; no alias yet)" if earlier
+            else "first version of the model"))
+    changes.append(registry.set_alias(CANDIDATE, artifact.version, actor=actor,
+                                      reason="trained"))
     return changes
 
 

@@ -133,9 +133,7 @@ def _gate(passed: bool):
 
 
 def test_promote_moves_production_only_when_the_gate_passes(registry):
-    register_candidate(registry, registry.fetch("20260101-000000"), actor="train")
-    assert registry.aliases().aliases == {PRODUCTION: "20260101-000000",
-                                          CANDIDATE: "20260101-000000"}
+    registry.set_alias(PRODUCTION, "20260101-000000", actor="t", reason="first")
     set_alias(registry, CANDIDATE, "20260201-000000", reason="retrained")
     with pytest.raises(GateRefused) as refused:
         promote(registry, evaluate=_gate(False))
@@ -157,6 +155,14 @@ def test_force_needs_a_reason_and_is_recorded(registry):
     last = registry.history()[-1]
     assert done.forced and last.forced and last.reason == "hotfix for incident 7"
     assert last.gate == {"passed": False} and registry.resolve().version == "20260301-000000"
+
+
+def test_a_first_candidate_never_becomes_production_over_older_versions(registry):
+    """Versions trained before the registry existed: the newest of them stays production."""
+    _version(registry.store.root, "20260401-000000")
+    register_candidate(registry, registry.fetch("20260401-000000"), actor="train")
+    assert registry.aliases().aliases == {PRODUCTION: "20260301-000000",
+                                          CANDIDATE: "20260401-000000"}
 
 
 def test_production_moves_only_through_promote_or_rollback(registry):
