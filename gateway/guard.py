@@ -73,9 +73,11 @@ async def guard_admin(request: Request) -> None:
         return
     try:
         state.admin_keys.identify(request)
-    except Unauthorized:
+    except Unauthorized as exc:
         await limit(state, client_address(request))
-        raise
+        raise Unauthorized("the admin routes need an admin key (Authorization: Bearer <key>); "
+                           "a caller's API key is not one",
+                           headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
 async def limit(state, identity: str) -> None:

@@ -72,21 +72,21 @@ def admin_router(settings: ServiceSettings) -> APIRouter:
         state = request.app.state.model_state
         done = await _off_loop(_op.promote, state.registry, body.version,
                                        force=body.force, reason=body.reason, actor=body.actor)
-        return json_response({**done.to_dict(), "serving": await state.check()})
+        return json_response({**done.to_dict(), **await state.check()})
 
     @router.post("/rollback")
     async def rollback(body: ChangeBody, request: Request) -> Response:
         state = request.app.state.model_state
         change = await _off_loop(_op.rollback, state.registry, reason=body.reason,
                                          actor=body.actor)
-        return json_response({**change.to_dict(), "serving": await state.check()})
+        return json_response({**change.to_dict(), **await state.check()})
 
     @router.put("/aliases/{alias}")
     async def alias(alias: str, body: AliasBody, request: Request) -> Response:
         state = request.app.state.model_state
         change = await _off_loop(_op.set_alias, state.registry, alias,
                                          body.version, reason=body.reason, actor=body.actor)
-        return json_response({**change.to_dict(), "serving": await state.check()})
+        return json_response({**change.to_dict(), **await state.check()})
 
     return router
 
