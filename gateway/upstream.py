@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,9 +139,15 @@ class Upstream:
         """The client retries once where nothing reached the model (predict is pure)."""
         client = self.client
         assert client is not None, "Upstream.start() runs in the app lifespan"
-        try:
+        with self._problems():
             return await client.request("POST", self.predict_path, body, headers=headers,
                                         timeout=self.read_timeout)
+
+    @contextmanager
+    def _problems(self) -> Iterator[None]:
+        """The client's failures as the problems callers see, naming the upstream only."""
+        try:
+            yield
         except ConnectFailed as exc:
             raise UpstreamUnavailable(f"upstream '{self.name}' is not reachable") from exc
         except TimeoutError as exc:
@@ -166,16 +174,10 @@ class Upstream:
         headers = {"Content-Type": "application/json"}
         if self.admin_token:
             headers["Authorization"] = f"Bearer {self.admin_token}"
-        try:
+        with self._problems():
             reply = await client.request(method, f"/admin/{path}",
                                          orjson.dumps(body) if body is not None else b"",
                                          headers=headers, timeout=deadline)
-        except ConnectFailed as exc:
-            raise UpstreamUnavailable(f"upstream '{self.name}' is not reachable") from exc
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"upstream '{self.name}' did not answer in time") from exc
-        except (ConnectionDropped, MalformedResponse) as exc:
-            raise UpstreamFailed(f"upstream '{self.name}' broke the connection") from exc
         return reply.status, reply.body, reply.content_type
 
     def _answer(self, status: int, raw: bytes, content_type: str) -> dict[str, Any]:

@@ -44,6 +44,17 @@ def library_versions(*names: str) -> dict[str, str]:
     return out
 
 
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested manifest dicts as one level of dotted keys (`forecast.interval_scale`)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def new_version() -> str:
     """Versions sort by time: `YYYYMMDD-HHMMSS` (UTC)."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kit.artifacts import MANIFEST, Artifact, ArtifactError, ArtifactStore, sha256_file
+from kit.artifacts import MANIFEST, Artifact, ArtifactError, ArtifactStore, flatten, sha256_file
 from kit.registry import PRODUCTION, Aliases, Change, RegistryError, Resolved, _check_alias
 
 log = logging.getLogger("finfleet.registry.mlflow")
@@ -425,8 +425,8 @@ class MlflowRegistry:
 
     def _log_batches(self, run_id: str, manifest: dict[str, Any], at_ms: int) -> None:
         params = [{"key": _key(k), "value": _param_value(v)}
-                  for k, v in _flatten(manifest.get("parameters") or {}).items()]
-        numbers = {**_flatten(manifest.get("metrics") or {}),
+                  for k, v in flatten(manifest.get("parameters") or {}).items()]
+        numbers = {**flatten(manifest.get("metrics") or {}),
                    "train_seconds": manifest.get("train_seconds")}
         metrics = [{"key": _key(k), "value": float(v), "timestamp": at_ms, "step": 0}
                    for k, v in numbers.items() if _is_number(v)]
@@ -648,14 +648,6 @@ def _kv(values: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in values.items()]
 
 
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _key(key: str) -> str:

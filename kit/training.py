@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from kit.artifacts import Artifact, ArtifactError, ArtifactStore, library_versions
+from kit.artifacts import Artifact, ArtifactError, ArtifactStore, flatten, library_versions
 from kit.registry import open_registry
 from kit.releases import register_candidate
 from kit.settings import REPO_ROOT
@@ -163,17 +163,6 @@ def report_text(title: str, manifest: dict[str, Any], body: Iterable[str]) -> st
              f"{manifest['train_seconds']} s.", "", *body, "", "## Parameters", "",
              *(f"- {key}: {value}" for key, value in flatten(manifest["parameters"]).items())]
     return "\n".join(lines) + "\n"
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one level of dotted keys (`forecast.interval_scale`)."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def fmt(value: Any, digits: int = 4) -> str:
