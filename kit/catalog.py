@@ -14,7 +14,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -25,6 +25,16 @@ DEFAULT_TABLE = REPO_ROOT / "services.toml"
 
 class _Row(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CompareRow(_Row):
+    """One declared comparison of a candidate's prediction with production's (gateway/compare.py):
+    declared here so the gateway compares JSON answers without importing model code."""
+
+    kind: Literal["agree", "shift", "relative", "spans_f1"]
+    path: str = Field(min_length=1, description="dotted, as value_at: `forecast.0.yhat`")
+    keys: tuple[str, ...] = Field(("start", "end", "label"), min_length=1,
+                                  description="spans_f1: the fields that make two spans equal")
 
 
 class ServiceRow(_Row):
@@ -41,6 +51,7 @@ class ServiceRow(_Row):
     cache_ttl: float = Field(60.0, ge=0)
     read_timeout: float | None = Field(None, gt=0)
     describe: str | None = None
+    compare: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], CompareRow] = {}
 
     @property
     def module_name(self) -> str:
