@@ -395,7 +395,7 @@ def test_the_release_commands_work_on_mlflow(mlflow_server, tmp_path):
     registry = MlflowRegistry(mlflow_server.url, name, cache_dir=tmp_path / "models")
     artifact = saved(ArtifactStore(tmp_path / "models", name), tmp_path / "staging", V1, 0.8)
     changes = register_candidate(registry, artifact, actor="train")
-    assert [(c.alias, c.to_version) for c in changes] == [(CANDIDATE, V1), (PRODUCTION, V1)]
+    assert [(c.alias, c.to_version) for c in changes] == [(PRODUCTION, V1), (CANDIDATE, V1)]
     assert registry.versions() == [V1] and registry.resolve().seq == 2
     listed = describe(registry)
     assert listed["aliases"] == {CANDIDATE: V1, PRODUCTION: V1} and listed["seq"] == 2
