@@ -10,6 +10,8 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gateway.routes import traffic_report
+from gateway.traffic import TrafficPolicy
 from gateway.upstream import Upstream
 from kit.admin import AliasBody, ChangeBody, PromoteBody
 from kit.http import json_response
@@ -40,6 +42,22 @@ async def rollback(name: str, body: ChangeBody, request: Request) -> Response:
 async def alias(name: str, alias: str, body: AliasBody, request: Request) -> Response:
     """Point any alias but production at a version (null removes it)."""
     return await _forward(request, name, "PUT", f"aliases/{alias}", _with_actor(body))
+
+
+@router.get("/{name}/traffic")
+async def get_traffic(name: str, request: Request) -> Response:
+    return json_response(traffic_report(request, name))
+
+
+@router.put("/{name}/traffic")
+async def set_traffic(name: str, policy: TrafficPolicy, request: Request) -> Response:
+    """Canary and shadow shares for the model's candidate, effective at once on this gateway
+    (start-up policy: GATEWAY_TRAFFIC)."""
+    request.app.state.pool.get(name)
+    request.app.state.traffic.set(name, policy)
+    request.app.state.logger.info("traffic policy set", extra={"model": name,
+                                                               **policy.model_dump()})
+    return json_response(traffic_report(request, name))
 
 
 @router.post("/{name}/reload")

@@ -15,13 +15,17 @@ from starlette.responses import Response
 from gateway import admin, fanout, routes
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
+from gateway.compare import Comparisons
 from gateway.guard import GuardMiddleware
 from gateway.metrics import GatewayMetrics
 from gateway.predictor import CachedPredictor
 from gateway.ratelimit import RateLimiter
+from gateway.routing import Router
 from gateway.settings import GatewaySettings
+from gateway.traffic import ShadowQueue, TrafficPolicies
 from gateway.upstream import UpstreamPool
 from gateway.versions import ModelVersions
+from kit.catalog import load_catalog
 from kit.docs import install_docs
 from kit.errors import install_error_handlers
 from kit.http import HotPathApp, json_response
@@ -56,6 +60,15 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.versions = versions
         app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.burst, redis)
         app.state.predictor = CachedPredictor(pool, cache, versions, metrics, settings)
+        app.state.traffic = TrafficPolicies(settings.traffic)
+        app.state.comparisons = Comparisons.from_catalog(load_catalog(), metrics.registry)
+        router = Router(app.state.predictor, pool, versions, app.state.traffic, metrics,
+                        app.state.comparisons)
+        router.shadows = ShadowQueue(
+            router.send_shadow, settings.shadow_queue_max, settings.shadow_workers, logger,
+            on_drop=lambda model: metrics.shadow.labels(model, "dropped").inc())
+        router.shadows.start()
+        app.state.router = router
         refresher = asyncio.create_task(versions.refresh_forever(settings.version_refresh_seconds))
         logger.info("gateway started", extra={"upstreams": sorted(settings.upstreams),
                                               "cache": "redis" if redis else "memory"})
@@ -65,6 +78,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await router.shadows.stop()
             await pool.close()
             if redis is not None:
                 await redis.aclose()

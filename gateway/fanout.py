@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from gateway.routes import request_id, wants_fresh
+from gateway.routes import caller_of, request_id, wants_fresh
 from gateway.upstream import UpstreamRejected
 from kit.catalog import load_catalog
 from kit.errors import (
@@ -66,8 +66,9 @@ def check_length(field: str, text: str, limit: int) -> None:
 async def part(request: Request, model: str, instance: dict[str, Any]) -> dict[str, Any]:
     """One model's answer, or its error as a problem object; never raises."""
     try:
-        result = await request.app.state.predictor.predict(
-            model, [instance], request_id=request_id(request), use_cache=not wants_fresh(request))
+        result = await request.app.state.router.predict(
+            model, [instance], caller=caller_of(request), request_id=request_id(request),
+            use_cache=not wants_fresh(request))
     except ProblemError as exc:
         return {"status": exc.status, "error": problem_body(
             exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors)}

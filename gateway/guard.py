@@ -53,6 +53,7 @@ async def guard(request: Request) -> None:
     except Unauthorized:
         await limit(state, client_address(request))
         raise
+    request.scope.setdefault("state", {})["caller"] = identity  # sticky canaries use it
     await limit(state, identity)
 
 

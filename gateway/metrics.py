@@ -29,6 +29,16 @@ class GatewayMetrics(HttpMetrics):
             "finfleet_circuit_state", "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open",
             ["upstream"], registry=self.registry,
         ))
+        self.canary = CachedLabels(Counter(
+            "finfleet_canary_requests", "Canaried requests, by who answered (candidate, "
+            "fallback: production, as the candidate could not)",
+            ["model", "outcome"], registry=self.registry,
+        ))
+        self.shadow = CachedLabels(Counter(
+            "finfleet_shadow_requests", "Shadow copies to the candidate, by outcome "
+            "(sent, failed, dropped: the queue was full)",
+            ["model", "outcome"], registry=self.registry,
+        ))
         self.rate_limited = Counter(
             "finfleet_rate_limited", "Requests refused with 429", registry=self.registry,
         )

@@ -18,7 +18,13 @@ import orjson
 from gateway.cache import CacheUnavailable, PredictionCache, instance_key
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
-from gateway.upstream import Upstream, UpstreamFailed, UpstreamPool, UpstreamRejected
+from gateway.upstream import (
+    PRODUCTION,
+    Upstream,
+    UpstreamFailed,
+    UpstreamPool,
+    UpstreamRejected,
+)
 from gateway.versions import ModelVersions
 
 _INSTANCE_FIELD = re.compile(r"^instances\[(\d+)\]")
@@ -43,13 +49,20 @@ class CachedPredictor:
 
     async def predict(self, name: str, instances: list[Any], *, request_id: str | None = None,
                       use_cache: bool = True) -> Prediction:
-        """Raises the upstream's ProblemError, or UpstreamRejected for its 4xx answers."""
-        upstream = self.pool.get(name)
+        """Production's answer. Raises the upstream's ProblemError, or UpstreamRejected for its
+        4xx answers."""
+        return await self.predict_on(self.pool.get(name), self.versions.get(name), instances,
+                                     request_id=request_id, use_cache=use_cache)
+
+    async def predict_on(self, upstream: Upstream, version: str | None, instances: list[Any],
+                         *, request_id: str | None = None, use_cache: bool = True) -> Prediction:
+        """The answer of `upstream` (production, or a candidate version's), cached under
+        `version` (None: not known yet, nothing is looked up)."""
+        name = upstream.name
         ttl = self.settings.cache_ttl_for(name)
         if ttl <= 0:
             answer = await self._call(upstream, instances, list(range(len(instances))), request_id)
             return Prediction(name, answer[0], answer[1])
-        version = self.versions.get(name)
         keys = [instance_key(name, version or "?", instance) for instance in instances]
         results: list[tuple[str, Any] | None] = [None] * len(instances)
         if use_cache and version is not None:
@@ -168,7 +181,8 @@ class CachedPredictor:
             raise UpstreamFailed(f"upstream '{upstream.name}' answered {len(predictions)} "
                                  f"predictions for {len(batch)} instances")
         version = str(answer.get("model_version") or "unknown")
-        self.versions.learn(upstream.name, version)
+        if upstream.role == PRODUCTION:
+            self.versions.learn(upstream.name, version)
         return version, predictions
 
     async def _consistent(self, upstream: Upstream, instances: list[Any], results: list,
@@ -186,7 +200,7 @@ class CachedPredictor:
                                 request_id)
         version = results[0][0]
         current = self.versions.get(upstream.name)
-        if version != current and self.versions.seq(upstream.name):
+        if upstream.role == PRODUCTION and version != current and self.versions.seq(upstream.name):
             # a replica still on the other side of a release (or still loading): ask the
             # others for the current version
             await self._refetch(upstream, instances, results, list(range(len(results))),

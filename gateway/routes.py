@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from gateway.predictor import CachedPredictor
+from gateway.auth import client_address
+from gateway.routing import Router
+from gateway.traffic import policy_dict
 from gateway.upstream import UpstreamRejected
 from kit.catalog import example_of
 from kit.errors import InvalidInput
@@ -25,12 +27,19 @@ def request_id(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
+def caller_of(request: Request) -> str:
+    """Who is asking, for a sticky canary: the guard's identity (the API key's digest) where
+    it ran, else the client's address."""
+    return request.scope.get("state", {}).get("caller") or client_address(request)
+
+
 async def predict_response(request: Request, name: str, instances: list[Any],
                            single: bool) -> Response:
-    predictor: CachedPredictor = request.app.state.predictor
+    router: Router = request.app.state.router
     try:
-        result = await predictor.predict(name, instances, request_id=request_id(request),
-                                         use_cache=not wants_fresh(request))
+        result = await router.predict(name, instances, caller=caller_of(request),
+                                      request_id=request_id(request),
+                                      use_cache=not wants_fresh(request))
     except UpstreamRejected as exc:
         return Response(exc.body, exc.status, media_type=exc.content_type)
     body: dict[str, Any] = {"model_name": result.model_name,
@@ -53,7 +62,29 @@ async def predict_v1(request: Request) -> Response:
 
 @router.get("/models")
 async def list_models(request: Request) -> Response:
-    return json_response({"models": await request.app.state.pool.describe_all()})
+    """Every model: readiness, version, release, circuit, and its traffic policy."""
+    state = request.app.state
+    models = await state.pool.describe_all()
+    for model in models:
+        model["traffic"] = policy_dict(state.traffic.get(model["name"]),
+                                       state.versions.candidate(model["name"]))
+    return json_response({"models": models})
+
+
+@router.get("/models/{name}/traffic")
+async def traffic(name: str, request: Request) -> Response:
+    """The model's traffic policy, the versions on each side, and how the candidate's answers
+    compare with production's (shadow pairs) and how fast each side answers."""
+    return json_response(traffic_report(request, name))
+
+
+def traffic_report(request: Request, name: str) -> dict[str, Any]:
+    state = request.app.state
+    state.pool.get(name)  # 404 for an unknown model
+    return {"model": name, "production_version": state.versions.get(name),
+            "policy": policy_dict(state.traffic.get(name), state.versions.candidate(name)),
+            "shadow_queue": state.router.shadows.stats(),
+            "comparison": state.comparisons.summary(name)}
 
 
 async def predict_friendly(request: Request) -> Response:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.traffic import TrafficPolicy
 from kit.catalog import load_catalog
 from kit.settings import HttpSettings
 
@@ -65,6 +66,13 @@ class GatewaySettings(HttpSettings):
     rate_limit_burst: int = Field(0, ge=0, description="Bucket size; 0: one second's worth")
     cors_origins: list[str] = Field(default_factory=list,
                                     description="Browser origins allowed to call the API")
+    traffic: dict[str, TrafficPolicy] = Field(
+        default_factory=dict,
+        description='Traffic policy per model at start, JSON: {"credit": {"canary_percent": 10, '
+                    '"shadow_percent": 0}}; PUT /admin/models/<name>/traffic changes it')
+    shadow_queue_max: int = Field(1000, gt=0, description="Shadow calls waiting at most; "
+                                                         "beyond, they are dropped and counted")
+    shadow_workers: int = Field(4, gt=0, description="Shadow calls in flight at once")
     required_upstreams: list[str] = Field(
         default_factory=list, description="Models that must be ready for /health/ready")
 

@@ -58,17 +58,27 @@ class UpstreamRejected(Exception):
         self.content_type = content_type
 
 
+PRODUCTION = "production"
+CANDIDATE = "candidate"  # canaried callers' requests
+SHADOW = "shadow"  # copies of requests, flagged so the service writes no state
+
+
 class Upstream:
     """One model service (one or more replicas' URLs, taken in turn): its clients, its breaker,
-    and the calls the gateway makes to it."""
+    and the calls the gateway makes to it. The `candidate` role is the same service's candidate
+    version (its version-addressed predict), with a breaker of its own: a failing candidate
+    never opens production's circuit."""
 
     def __init__(self, name: str, url: str, settings: GatewaySettings,
-                 metrics: GatewayMetrics) -> None:
+                 metrics: GatewayMetrics, role: str = PRODUCTION) -> None:
         self.name = name
+        self.role = role
+        self.label = name if role == PRODUCTION else f"{name}:{role}"  # in metrics
         self.urls = replica_urls(url)
         self.url = self.urls[0]
         self.metrics = metrics
         self.predict_path = f"/v1/models/{name}:predict"
+        self.extra_headers: dict[str, str] = {}
         self.read_timeout = settings.read_timeout_for(name)
         self.probe_timeout = 1.0
         self.connections = settings.upstream_connections
@@ -76,7 +86,7 @@ class Upstream:
         self.admin_token = settings.upstream_admin_token
         self.breaker = CircuitBreaker(
             settings.circuit_failures, settings.circuit_reset_seconds,
-            on_change=metrics.circuit_state.labels(name).set,
+            on_change=metrics.circuit_state.labels(self.label).set,
         )
         self.clients: list[KeepAliveClient] = []
         self._turn = 0
@@ -104,7 +114,7 @@ class Upstream:
         `want_version`: an answer of another version is asked of the other replicas in turn
         (mid-release, one may not have swapped yet); the last answer stands if none has it."""
         body = orjson.dumps({"instances": instances})
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **self.extra_headers}
         if request_id:
             headers["X-Request-ID"] = request_id
         tries = len(self.clients) if want_version else 1
@@ -116,7 +126,7 @@ class Upstream:
 
     async def _predict_once(self, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         if not self.breaker.allow():
-            self.metrics.upstream_requests.labels(self.name, "circuit_open").inc()
+            self.metrics.upstream_requests.labels(self.label, "circuit_open").inc()
             raise UpstreamUnavailable(
                 f"upstream '{self.name}' is failing; its circuit is open",
                 headers={"Retry-After": str(max(1, round(self.breaker.retry_after())))},
@@ -126,13 +136,14 @@ class Upstream:
             status, raw, content_type = await self._post(body, headers)
         except ProblemError as exc:
             self.breaker.record_failure()
-            self.metrics.upstream_requests.labels(self.name, _outcome(exc)).inc()
+            self.metrics.upstream_requests.labels(self.label, _outcome(exc)).inc()
             raise
         except BaseException:  # cancelled, or a bug of ours: no verdict on the upstream
             self.breaker.abandon()
             raise
         finally:
-            self.metrics.upstream_duration.labels(self.name).observe(time.perf_counter() - started)
+            self.metrics.upstream_duration.labels(self.label).observe(
+                time.perf_counter() - started)
         return self._answer(status, raw, content_type)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
@@ -190,11 +201,11 @@ class Upstream:
                 return self._fail(UpstreamFailed(
                     f"upstream '{self.name}' sent an answer that is not a V1 prediction"), exc)
             self.breaker.record_success()
-            self.metrics.upstream_requests.labels(self.name, "ok").inc()
+            self.metrics.upstream_requests.labels(self.label, "ok").inc()
             return answer
         if 400 <= status < 500:
             self.breaker.record_success()
-            self.metrics.upstream_requests.labels(self.name, "rejected").inc()
+            self.metrics.upstream_requests.labels(self.label, "rejected").inc()
             raise UpstreamRejected(status, raw, content_type)
         if status == 503:
             return self._fail(UpstreamUnavailable(f"upstream '{self.name}' is not ready"))
@@ -202,7 +213,7 @@ class Upstream:
 
     def _fail(self, error: ProblemError, cause: Exception | None = None):
         self.breaker.record_failure()
-        self.metrics.upstream_requests.labels(self.name, _outcome(error)).inc()
+        self.metrics.upstream_requests.labels(self.label, _outcome(error)).inc()
         raise error from cause
 
     async def releases(self) -> list[Served]:
@@ -217,7 +228,10 @@ class Upstream:
             self.metadata = meta
             release = meta.get("release")
             seq = release.get("seq") if isinstance(release, dict) else None
-            return Served(str(meta["version"]), seq if isinstance(seq, int) else None)
+            loaded = meta.get("loaded")
+            candidate = loaded.get("candidate") if isinstance(loaded, dict) else None
+            return Served(str(meta["version"]), seq if isinstance(seq, int) else None,
+                          candidate if isinstance(candidate, str) else None)
 
         found = await asyncio.gather(*(one(client) for client in self.clients))
         return [served for served in found if served is not None]
@@ -255,6 +269,7 @@ class Served:
 
     version: str
     seq: int | None
+    candidate: str | None = None  # the candidate version it holds beside production
 
 
 def replica_urls(url: str) -> list[str]:
@@ -268,6 +283,17 @@ class UpstreamPool:
     def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
         self.upstreams = {name: Upstream(name, url, settings, metrics)
                           for name, url in settings.upstreams.items()}
+        self.beside = {(name, role): Upstream(name, url, settings, metrics, role)
+                       for name, url in settings.upstreams.items() for role in (CANDIDATE, SHADOW)}
+        for (_, role), upstream in self.beside.items():
+            if role == SHADOW:
+                upstream.extra_headers = {"X-Finfleet-Shadow": "1"}
+
+    def version_upstream(self, name: str, role: str, version: str) -> Upstream:
+        """The model's candidate or shadow upstream, addressing `version`."""
+        upstream = self.beside[(name, role)]
+        upstream.predict_path = f"/v1/models/{name}/versions/{version}:predict"
+        return upstream
 
     def get(self, name: str) -> Upstream:
         upstream = self.upstreams.get(name)
@@ -277,11 +303,12 @@ class UpstreamPool:
         return upstream
 
     async def start(self) -> None:
-        for upstream in self.upstreams.values():
+        for upstream in (*self.upstreams.values(), *self.beside.values()):
             await upstream.start()
 
     async def close(self) -> None:
-        await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        await asyncio.gather(*(u.close() for u in (*self.upstreams.values(),
+                                                   *self.beside.values())))
 
     async def describe_all(self) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(u.describe() for u in self.upstreams.values())))

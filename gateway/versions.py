@@ -39,11 +39,16 @@ class ModelVersions:
         self.pool = pool
         self.logger = logger
         self._current: dict[str, Current] = {}
+        self._candidates: dict[str, str | None] = {}
         self._asking: dict[str, asyncio.Task] = {}
 
     def get(self, name: str) -> str | None:
         current = self._current.get(name)
         return current.version if current else None
+
+    def candidate(self, name: str) -> str | None:
+        """The candidate version the replicas hold beside production (None: none does)."""
+        return self._candidates.get(name)
 
     def seq(self, name: str) -> int | None:
         current = self._current.get(name)
@@ -68,6 +73,9 @@ class ModelVersions:
         if not served:
             return
         latest = max(served, key=lambda s: -1 if s.seq is None else s.seq)
+        held = [s.candidate for s in served if s.candidate]
+        if held or complete:  # a replica not answering says nothing about the candidate
+            self._candidates[name] = latest.candidate or (held[0] if held else None)
         current = self._current.get(name)
         if latest.seq is None:
             if current is None or current.seq is None:

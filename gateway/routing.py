@@ -1,0 +1,97 @@
+"""Which version answers a request: production, or the candidate for a canaried caller; and
+the shadow copy sent after production's answer. Everything else (the cache, coalescing, one
+version per answer) is the predictor's, for whichever version answers.
+
+A canaried request that the candidate cannot answer (its circuit open, it failed, or no replica
+holds it any more) is answered by production and counted, so a bad candidate costs its callers
+a retry at most, never an error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gateway.compare import Comparisons
+from gateway.metrics import GatewayMetrics
+from gateway.predictor import CachedPredictor, Prediction
+from gateway.traffic import ShadowCall, ShadowQueue, TrafficPolicies
+from gateway.upstream import CANDIDATE, SHADOW, UpstreamPool, UpstreamRejected
+from gateway.versions import ModelVersions
+from kit.errors import ProblemError
+
+
+class Router:
+    def __init__(self, predictor: CachedPredictor, pool: UpstreamPool, versions: ModelVersions,
+                 traffic: TrafficPolicies, metrics: GatewayMetrics,
+                 comparisons: Comparisons) -> None:
+        self.predictor = predictor
+        self.pool = pool
+        self.versions = versions
+        self.traffic = traffic
+        self.metrics = metrics
+        self.comparisons = comparisons
+        self.shadows: ShadowQueue | None = None  # set by the app's lifespan
+
+    async def predict(self, name: str, instances: list[Any], *, caller: str,
+                      request_id: str | None = None, use_cache: bool = True) -> Prediction:
+        """Raises the upstream's ProblemError, or UpstreamRejected for its 4xx answers."""
+        policy = self.traffic.get(name)
+        if not policy.active:  # the common case: production, nothing else to do
+            return await self.predictor.predict(name, instances, request_id=request_id,
+                                                use_cache=use_cache)
+        candidate = self.versions.candidate(name)
+        if candidate is not None and self.traffic.canary(name, instances, caller):
+            answer = await self._canary(name, candidate, instances, request_id, use_cache)
+            if answer is not None:
+                return answer
+        shadow = candidate is not None and self.traffic.shadow(name)
+        started = time.perf_counter()
+        answer = await self.predictor.predict(name, instances, request_id=request_id,
+                                              use_cache=use_cache)
+        seconds = time.perf_counter() - started
+        if policy.canary_percent > 0:
+            self.comparisons.record_latency(name, "production", seconds, "canary")
+        if shadow:
+            self._offer_shadow(answer, candidate, instances, seconds, request_id)
+        return answer
+
+    async def _canary(self, name: str, candidate: str, instances: list[Any],
+                      request_id: str | None, use_cache: bool) -> Prediction | None:
+        upstream = self.pool.version_upstream(name, CANDIDATE, candidate)
+        started = time.perf_counter()
+        try:
+            answer = await self.predictor.predict_on(upstream, candidate, instances,
+                                                     request_id=request_id, use_cache=use_cache)
+        except UpstreamRejected as exc:
+            if exc.status != 404:  # the caller's input: production would refuse it too
+                raise
+            self.metrics.canary.labels(name, "fallback").inc()
+            return None
+        except ProblemError:
+            self.metrics.canary.labels(name, "fallback").inc()
+            return None
+        self.metrics.canary.labels(name, "candidate").inc()
+        self.comparisons.record_latency(name, CANDIDATE, time.perf_counter() - started, "canary")
+        return answer
+
+    def _offer_shadow(self, answer: Prediction, candidate: str, instances: list[Any],
+                      seconds: float, request_id: str | None) -> None:
+        if candidate == answer.model_version or self.shadows is None:
+            return
+        self.shadows.offer(ShadowCall(answer.model_name, candidate, instances,
+                                      answer.predictions, seconds, request_id,
+                                      time.perf_counter()))
+
+    async def send_shadow(self, call: ShadowCall) -> None:
+        """A ShadowQueue worker's call: the candidate, flagged, uncached; compared on return."""
+        upstream = self.pool.version_upstream(call.model, SHADOW, call.version)
+        started = time.perf_counter()
+        try:
+            answer = await upstream.predict(call.instances, call.request_id)
+        except (ProblemError, UpstreamRejected):
+            self.metrics.shadow.labels(call.model, "failed").inc()
+            raise
+        self.metrics.shadow.labels(call.model, "sent").inc()
+        self.comparisons.record(call.model, call.production, answer.get("predictions"),
+                                call.production_seconds, time.perf_counter() - started, "shadow")

@@ -1,0 +1,143 @@
+"""Traffic policy per model: a canary share of callers answered by the candidate version, and a
+shadow share of requests copied to it after the caller's answer.
+
+Canary is sticky: a caller (the instances' common `user_id`, else the caller's API key or
+address) hashes to a fixed point in [0, 100), and lands on the candidate when that point is below
+the canary percentage — so one user never flips between versions, and raising the share only
+adds callers. Shadow samples requests at random; its calls wait in a bounded queue worked by a
+few tasks, so a slow or failing candidate costs callers nothing: when the queue is full a shadow
+call is dropped and counted, never a caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TrafficPolicy(BaseModel):
+    """What the gateway does with one model's traffic beside production."""
+
+    canary_percent: float = Field(0.0, ge=0, le=100,
+                                  description="Share of callers answered by the candidate")
+    shadow_percent: float = Field(0.0, ge=0, le=100,
+                                  description="Share of requests also sent to the candidate, "
+                                              "after the caller's answer")
+
+    @property
+    def active(self) -> bool:
+        return self.canary_percent > 0 or self.shadow_percent > 0
+
+
+def bucket(model: str, key: str) -> float:
+    """The caller's fixed point in [0, 100) for this model (blake2b: stable across processes
+    and replicas of the gateway, unlike Python's salted `hash`)."""
+    digest = hashlib.blake2b(f"{model}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * 100
+
+
+def sticky_key(instances: list[Any], caller: str) -> str:
+    """The instances' common `user_id` where they have one, else the caller."""
+    users = {i.get("user_id") for i in instances if isinstance(i, dict)}
+    if len(users) == 1:
+        (user,) = users
+        if isinstance(user, str) and user:
+            return "user:" + user
+    return caller
+
+
+class TrafficPolicies:
+    """name → policy, set at start (`GATEWAY_TRAFFIC`) and changed through the admin routes."""
+
+    def __init__(self, initial: dict[str, TrafficPolicy]) -> None:
+        self._policies = dict(initial)
+
+    def get(self, name: str) -> TrafficPolicy:
+        return self._policies.get(name) or TrafficPolicy()
+
+    def set(self, name: str, policy: TrafficPolicy) -> None:
+        self._policies[name] = policy
+
+    def canary(self, name: str, instances: list[Any], caller: str) -> bool:
+        percent = self.get(name).canary_percent
+        return percent > 0 and bucket(name, sticky_key(instances, caller)) < percent
+
+    def shadow(self, name: str) -> bool:
+        percent = self.get(name).shadow_percent
+        return percent > 0 and (percent >= 100 or random.random() * 100 < percent)
+
+
+@dataclass
+class ShadowCall:
+    model: str
+    version: str
+    instances: list[Any]
+    production: list[Any]  # the caller's answer, to compare with
+    production_seconds: float
+    request_id: str | None
+    queued_at: float
+
+
+Send = Callable[[ShadowCall], Awaitable[None]]
+
+
+class ShadowQueue:
+    """Bounded: `offer` never waits; `workers` tasks send what is queued."""
+
+    def __init__(self, send: Send, maxsize: int, workers: int, logger: logging.Logger,
+                 on_drop: Callable[[str], None]) -> None:
+        self.send = send
+        self.queue: asyncio.Queue[ShadowCall] = asyncio.Queue(maxsize)
+        self.workers = workers
+        self.logger = logger
+        self.on_drop = on_drop
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def offer(self, call: ShadowCall) -> bool:
+        try:
+            self.queue.put_nowait(call)
+        except asyncio.QueueFull:
+            self.on_drop(call.model)
+            return False
+        return True
+
+    async def _work(self) -> None:
+        while True:
+            call = await self.queue.get()
+            try:
+                await self.send(call)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failing candidate is counted by its own upstream
+                self.logger.debug("shadow call failed", extra={"model": call.model,
+                                                               "error": str(exc)})
+            finally:
+                self.queue.task_done()
+
+    def stats(self) -> dict[str, Any]:
+        return {"queued": self.queue.qsize(), "max": self.queue.maxsize,
+                "workers": self.workers}
+
+
+def policy_dict(policy: TrafficPolicy, candidate: str | None) -> dict[str, Any]:
+    out = policy.model_dump()
+    out["candidate_version"] = candidate
+    if policy.active and candidate is None:
+        out["note"] = ("no candidate is loaded: every request goes to production (set "
+                       "<NAME>_SERVE_CANDIDATE=true on the service and a `candidate` alias)")
+    return out
