@@ -16,7 +16,7 @@ from starlette.responses import Response
 from kit.admin import admin_router
 from kit.catalog import example_of
 from kit.docs import install_docs
-from kit.errors import InvalidInput, NotReady, ProblemError, install_error_handlers
+from kit.errors import BadRequest, InvalidInput, NotReady, ProblemError, install_error_handlers
 from kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
 from kit.logs import json_logger
 from kit.metrics import ModelMetrics
@@ -26,6 +26,12 @@ from kit.openapi import ANY_OBJECT, predict_operation
 from kit.registry import open_registry
 from kit.settings import ServiceSettings
 from kit.swap import ModelState
+
+# On a version-addressed predict: `1`/`true` asks for a shadow prediction (one that writes no
+# state), `0`/`false` (or no header) for a real one; any other value is a 400, so a misspelt
+# flag never turns a shadow copy into a real, state-writing predict.
+SHADOW_HEADER = "X-Finfleet-Shadow"
+_SHADOW_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
 class VersionNotLoaded(ProblemError):
@@ -102,6 +108,17 @@ def model_at(request: Request, version: str) -> ServedModel:
         raise VersionNotLoaded(f"version {version!r} of '{state.name}' is not loaded here; "
                                f"loaded: {held}")
     return model
+
+
+def is_shadow(request: Request) -> bool:
+    """Whether a version-addressed predict asks for a shadow prediction (`SHADOW_HEADER`)."""
+    value = request.headers.get(SHADOW_HEADER)
+    if value is None:
+        return False
+    flag = _SHADOW_VALUES.get(value.strip().lower())
+    if flag is None:
+        raise BadRequest(f"{SHADOW_HEADER}: {value!r} is neither 1/true nor 0/false")
+    return flag
 
 
 async def run_model(request: Request, fn, *args, size: int | None = None,
@@ -187,13 +204,15 @@ def _predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
 def _version_predict_route(model_cls: type[ServedModel], settings: ServiceSettings,
                            metrics: ModelMetrics) -> MeasuredRoute:
     """`POST /v1/models/<name>/versions/<version>:predict` (TF-Serving's V1 form): one held
-    version by name, production or candidate, for canaries, shadows and comparisons."""
+    version by name, production or candidate, for canaries, shadows and comparisons. With
+    `X-Finfleet-Shadow: 1` it is a shadow prediction (`ServedModel.predict_shadow`: no state
+    written), counted in `finfleet_shadow_predictions_total` instead of the callers' counts."""
     name = model_cls.name
     path = f"/v1/models/{name}/versions/{{version}}:predict"
 
     async def predict(request: Request) -> Response:
-        return await _answer(request, model_at(request, request.path_params["version"]),
-                             settings, metrics)
+        model = model_at(request, request.path_params["version"])
+        return await _answer(request, model, settings, metrics, shadow=is_shadow(request))
 
     def openapi(app: FastAPI, components: dict[str, Any]) -> dict[str, Any]:
         state: ModelState | None = getattr(app.state, "model_state", None)
@@ -206,7 +225,11 @@ def _version_predict_route(model_cls: type[ServedModel], settings: ServiceSettin
         post["parameters"] = [{"name": "version", "in": "path", "required": True,
                                "schema": {"type": "string"},
                                "description": "A version this service holds (see "
-                                              f"GET /v1/models/{name}: `loaded`)"}]
+                                              f"GET /v1/models/{name}: `loaded`)"},
+                              {"name": SHADOW_HEADER, "in": "header", "required": False,
+                               "schema": {"type": "string", "enum": list(_SHADOW_VALUES)},
+                               "description": "`1`: a shadow prediction, which writes no "
+                                              "state (no profile or history update)"}]
         post["responses"]["404"] = {"description": "That version is not loaded here"}
         return {path: operation}
 
@@ -214,23 +237,25 @@ def _version_predict_route(model_cls: type[ServedModel], settings: ServiceSettin
 
 
 async def _answer(request: Request, model: ServedModel, settings: ServiceSettings,
-                  metrics: ModelMetrics) -> Response:
-    """One predict on `model`, held for the whole request: the answer names its version."""
+                  metrics: ModelMetrics, shadow: bool = False) -> Response:
+    """One predict on `model`, held for the whole request: the answer names its version.
+    `shadow`: `model.predict_shadow` (writes no state), counted apart."""
     name = model.name
     instances = parse_instances(await request.body(), settings.max_instances,
                                 settings.max_json_depth)
+    fn, counts = ((model.predict_shadow, metrics.shadow_predictions) if shadow
+                  else (model.predict, metrics.predictions))
     started = time.perf_counter()
     try:
-        predictions = await run_model(request, model.predict, instances, size=len(instances),
-                                      model=model)
+        predictions = await run_model(request, fn, instances, size=len(instances), model=model)
     except InvalidInput:
-        metrics.predictions.labels(name, "invalid").inc(len(instances))
+        counts.labels(name, "invalid").inc(len(instances))
         raise
     except Exception:
-        metrics.predictions.labels(name, "error").inc(len(instances))
+        counts.labels(name, "error").inc(len(instances))
         raise
     metrics.predict_duration.labels(name).observe(time.perf_counter() - started)
-    metrics.predictions.labels(name, "ok").inc(len(instances))
+    counts.labels(name, "ok").inc(len(instances))
     return json_response(
         {"model_name": name, "model_version": model.version, "predictions": predictions}
     )

@@ -55,6 +55,12 @@ class ModelMetrics(HttpMetrics):
             "finfleet_predictions", "Instances predicted, by outcome",
             ["service", "outcome"], registry=self.registry,
         ))
+        # Shadow copies (the version route with `X-Finfleet-Shadow: 1`) count here, not above:
+        # shadow traffic never doubles the callers' counts.
+        self.shadow_predictions = CachedLabels(Counter(
+            "finfleet_shadow_predictions", "Instances predicted for shadow copies of requests, "
+            "by outcome", ["service", "outcome"], registry=self.registry,
+        ))
         self.model_info = Gauge(
             "finfleet_model_info", "The model version being served (value 1)",
             ["service", "version"], registry=self.registry,

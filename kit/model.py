@@ -37,15 +37,21 @@ class ServedModel:
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def predict_shadow(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """A prediction that writes no state: what `predict` would answer now, recording
+        nothing (a shadow copy of a caller's request, a warm-up). Stateless models keep the
+        default; a model whose predict records what it saw overrides it with a read-only path."""
+        return self.predict(instances)
+
     def adopt_state(self, previous: ServedModel) -> None:
         """Take over what `previous` (the version this one replaces) keeps between requests,
         so a hot swap loses no user state. Stateless models keep nothing."""
 
     def warm_up(self, example: dict[str, Any] | None) -> None:
         """One prediction before this version serves (a broken model fails here, not in a
-        caller's request). Stateful models override it to write no state."""
+        caller's request); a shadow one, so a warm-up writes no state."""
         if example is not None:
-            self.predict([example])
+            self.predict_shadow([example])
 
     def input_schema(self) -> dict[str, Any]:
         return {}

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from kit.artifacts import Artifact
 from kit.errors import ProblemError
 from kit.model import ServedModel, validate_instances
-from kit.stores import MemoryRecordStore, record_store
+from kit.stores import record_store
 from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
@@ -38,7 +38,9 @@ class UnknownTransaction(ProblemError):
 
 
 class AnomalyModel(ServedModel):
-    """Scores transactions against their user's profile and updates the profile as it goes.
+    """Scores transactions against their user's profile and updates the profile as it goes;
+    a shadow prediction (`predict_shadow`, also the warm-up) scores the same way and records
+    nothing.
 
     With the in-process store a scored transaction costs well under a millisecond, so predict
     runs on the event loop (which also serialises profile updates); with Redis it is offloaded.
@@ -67,22 +69,25 @@ class AnomalyModel(ServedModel):
         super().load(artifact)
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
-        return self._score(instances, self.profiles)
+        return self._score(instances, record=True)
+
+    def predict_shadow(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """The scores predict would give now, against the profiles as they stand; no profile,
+        merchant count or transaction record is written (the warm-up is one of these)."""
+        return self._score(instances, record=False)
 
     def adopt_state(self, previous: ServedModel) -> None:
         """The user and merchant profiles outlive a model version."""
         self.close()
         self.profiles = previous.profiles  # type: ignore[attr-defined]
 
-    def warm_up(self, example: dict[str, Any] | None) -> None:
-        """Scored against a throwaway profile: a warm-up observes no user's transaction."""
-        if example is not None:
-            self._score([example], ProfileStore(MemoryRecordStore()))
-
-    def _score(self, instances: list[Any], profiles: ProfileStore) -> list[dict[str, Any]]:
+    def _score(self, instances: list[Any], *, record: bool) -> list[dict[str, Any]]:
+        """Each transaction's features from its profiles, scored; `record`: each then joins its
+        profiles (`ProfileStore.observe`), else they are only read (`ProfileStore.features`)."""
         parsed: list[AnomalyInstance] = validate_instances(_INSTANCES, instances)
         ids = [p.transaction_id or uuid.uuid4().hex for p in parsed]
-        rows = [profiles.observe(p.user_id, to_tx(p.transaction, tx_id), self.prior)
+        featurize = self.profiles.observe if record else self.profiles.features
+        rows = [featurize(p.user_id, to_tx(p.transaction, tx_id), self.prior)
                 for p, tx_id in zip(parsed, ids, strict=True)]
         features = np.asarray(rows, dtype=np.float32)
         scores = self.scorer.score(features[:, self.columns])

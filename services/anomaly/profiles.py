@@ -8,7 +8,7 @@ separate, longer log (`feedback:<yyyy-mm-dd>`) that training reads.
 
 Every write is an atomic read-modify-write (`RecordStore.update`), so concurrent requests for one
 user or merchant lose nothing, and every key has a time to live, so a store that fills is never
-full of the forgotten.
+full of the forgotten. `features` reads the same state and writes nothing (shadow predictions).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ FEEDBACK_TTL = 400 * DAY
 
 
 class ProfileStore:
-    """Reads what a transaction's features need and records the transaction afterwards."""
+    """Reads what a transaction's features need and records the transaction afterwards
+    (`observe`), or only reads (`features`)."""
 
     def __init__(self, store: RecordStore, feedback_log: RecordStore | None = None,
                  max_history: int = 500) -> None:
@@ -66,6 +67,19 @@ class ProfileStore:
             self.store.put(f"tx:{tx.tx_id}", {"u": user_id, "m": tx.merchant, "t": tx.t},
                            TRANSACTION_TTL)
         return seen["features"]
+
+    def features(self, user_id: str, tx: Tx, prior: AmountPrior) -> list[float]:
+        """Features of `tx` from the profile as it stands, recording nothing: no profile update,
+        no merchant count, no `tx:` record (so feedback cannot name it). For a new transaction
+        they are what `observe` would answer now. A transaction already in the profile (the
+        shadow copy of a request production answered first) is scored without itself, as
+        `observe` scored it when it joined. Each transaction of a batch is read alone: one not
+        yet recorded is not seen by the others."""
+        profile = self.profile(user_id)
+        if tx.tx_id is not None and profile and tx.tx_id in profile["i"]:
+            at = profile["i"].index(tx.tx_id)
+            profile = {key: values[:at] + values[at + 1:] for key, values in profile.items()}
+        return transaction_features(tx, profile, self.merchant(tx.merchant), prior)
 
     def _with(self, profile: dict[str, list] | None, tx: Tx) -> dict[str, list]:
         """The profile with `tx` inserted in time order, oldest dropped beyond `max_history`."""

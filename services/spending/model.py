@@ -92,6 +92,10 @@ class SpendingModel(ServedModel):
         return self.store.append(user_id, records, HISTORY_TTL)
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """Forecasts, reading (never writing) the users' stored transactions: per-user state
+        changes only through `ingest`. The one write is this version's own forecast cache, keyed
+        by the history, so a shadow prediction (the kit's default `predict_shadow`: this) writes
+        no user state either; at most it warms the candidate's cache."""
         parsed: list[ForecastInstance] = validate_instances(INSTANCE, instances)
         answers: list[dict[str, Any] | None] = []
         pending, errors = [], []
