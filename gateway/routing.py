@@ -18,6 +18,7 @@ from gateway.predictor import CachedPredictor, Prediction
 from gateway.traffic import ShadowCall, ShadowQueue, TrafficPolicies
 from gateway.upstream import CANDIDATE, SHADOW, UpstreamPool, UpstreamRejected
 from gateway.versions import ModelVersions
+from kit.catalog import load_catalog
 from kit.errors import ProblemError
 
 
@@ -32,6 +33,8 @@ class Router:
         self.metrics = metrics
         self.comparisons = comparisons
         self.shadows: ShadowQueue | None = None  # set by the app's lifespan
+        self.shadow_copies = {row.name: row.shadow_copies for row in load_catalog().services
+                              if row.shadow_copies}
 
     async def predict(self, name: str, instances: list[Any], *, caller: str,
                       request_id: str | None = None, use_cache: bool = True) -> Prediction:
@@ -79,6 +82,10 @@ class Router:
                       seconds: float, request_id: str | None) -> None:
         if candidate == answer.model_version or self.shadows is None:
             return
+        copies = self.shadow_copies.get(answer.model_name)
+        if copies:
+            instances = [_with_copies(i, p, copies)
+                         for i, p in zip(instances, answer.predictions, strict=True)]
         self.shadows.offer(ShadowCall(answer.model_name, candidate, instances,
                                       answer.predictions, seconds, request_id,
                                       time.perf_counter()))
@@ -95,3 +102,11 @@ class Router:
         self.metrics.shadow.labels(call.model, "sent").inc()
         self.comparisons.record(call.model, call.production, answer.get("predictions"),
                                 call.production_seconds, time.perf_counter() - started, "shadow")
+
+
+def _with_copies(instance: Any, prediction: Any, fields: tuple[str, ...]) -> Any:
+    """The instance with production's values of `fields` where it has none."""
+    if not isinstance(instance, dict) or not isinstance(prediction, dict):
+        return instance
+    missing = {f: prediction[f] for f in fields if f in prediction and instance.get(f) is None}
+    return {**instance, **missing} if missing else instance

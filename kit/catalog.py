@@ -52,6 +52,9 @@ class ServiceRow(_Row):
     read_timeout: float | None = Field(None, gt=0)
     describe: str | None = None
     compare: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], CompareRow] = {}
+    # Fields of production's prediction a shadow copy's instance takes when it has none (ids
+    # production made up, so the candidate scores the same transaction, not a new one).
+    shadow_copies: tuple[str, ...] = ()
 
     @property
     def module_name(self) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -146,3 +148,21 @@ def test_a_full_shadow_keeps_callers_on_production_and_compares(traffic_fleet):
     assert pd["all_time"]["mean_abs_shift"] > 0.001, pd  # a different model answers differently
     assert metric(metrics, "finfleet_shadow_requests_total", model="credit",
                   outcome="dropped") == 0
+
+
+def test_the_command_line_shows_and_sets_the_policy(traffic_fleet):
+    gateway, production, candidate = traffic_fleet
+    command = [sys.executable, "-m", "gateway.traffic_cli", "--url", gateway.url,
+               "--admin-key", "operator"]
+    changed = subprocess.run([*command, "set", "credit", "--canary", "5"], capture_output=True,
+                             text=True, timeout=60)
+    assert changed.returncode == 0, changed.stderr
+    assert "canary 5 %, shadow 0 %" in changed.stdout
+    shown = subprocess.run([*command, "show", "credit"], capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert f"production {production}, candidate {candidate}" in shown.stdout
+    assert "pd" in shown.stdout and "band" in shown.stdout
+    refused = subprocess.run([*command[:-1], "wrong", "show", "credit"], capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 1 and "401" in refused.stderr

@@ -21,6 +21,9 @@ class FakeModelService:
         self.version = version
         self.delay = 0.0
         self.fail_status: int | None = None
+        self.candidate: str | None = None  # a second version, answered by version-addressed
+        self.candidate_fail_status: int | None = None  # predicts; failing on its own
+        self.candidate_calls: list[dict[str, Any]] = []
         self.predict_calls = 0
         self.instances_seen: list[Any] = []
         self.request_ids: list[str | None] = []
@@ -28,6 +31,7 @@ class FakeModelService:
         app.router.add_get("/health/ready", self._ready)
         app.router.add_get("/v1/models/{tail}", self._describe)
         app.router.add_post("/v1/models/{tail}", self._predict)
+        app.router.add_post("/v1/models/{name}/versions/{tail}", self._predict_version)
         self.server = TestServer(app, host="127.0.0.1")
 
     async def start(self) -> FakeModelService:
@@ -42,7 +46,11 @@ class FakeModelService:
         return web.json_response({"status": "ready", "reason": "ok", "model": self.name})
 
     async def _describe(self, request: web.Request) -> web.Response:
+        loaded = {"production": self.version}
+        if self.candidate:
+            loaded["candidate"] = self.candidate
         return web.json_response({"name": self.name, "version": self.version,
+                                  "loaded": loaded,
                                   "trained_at": "2026-01-01T00:00:00+00:00",
                                   "input_schema": FAKE_INPUT_SCHEMA,
                                   "output_schema": FAKE_OUTPUT_SCHEMA})
@@ -73,3 +81,18 @@ class FakeModelService:
             "predictions": [{"double": inst["x"] * 2, "version": self.version} if "x" in inst
                             else {"echo": inst, "version": self.version} for inst in instances],
         })
+
+    async def _predict_version(self, request: web.Request) -> web.Response:
+        version = request.match_info["tail"].removesuffix(":predict")
+        if version != self.candidate:
+            return web.json_response({"status": 404, "title": "Version not loaded"}, status=404)
+        body = await request.json()
+        self.candidate_calls.append({"instances": body["instances"],
+                                     "shadow": request.headers.get("X-Finfleet-Shadow")})
+        if self.candidate_fail_status:
+            return web.json_response({"status": self.candidate_fail_status, "detail": "boom"},
+                                     status=self.candidate_fail_status)
+        return web.json_response({
+            "model_name": self.name, "model_version": version,
+            "predictions": [{"double": inst.get("x", 0) * 3, "version": version}
+                            for inst in body["instances"]]})

@@ -1,0 +1,129 @@
+"""Canary and shadow in the gateway against fake services: stickiness, the candidate's own
+circuit with production answering, shadow copies flagged and bounded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.app import build_app
+from gateway.routing import _with_copies
+from gateway.traffic import ShadowCall, ShadowQueue, TrafficPolicy, bucket, sticky_key
+from kit.testing import running_client
+
+
+def test_buckets_are_stable_and_spread():
+    assert bucket("credit", "key:abc") == bucket("credit", "key:abc")
+    points = [bucket("credit", f"key:{i}") for i in range(4000)]
+    assert all(0 <= p < 100 for p in points)
+    assert 0.08 < sum(p < 10 for p in points) / len(points) < 0.12
+
+
+def test_the_sticky_key_is_the_common_user_else_the_caller():
+    assert sticky_key([{"user_id": "u1"}, {"user_id": "u1"}], "ip:1") == "user:u1"
+    assert sticky_key([{"user_id": "u1"}, {"user_id": "u2"}], "ip:1") == "ip:1"
+    assert sticky_key([{"x": 1}], "key:k") == "key:k"
+
+
+def test_a_shadow_takes_the_ids_production_assigned():
+    assert _with_copies({"amount": 1}, {"transaction_id": "t1", "score": 0.2},
+                        ("transaction_id",)) == {"amount": 1, "transaction_id": "t1"}
+    assert _with_copies({"transaction_id": "mine"}, {"transaction_id": "t1"},
+                        ("transaction_id",)) == {"transaction_id": "mine"}
+
+
+async def test_a_full_shadow_queue_drops_and_counts_never_waits():
+    release = asyncio.Event()
+    dropped: list[str] = []
+
+    async def send(call):
+        await release.wait()
+
+    queue = ShadowQueue(send, maxsize=2, workers=1, logger=None, on_drop=dropped.append)
+    queue.start()
+    call = ShadowCall("credit", "v2", [{}], [{}], 0.001, None, 0.0)
+    offered = [queue.offer(call) for _ in range(6)]
+    await asyncio.sleep(0)
+    assert offered[:2] == [True, True] and dropped  # one in flight, two queued, rest dropped
+    release.set()
+    await queue.stop()
+
+
+def test_policies_are_validated():
+    with pytest.raises(ValueError):
+        TrafficPolicy(canary_percent=101)
+
+
+async def _until(predicate, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition never held")
+
+
+async def test_a_failing_candidate_opens_its_own_circuit_and_production_answers(
+        credit, make_settings):
+    credit.candidate = "v2"
+    credit.candidate_fail_status = 500
+    settings = make_settings(traffic={"credit": {"canary_percent": 100}},
+                             circuit_failures=2, version_refresh_seconds=0.05)
+    async with running_client(build_app(settings)) as client:
+        async def knows_candidate():
+            models = (await client.get("/v1/models")).json()["models"]
+            return next(m for m in models if m["name"] == "credit")["traffic"][
+                "candidate_version"] == "v2"
+
+        await _until(knows_candidate)
+        answers = [await client.post("/v1/credit", json={"x": i}) for i in range(5)]
+        assert {a.status_code for a in answers} == {200}
+        assert {a.json()["model_version"] for a in answers} == {"v1"}
+        metrics = (await client.get("/metrics")).text
+    assert len(credit.candidate_calls) == 2  # then its circuit is open
+    assert 'finfleet_circuit_state{upstream="credit:candidate"} 2.0' in metrics
+    assert 'finfleet_circuit_state{upstream="credit"} 0.0' in metrics
+    assert 'finfleet_canary_requests_total{model="credit",outcome="fallback"} 5.0' in metrics
+
+
+async def test_a_canaried_caller_gets_the_candidate_cached_under_its_version(
+        credit, make_settings):
+    credit.candidate = "v2"
+    settings = make_settings(traffic={"credit": {"canary_percent": 100}},
+                             version_refresh_seconds=0.05)
+    async with running_client(build_app(settings)) as client:
+        async def answered_by_candidate():
+            answer = await client.post("/v1/credit", json={"x": 1})
+            return answer.json()["model_version"] == "v2"
+
+        await _until(answered_by_candidate)
+        calls = len(credit.candidate_calls)
+        again = (await client.post("/v1/credit", json={"x": 1})).json()
+        assert again["model_version"] == "v2" and again["prediction"]["double"] == 3
+        assert len(credit.candidate_calls) == calls  # served from the candidate's cache
+        fresh = (await client.post("/v1/credit", json={"x": 1},
+                                   headers={"Cache-Control": "no-cache"})).json()
+        assert fresh["model_version"] == "v2"
+
+
+async def test_shadow_copies_are_flagged_and_leave_the_callers_answer_alone(
+        credit, make_settings):
+    credit.candidate = "v2"
+    settings = make_settings(traffic={"credit": {"shadow_percent": 100}},
+                             version_refresh_seconds=0.05)
+    async with running_client(build_app(settings)) as client:
+        async def knows_candidate():
+            traffic = (await client.get("/v1/models/credit/traffic")).json()
+            return traffic["policy"]["candidate_version"] == "v2"
+
+        await _until(knows_candidate)
+        answers = [(await client.post("/v1/credit", json={"x": i})).json() for i in range(4)]
+        assert {a["model_version"] for a in answers} == {"v1"}
+
+        async def all_shadowed():
+            return len(credit.candidate_calls) >= 4
+
+        await _until(all_shadowed)
+        assert {c["shadow"] for c in credit.candidate_calls} == {"1"}
+        report = (await client.get("/v1/models/credit/traffic")).json()
+    assert report["comparison"]["pairs"]["all_time"] >= 4
