@@ -51,10 +51,11 @@ async def get_traffic(name: str, request: Request) -> Response:
 
 @router.put("/{name}/traffic")
 async def set_traffic(name: str, policy: TrafficPolicy, request: Request) -> Response:
-    """Canary and shadow shares for the model's candidate, effective at once on this gateway
-    (start-up policy: GATEWAY_TRAFFIC)."""
+    """Canary and shadow shares for the model's candidate: at once on this gateway, and on the
+    others within their version poll where they share Redis (start-up policy:
+    GATEWAY_TRAFFIC)."""
     request.app.state.pool.get(name)
-    request.app.state.traffic.set(name, policy)
+    await request.app.state.traffic.publish(name, policy)
     request.app.state.logger.info("traffic policy set", extra={"model": name,
                                                                **policy.model_dump()})
     return json_response(traffic_report(request, name))

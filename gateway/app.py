@@ -4,7 +4,6 @@ and kept on `app.state` so tests can build as many gateways as they like."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -60,7 +59,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.versions = versions
         app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.burst, redis)
         app.state.predictor = CachedPredictor(pool, cache, versions, metrics, settings)
-        app.state.traffic = TrafficPolicies(settings.traffic)
+        app.state.traffic = TrafficPolicies(settings.traffic, redis)
         app.state.comparisons = Comparisons.from_catalog(load_catalog(), metrics.registry)
         router = Router(app.state.predictor, pool, versions, app.state.traffic, metrics,
                         app.state.comparisons)
@@ -70,14 +69,16 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         router.shadows.start()
         app.state.router = router
         refresher = asyncio.create_task(versions.refresh_forever(settings.version_refresh_seconds))
+        syncer = asyncio.create_task(app.state.traffic.sync_forever(
+            settings.version_refresh_seconds, logger))
         logger.info("gateway started", extra={"upstreams": sorted(settings.upstreams),
                                               "cache": "redis" if redis else "memory"})
         try:
             yield
         finally:
             refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            syncer.cancel()
+            await asyncio.gather(refresher, syncer, return_exceptions=True)
             await router.shadows.stop()
             await pool.close()
             if redis is not None:

@@ -53,11 +53,39 @@ def sticky_key(instances: list[Any], caller: str) -> str:
     return caller
 
 
-class TrafficPolicies:
-    """name → policy, set at start (`GATEWAY_TRAFFIC`) and changed through the admin routes."""
+REDIS_KEY = "finfleet:gw:traffic"
 
-    def __init__(self, initial: dict[str, TrafficPolicy]) -> None:
+
+class TrafficPolicies:
+    """name → policy, set at start (`GATEWAY_TRAFFIC`) and changed through the admin routes.
+
+    With Redis, a change is also written to one hash that every gateway replica reads on its
+    version poll, so a policy set through one replica holds on all of them within a poll; a
+    Redis outage leaves each replica with the policies it has."""
+
+    def __init__(self, initial: dict[str, TrafficPolicy], redis=None) -> None:
         self._policies = dict(initial)
+        self.redis = redis
+
+    async def publish(self, name: str, policy: TrafficPolicy) -> None:
+        self.set(name, policy)
+        if self.redis is not None:
+            await self.redis.hset(REDIS_KEY, name, policy.model_dump_json())
+
+    async def sync(self) -> None:
+        if self.redis is None:
+            return
+        for name, raw in (await self.redis.hgetall(REDIS_KEY)).items():
+            key = name.decode() if isinstance(name, bytes) else name
+            self._policies[key] = TrafficPolicy.model_validate_json(raw)
+
+    async def sync_forever(self, every_seconds: float, logger: logging.Logger) -> None:
+        while True:
+            try:
+                await self.sync()
+            except Exception as exc:  # Redis away: keep what we have
+                logger.debug("traffic policies not synced", extra={"error": str(exc)})
+            await asyncio.sleep(every_seconds)
 
     def get(self, name: str) -> TrafficPolicy:
         return self._policies.get(name) or TrafficPolicy()
