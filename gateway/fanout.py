@@ -67,7 +67,7 @@ async def part(request: Request, model: str, instance: dict[str, Any]) -> dict[s
     """One model's answer, or its error as a problem object; never raises."""
     try:
         result = await request.app.state.router.predict(
-            model, [instance], caller=caller_of(request), request_id=request_id(request),
+            model, [instance], caller=lambda: caller_of(request), request_id=request_id(request),
             use_cache=not wants_fresh(request))
     except ProblemError as exc:
         return {"status": exc.status, "error": problem_body(

@@ -37,7 +37,7 @@ async def predict_response(request: Request, name: str, instances: list[Any],
                            single: bool) -> Response:
     router: Router = request.app.state.router
     try:
-        result = await router.predict(name, instances, caller=caller_of(request),
+        result = await router.predict(name, instances, caller=lambda: caller_of(request),
                                       request_id=request_id(request),
                                       use_cache=not wants_fresh(request))
     except UpstreamRejected as exc:

@@ -10,6 +10,7 @@ a retry at most, never an error.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gateway.compare import Comparisons
@@ -36,15 +37,16 @@ class Router:
         self.shadow_copies = {row.name: row.shadow_copies for row in load_catalog().services
                               if row.shadow_copies}
 
-    async def predict(self, name: str, instances: list[Any], *, caller: str,
+    async def predict(self, name: str, instances: list[Any], *, caller: Callable[[], str],
                       request_id: str | None = None, use_cache: bool = True) -> Prediction:
-        """Raises the upstream's ProblemError, or UpstreamRejected for its 4xx answers."""
+        """Raises the upstream's ProblemError, or UpstreamRejected for its 4xx answers.
+        `caller` names who asks (for a sticky canary), asked only when a canary is on."""
         policy = self.traffic.get(name)
         if not policy.active:  # the common case: production, nothing else to do
             return await self.predictor.predict(name, instances, request_id=request_id,
                                                 use_cache=use_cache)
         candidate = self.versions.candidate(name)
-        if candidate is not None and self.traffic.canary(name, instances, caller):
+        if candidate is not None and self.traffic.canary(name, instances, caller()):
             answer = await self._canary(name, candidate, instances, request_id, use_cache)
             if answer is not None:
                 return answer

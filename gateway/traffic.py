@@ -19,11 +19,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TrafficPolicy(BaseModel):
     """What the gateway does with one model's traffic beside production."""
+
+    model_config = ConfigDict(frozen=True)
 
     canary_percent: float = Field(0.0, ge=0, le=100,
                                   description="Share of callers answered by the candidate")
@@ -34,6 +36,9 @@ class TrafficPolicy(BaseModel):
     @property
     def active(self) -> bool:
         return self.canary_percent > 0 or self.shadow_percent > 0
+
+
+NO_POLICY = TrafficPolicy()  # shared: the hot path asks for every request
 
 
 def bucket(model: str, key: str) -> float:
@@ -88,7 +93,7 @@ class TrafficPolicies:
             await asyncio.sleep(every_seconds)
 
     def get(self, name: str) -> TrafficPolicy:
-        return self._policies.get(name) or TrafficPolicy()
+        return self._policies.get(name, NO_POLICY)
 
     def set(self, name: str, policy: TrafficPolicy) -> None:
         self._policies[name] = policy
