@@ -9,18 +9,30 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bench import mlserver
+from bench import mlserver, shadow
 from bench.points import SERVICES
 from kit.artifacts import ArtifactStore
-from kit.procs import Proc, ProcessError, free_port, start, start_gateway, start_service, wait_ready
+from kit.procs import (
+    Proc,
+    ProcessError,
+    free_port,
+    start,
+    start_gateway,
+    start_python,
+    start_service,
+    wait_ready,
+)
 from kit.settings import REPO_ROOT
 
 READY_TIMEOUT_S = 240.0
+CANDIDATE_TIMEOUT_S = 60.0  # the service loading the candidate, the gateway's poll seeing it
 
 
 def module_exists(module: str) -> bool:
@@ -58,6 +70,7 @@ class Fleet:
         self.skipped: list[dict[str, str]] = []
         self.logs = work / "logs"
         self.setup_s = 0.0  # spent training missing models and installing MLServer
+        self.temp_dirs: list[Path] = []
 
     def skip(self, what: str, reason: str) -> None:
         print(f"bench: skipped {what}: {reason}", flush=True)
@@ -92,6 +105,57 @@ class Fleet:
         self.servers["gateway"] = start_gateway({"GATEWAY_UPSTREAMS": json.dumps(upstreams)},
                                                 self.logs, wait=False)
         self._wait("gateway", "/health/ready")
+
+    def start_shadow(self) -> None:
+        """A second credit service holding a candidate (the production model under another
+        version name, in a temporary model dir) and a second gateway shadowing every credit
+        request to it; the plain gateway and service are left as they are."""
+        name, prefix = shadow.MODEL, SERVICES[shadow.MODEL].env_prefix
+        if name not in self.servers or "gateway" not in self.servers:
+            self.skip(shadow.SHADOW_GATEWAY, "needs the credit service and the gateway running")
+            return
+        version = shadow.production_version(self.model_dir)
+        if version is None:
+            self.skip(shadow.SHADOW_GATEWAY, f"no credit version under {self.model_dir}")
+            return
+        model_dir = Path(tempfile.mkdtemp(prefix="finfleet-bench-shadow-"))
+        self.temp_dirs.append(model_dir)
+        candidate = shadow.candidate_model_dir(self.model_dir, version, model_dir)
+        port = free_port()
+        self.servers[shadow.SHADOW_SERVICE] = start_python(
+            shadow.SHADOW_SERVICE, [SERVICES[name].module], self.logs, port=port, wait=False,
+            env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
+                 f"{prefix}MODEL_DIR": str(model_dir), f"{prefix}SERVE_CANDIDATE": "true"})
+        self._wait(shadow.SHADOW_SERVICE, "/health/ready")
+        service = self.servers.get(shadow.SHADOW_SERVICE)
+        if service is None:
+            return
+        if not shadow.wait_until(lambda: shadow.service_holds(service.url, candidate),
+                                 CANDIDATE_TIMEOUT_S):
+            self.skip(shadow.SHADOW_GATEWAY, f"the credit service never held the candidate "
+                                             f"{candidate} (log: {service.log})")
+            return
+        self.versions[shadow.SHADOW_SERVICE] = f"{version} + candidate {candidate}"
+        upstreams = {n: s.url for n, s in self.servers.items() if n in SERVICES}
+        upstreams[name] = service.url
+        port = free_port()
+        self.servers[shadow.SHADOW_GATEWAY] = start_python(
+            shadow.SHADOW_GATEWAY, ["gateway"], self.logs, port=port, wait=False,
+            env={"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port),
+                 "GATEWAY_UPSTREAMS": json.dumps(upstreams),
+                 "GATEWAY_TRAFFIC": json.dumps(shadow.TRAFFIC)})
+        self._wait(shadow.SHADOW_GATEWAY, "/health/ready")
+        gateway = self.servers.get(shadow.SHADOW_GATEWAY)
+        if gateway is None:
+            return
+        if not shadow.wait_until(lambda: shadow.gateway_knows(gateway.url, candidate),
+                                 CANDIDATE_TIMEOUT_S):
+            self.servers.pop(shadow.SHADOW_GATEWAY).stop()
+            self.skip(shadow.SHADOW_GATEWAY, f"the gateway never saw the candidate {candidate} "
+                                             f"(GET /v1/models/credit/traffic; log: {gateway.log})")
+            return
+        print(f"bench: {shadow.SHADOW_GATEWAY} shadows credit {version} to {candidate}",
+              flush=True)
 
     def start_mlserver(self) -> None:
         if "credit" not in self.servers:
@@ -131,3 +195,5 @@ class Fleet:
     def stop(self) -> None:
         for server in reversed(list(self.servers.values())):
             server.stop()
+        for folder in self.temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -4,6 +4,10 @@ Services and fan-out routes come from the table of services (services.toml); `pl
 them with connection counts and batch sizes. Bodies are JSON text; `__N__` in a body is replaced
 per request by `lua/post.lua` when the point measures cache misses, so no two requests share a
 cache key.
+
+Shadow points (`shadow=True`) are credit through a second gateway that copies every request to
+a candidate version (`bench/shadow.py`); each sits right after its twin without shadow, so the
+two are measured side by side in every round.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bench.shadow import MODEL as SHADOW_MODEL
+from bench.shadow import SHADOW_GATEWAY
 from kit.catalog import ServiceRow, load_catalog, value_at, with_value_at
 
 VARY = "__N__"
@@ -70,10 +76,12 @@ class Point:
     connections: int
     instances: int
     cache: str = ""  # "" direct; "miss" or "hit" through the gateway
+    shadow: bool = False  # through the gateway that shadows every request to the candidate
 
     @property
     def key(self) -> str:
-        via = f" via gateway ({self.cache})" if self.cache else ""
+        gateway = "gateway+shadow" if self.shadow else "gateway"
+        via = f" via {gateway} ({self.cache})" if self.cache else ""
         return f"{self.route}{via} c{self.connections} b{self.instances}"
 
     @property
@@ -126,11 +134,31 @@ def v2_request(rows: list[list[float]]) -> dict:
 
 CONNECTIONS_FULL = (1, 16, 64)
 BATCHES = (1, 32)
+SHADOW_CONNECTIONS = (1, 16)  # the goals: p50 at one connection, req/s at 16
+
+
+def shadow_twin(point: Point) -> Point:
+    """The same point through the gateway that shadows it."""
+    return replace(point, target=SHADOW_GATEWAY, shadow=True)
+
+
+def baseline(point: Point) -> Point:
+    """A shadow point's twin without shadow (a plain point is its own)."""
+    return replace(point, target="gateway", shadow=False) if point.shadow else point
+
+
+def select(points: list[Point], text: str) -> list[Point]:
+    """The points whose key contains `text`, and the twin without shadow of each shadow point
+    chosen (the shadow table compares the two), in the plan's order."""
+    chosen = {p for p in points if text in p.key}
+    chosen |= {baseline(p) for p in chosen}
+    return [p for p in points if p in chosen]
 
 
 def plan(quick: bool) -> list[Point]:
     """Every point of a run. Quick: 16 connections; the credit/peer pair, credit through the
-    gateway and one fan-out route; every other service direct with one instance."""
+    gateway (with and without shadow) and one fan-out route; every other service direct with
+    one instance. Full: credit with and without shadow at 1 and 16 connections."""
     points: list[Point] = []
     conns = (16,) if quick else CONNECTIONS_FULL
     for name, entry in SERVICES.items():
@@ -145,8 +173,11 @@ def plan(quick: bool) -> list[Point]:
         via_gateway = [(c, 1) for c in conns] if name == "credit" else []
         if not quick:
             via_gateway += [(16, b) for b in BATCHES if (16, b) not in via_gateway]
-        points += [Point("gateway", name, path, c, b, cache)
-                   for c, b in via_gateway for cache in ("miss", "hit")]
+        for c, b in via_gateway:
+            for cache in ("miss", "hit"):
+                points.append(Point("gateway", name, path, c, b, cache))
+                if name == SHADOW_MODEL and b == 1 and c in SHADOW_CONNECTIONS:
+                    points.append(shadow_twin(points[-1]))
     for route, (path, _, _) in FANOUT_ROUTES.items():
         if quick and route != "analyze/message":
             continue

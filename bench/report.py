@@ -7,6 +7,11 @@ from typing import Any
 
 MEDIAN_FIELDS = ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms")
 ERROR_FIELDS = ("non_2xx", "socket_errors")
+SHADOW_OUTCOMES = ("sent", "dropped", "failed")
+# Issue 19's goals for shadow at 100 %: the caller's p50 at one connection grows by at most
+# this many ms, and req/s at 16 connections keeps at least this share.
+SHADOW_P50_GOAL_MS = 0.2
+SHADOW_RPS_GOAL = 0.85
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -27,9 +32,9 @@ def usable(point: dict) -> bool:
     return bool(m) and m["requests_per_s"] > 0 and m["non_2xx"] == 0 and m["socket_errors"] == 0
 
 
-def _index(points: list[dict]) -> dict[tuple, dict]:
+def _index(points: list[dict], shadow: bool = False) -> dict[tuple, dict]:
     return {(p["route"], p["cache"], p["connections"], p["instances"]): p for p in points
-            if usable(p)}
+            if usable(p) and bool(p.get("shadow")) == shadow}
 
 
 def peer_ratios(points: list[dict]) -> list[dict[str, Any]]:
@@ -69,6 +74,63 @@ def gateway_ratios(points: list[dict]) -> list[dict[str, Any]]:
         row["hit_over_miss"] = _ratio(row["hit_rps"], row["miss_rps"])
         rows.append(row)
     return rows
+
+
+def cpu_per_request(point: dict) -> tuple[float | None, float | None]:
+    """CPU ms per answered request over the point's runs: its target (the gateway) and the
+    servers behind it together (None where the runs carry no `cpu_s`)."""
+    runs = [r for r in point.get("runs", []) if r.get("cpu_s")]
+    requests = sum(r["requests"] for r in runs)
+    if not requests:
+        return None, None
+    target = sum(r["cpu_s"].get(point["target"], 0.0) for r in runs)
+    behind = sum(v for r in runs for k, v in r["cpu_s"].items() if k != point["target"])
+    return round(target / requests * 1000, 3), round(behind / requests * 1000, 3)
+
+
+def shadow_rows(points: list[dict]) -> list[dict[str, Any]]:
+    """Each shadow point beside its twin without shadow: req/s and p50 on both sides, the
+    req/s ratio (with / without), the p50 added (ms), the shadow calls of its runs (summed),
+    and the goal its connection count has (`verdict` PASS/FAIL, "" where none applies or a
+    side has no usable numbers)."""
+    plain = _index(points)
+    rows = []
+    for p in points:
+        if not p.get("shadow") or not p.get("median"):
+            continue
+        key = (p["route"], p["cache"], p["connections"], p["instances"])
+        without, with_ = plain.get(key), p if usable(p) else None
+        row: dict[str, Any] = {"route": p["route"], "cache": p["cache"],
+                               "connections": p["connections"], "instances": p["instances"]}
+        for side, point in (("without", without), ("with", with_)):
+            row[f"{side}_rps"] = point["median"]["requests_per_s"] if point else None
+            row[f"{side}_p50_ms"] = point["median"]["p50_ms"] if point else None
+        both = without is not None and with_ is not None
+        row["rps_ratio"] = _ratio(row["with_rps"], row["without_rps"])
+        row["added_p50_ms"] = (round(row["with_p50_ms"] - row["without_p50_ms"], 3)
+                               if both else None)
+        for side, point in (("without", without), ("with", with_)):
+            gateway, services = cpu_per_request(point) if point else (None, None)
+            row[f"{side}_gateway_cpu_ms"], row[f"{side}_service_cpu_ms"] = gateway, services
+        for outcome in SHADOW_OUTCOMES:
+            row[f"shadow_{outcome}"] = sum(r.get("shadow_calls", {}).get(outcome, 0)
+                                           for r in p.get("runs", []))
+        row["goal"], row["verdict"] = "", ""
+        if p["connections"] == 1:
+            row["goal"] = f"p50 +≤ {SHADOW_P50_GOAL_MS:g} ms"
+            if both:
+                row["verdict"] = "PASS" if row["added_p50_ms"] <= SHADOW_P50_GOAL_MS else "FAIL"
+        elif p["connections"] == 16:
+            row["goal"] = f"req/s ≥ {SHADOW_RPS_GOAL:g}×"
+            if both:
+                exact = row["with_rps"] / row["without_rps"]
+                row["verdict"] = "PASS" if exact >= SHADOW_RPS_GOAL else "FAIL"
+        rows.append(row)
+    return rows
+
+
+def _sum(a: float | None, b: float | None) -> float | None:
+    return round(a + b, 3) if a is not None and b is not None else None
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -135,6 +197,49 @@ def render_markdown(results: dict[str, Any]) -> str:
               r["hit_rps"], _fmt(r["miss_over_direct"], 2), _fmt(r["hit_over_direct"], 2),
               _fmt(r["hit_over_miss"], 2), _fmt(r["direct_p50_ms"], 2),
               _fmt(r["miss_p50_ms"], 2), _fmt(r["hit_p50_ms"], 2)] for r in gateway])
+    shadows = shadow_rows(results["points"])
+    if shadows:
+        out += ["## Shadow at 100 %", "",
+                "Credit through a second gateway with `GATEWAY_TRAFFIC="
+                '{"credit": {"shadow_percent": 100}}`, in front of a second credit service '
+                "holding a candidate (`CREDIT_SERVE_CANDIDATE=true`; the same model published "
+                "again under another version name, in a temporary model dir): each request is "
+                "copied after production's answer into the bounded shadow queue and sent to "
+                "`/v1/models/credit/versions/<candidate>:predict`; a cache hit is copied too. "
+                "Without: the plain gateway and service. Each shadow point ran right after its "
+                "twin in every round, and after each run the bench waited until the shadow queue "
+                "was empty. Shadow calls: `finfleet_shadow_requests_total{outcome}` of the "
+                "shadow gateway, over that point's runs (the bench's own one or two requests "
+                "around each run included; dropped: the queue was full). Goals (issue 19): at "
+                f"one connection the p50 grows by at most {SHADOW_P50_GOAL_MS:g} ms, at 16 "
+                f"connections req/s stays at {SHADOW_RPS_GOAL:g}× or more; a FAIL is reported, "
+                "it does not fail the run.", ""]
+        out += _table(
+            ["route", "cache", "connections", "instances", "without req/s", "with req/s",
+             "with/without", "without p50 ms", "with p50 ms", "added p50 ms", "shadow sent",
+             "dropped", "failed", "goal", "verdict"],
+            [[r["route"], r["cache"], r["connections"], r["instances"], r["without_rps"],
+              r["with_rps"], _fmt(r["rps_ratio"], 2), _fmt(r["without_p50_ms"], 2),
+              _fmt(r["with_p50_ms"], 2), _fmt(r["added_p50_ms"], 2), r["shadow_sent"],
+              r["shadow_dropped"], r["shadow_failed"], r["goal"] or "–",
+              f"**{r['verdict']}**" if r["verdict"] else "–"] for r in shadows])
+        if any(r["with_gateway_cpu_ms"] is not None for r in shadows):
+            out += ["Where the time goes: CPU ms per request (`/proc` user + system time of each "
+                    "process tree from the start of a run until the bench's request after it "
+                    "was answered, and with shadow until the shadow queue was empty too; over "
+                    "the requests wrk counted), of the gateway and of the credit service "
+                    "behind it (with shadow: the service that answers production and the "
+                    "candidate's copies). wrk and everything else on the machine share the "
+                    "same cores.", ""]
+            out += _table(
+                ["cache", "connections", "gateway without", "gateway with", "service without",
+                 "service with", "total without", "total with"],
+                [[r["cache"], r["connections"], _fmt(r["without_gateway_cpu_ms"], 3),
+                  _fmt(r["with_gateway_cpu_ms"], 3), _fmt(r["without_service_cpu_ms"], 3),
+                  _fmt(r["with_service_cpu_ms"], 3),
+                  _fmt(_sum(r["without_gateway_cpu_ms"], r["without_service_cpu_ms"]), 3),
+                  _fmt(_sum(r["with_gateway_cpu_ms"], r["with_service_cpu_ms"]), 3)]
+                 for r in shadows])
     measured = [p for p in results["points"] if p.get("median")]
     out += ["## Every point", ""]
     out += _table(

@@ -5,6 +5,7 @@ rewrite `bench/RESULTS.md` (a quick run prints its tables instead, unless --mark
     python -m bench.run                 # full: 1/16/64 connections, 1 and 32 instances (≤ 10 min)
     python -m bench.run --quick         # 16 connections, a few points (≤ 2 min)
     python -m bench.run --only credit   # only the points whose name contains "credit"
+    python -m bench.run --only shadow   # credit with shadow at 100 %, beside the same without
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import orjson
 
-from bench import report
+from bench import report, shadow
 from bench.fleet import Fleet
 from bench.machine import load_average, machine_info
-from bench.points import SERVICES, VARY, Point, body_for, plan
+from bench.points import SERVICES, VARY, Point, body_for, plan, select
 from bench.wrk import WrkError, run_wrk, wrk_binary
 from kit.procs import post_json
 from kit.settings import REPO_ROOT
@@ -121,18 +122,54 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
             if point.cache == "hit":
                 drain(url, body)  # (re)fills the cache: entries may have outlived their TTL
             try:
+                before = shadow_counts(point, fleet)
+                cpu_before = cpu_seconds(point, fleet)
                 result = run_wrk(url, body, connections=point.connections, seconds=seconds,
                                  vary_start=vary)
             except (WrkError, OSError) as exc:
                 failed.add(point.key)
                 fleet.skip(point.key, f"wrk failed on repeat {repeat + 1}: {exc}")
                 continue
-            runs[point.key].append(result.to_dict())
+            row = result.to_dict()
             drain(url, body)
+            calls = ""
+            if before is not None:  # waits out the candidate's backlog, counts this run's copies
+                try:
+                    row["shadow_calls"] = shadow.delta(before, shadow_settle(fleet))
+                except OSError as exc:
+                    fleet.skip(f"{point.key} shadow calls", f"/metrics unreadable: {exc}")
+                else:
+                    calls = ", shadow " + ", ".join(f"{v:,} {k}" for k, v in
+                                                    row["shadow_calls"].items())
+            row["cpu_s"] = {name: round(seconds_now - cpu_before[name], 3)
+                            for name, seconds_now in cpu_seconds(point, fleet).items()}
+            runs[point.key].append(row)
             print(f"[{n}/{total}] {point.key}: {result.requests_per_s:,.0f} req/s, "
                   f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
-                  + (f", {result.non_2xx} non-2xx" if result.non_2xx else ""), flush=True)
+                  + (f", {result.non_2xx} non-2xx" if result.non_2xx else "") + calls,
+                  flush=True)
     return {key: value for key, value in runs.items() if key not in failed}
+
+
+def cpu_seconds(point: Point, fleet: Fleet) -> dict[str, float]:
+    """CPU seconds used so far by the servers a point drives (its target and the services
+    behind it; for a shadow point the shadow gateway and the credit service holding the
+    candidate): the difference over a run says which process the time went to."""
+    names = [point.target, *point.needs]
+    if point.shadow:
+        names = [shadow.SHADOW_GATEWAY, shadow.SHADOW_SERVICE]
+    return {n: fleet.servers[n].cpu_s() for n in dict.fromkeys(names) if n in fleet.servers}
+
+
+def shadow_counts(point: Point, fleet: Fleet) -> dict[str, int] | None:
+    """The shadow gateway's counters before a shadow point's run (None for any other point)."""
+    if not point.shadow:
+        return None
+    return shadow.counts(fleet.servers[shadow.SHADOW_GATEWAY].url)
+
+
+def shadow_settle(fleet: Fleet) -> dict[str, int]:
+    return shadow.settle(fleet.servers[shadow.SHADOW_GATEWAY].url)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -140,7 +177,7 @@ def run(args: argparse.Namespace) -> dict:
     deadline = time.monotonic() + args.budget_s - 15  # leaves time to stop and write
     points = plan(args.quick)
     if args.only:
-        points = [p for p in points if args.only in p.key]
+        points = select(points, args.only)
     machine = machine_info()
     fleet = Fleet(WORK, args.model_dir)
     try:
@@ -148,6 +185,8 @@ def run(args: argparse.Namespace) -> dict:
         fleet.start_services([n for n in SERVICES if n in wanted], train=not args.no_train)
         if any(p.target == "gateway" for p in points):
             fleet.start_gateway()
+        if any(p.shadow for p in points):
+            fleet.start_shadow()
         if any(p.target == "mlserver" for p in points) and not args.no_peer:
             fleet.start_mlserver()
         ready = runnable_points(points, fleet)
@@ -173,7 +212,8 @@ def run(args: argparse.Namespace) -> dict:
                            "rss_after_mb": after.get(name)} for name in idle},
         "points": [{"key": p.key, "target": p.target, "route": p.route, "path": p.path,
                     "connections": p.connections, "instances": p.instances, "cache": p.cache,
-                    "runs": runs[p.key], "median": report.summarize(runs[p.key])}
+                    "shadow": p.shadow, "runs": runs[p.key],
+                    "median": report.summarize(runs[p.key])}
                    for p, _, _ in ready if runs.get(p.key)],
         "skipped": fleet.skipped,
     }
@@ -229,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: wrote {args.markdown}")
     else:
         print(markdown)
+    for row in report.shadow_rows(results["points"]):
+        if row["verdict"]:
+            print(f"bench: shadow goal at c{row['connections']} ({row['cache']}): "
+                  f"{row['goal']}: {row['verdict']}")
     print(f"bench: wrote bench/results/{results['results_file']} in "
           f"{time.monotonic() - began:.0f}s")
     return 0 if results["points"] else 1

@@ -1,6 +1,18 @@
 import json
+from dataclasses import replace
 
-from bench.points import FANOUT_ROUTES, SERVICES, VARY, Point, body_for, json_body, plan
+from bench.points import (
+    FANOUT_ROUTES,
+    SERVICES,
+    VARY,
+    Point,
+    baseline,
+    body_for,
+    json_body,
+    plan,
+    select,
+)
+from bench.shadow import SHADOW_GATEWAY
 
 
 def test_json_body_unquotes_only_varied_numbers():
@@ -68,3 +80,30 @@ def test_points_name_the_services_they_need():
     assert Point("mlserver", "mlserver", "/v2", 1, 1).needs == ("credit",)
     assert Point("gateway", "analyze/message", "/x", 1, 1, "hit").needs == ("intent", "ner")
     assert Point("gateway", "ner", "/x", 1, 1, "miss").needs == ("ner",)
+
+
+def test_shadow_points_sit_right_after_their_twin_at_one_and_sixteen_connections():
+    for quick in (True, False):
+        points = plan(quick)
+        shadows = [p for p in points if p.shadow]
+        wanted = {(16, cache) for cache in ("miss", "hit")}
+        if not quick:
+            wanted |= {(1, cache) for cache in ("miss", "hit")}
+        assert {(p.connections, p.cache) for p in shadows} == wanted
+        for p in shadows:
+            assert (p.route, p.instances, p.target) == ("credit", 1, SHADOW_GATEWAY)
+            assert "shadow" in p.key and p.needs == ("credit",)
+            twin = points[points.index(p) - 1]
+            assert twin == baseline(p) == replace(p, target="gateway", shadow=False)
+            assert body_for(p) == body_for(twin)
+
+
+def test_only_shadow_keeps_the_twins_without_shadow_in_plan_order():
+    full = plan(False)
+    chosen = select(full, "shadow")
+    assert [p.key for p in chosen] == [
+        f"credit via gateway{side} ({cache}) c{c} b1"
+        for c in (1, 16) for cache in ("miss", "hit") for side in ("", "+shadow")]
+    credit = select(full, "credit")
+    assert credit == [p for p in full if "credit" in p.key] and any(p.shadow for p in credit)
+    assert select(full, "c64") == [p for p in full if "c64" in p.key]

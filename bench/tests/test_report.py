@@ -1,4 +1,4 @@
-from bench.report import gateway_ratios, peer_ratios, render_markdown, summarize
+from bench.report import gateway_ratios, peer_ratios, render_markdown, shadow_rows, summarize
 
 
 def run(rps, p50, p99, non_2xx=0):
@@ -89,3 +89,75 @@ def test_points_with_errors_or_no_answers_stay_out_of_the_ratios():
     text = render_markdown(results(failing))
     assert "- credit c16 b1: 3 non-2xx, 0 socket errors, 2,000.0 req/s" in text
     assert "- mlserver c64 b32: 0 non-2xx, 0 socket errors, 0.0 req/s" in text
+
+
+def shadow_point(cache, conns, runs, calls):
+    runs = [{**r, "shadow_calls": c} for r, c in zip(runs, calls, strict=True)]
+    p = point("credit", cache, conns, 1, runs, target="gateway-shadow")
+    p["key"] = p["key"].replace("via gateway", "via gateway+shadow")
+    p["shadow"] = True
+    return p
+
+
+SHADOW_POINTS = [
+    point("credit", "miss", 1, 1, [run(800, 1.20, 3)], target="gateway"),
+    shadow_point("miss", 1, [run(700, 1.35, 4)], [{"sent": 1400, "dropped": 0, "failed": 0}]),
+    point("credit", "hit", 1, 1, [run(2000, 0.40, 1)], target="gateway"),
+    shadow_point("hit", 1, [run(1500, 0.65, 2)], [{"sent": 3000, "dropped": 0, "failed": 1}]),
+    point("credit", "miss", 16, 1, [run(1000, 16, 40)], target="gateway"),
+    shadow_point("miss", 16, [run(850, 18, 50), run(870, 18, 50)],
+                 [{"sent": 1700, "dropped": 10, "failed": 0},
+                  {"sent": 1740, "dropped": 5, "failed": 0}]),
+    point("credit", "hit", 16, 1, [run(4000, 4, 10)], target="gateway"),
+    shadow_point("hit", 16, [run(2000, 8, 20)], [{"sent": 2500, "dropped": 1500, "failed": 0}]),
+]
+
+
+def test_shadow_rows_pair_each_shadow_point_with_its_twin_and_judge_the_goals():
+    rows = {(r["connections"], r["cache"]): r for r in shadow_rows(SHADOW_POINTS)}
+    assert list(rows) == [(1, "miss"), (1, "hit"), (16, "miss"), (16, "hit")]
+    miss1 = rows[(1, "miss")]
+    assert (miss1["without_p50_ms"], miss1["with_p50_ms"], miss1["added_p50_ms"]) == (
+        1.2, 1.35, 0.15)
+    assert miss1["verdict"] == "PASS" and "0.2 ms" in miss1["goal"]
+    assert rows[(1, "hit")]["added_p50_ms"] == 0.25 and rows[(1, "hit")]["verdict"] == "FAIL"
+    assert rows[(1, "hit")]["shadow_failed"] == 1
+    miss16 = rows[(16, "miss")]
+    assert miss16["rps_ratio"] == 0.86 and miss16["verdict"] == "PASS"
+    assert (miss16["shadow_sent"], miss16["shadow_dropped"]) == (3440, 15)
+    assert rows[(16, "hit")]["rps_ratio"] == 0.5 and rows[(16, "hit")]["verdict"] == "FAIL"
+
+
+def test_shadow_points_stay_out_of_the_gateway_table_and_get_their_own():
+    [credit16] = [r for r in gateway_ratios(SHADOW_POINTS) if r["connections"] == 16]
+    assert (credit16["miss_rps"], credit16["hit_rps"]) == (1000, 4000)
+    text = render_markdown(results(SHADOW_POINTS))
+    assert "## Shadow at 100 %" in text
+    assert ("| credit | miss | 1 | 1 | 800.0 | 700.0 | 0.88 | 1.20 | 1.35 | 0.15 | 1,400 | 0 | 0 "
+            "| p50 +≤ 0.2 ms | **PASS** |") in text
+    assert ("| credit | hit | 16 | 1 | 4,000.0 | 2,000.0 | 0.50 | 4.00 | 8.00 | 4.00 | 2,500 "
+            "| 1,500 | 0 | req/s ≥ 0.85× | **FAIL** |") in text
+    assert "| credit via gateway+shadow (hit) c16 b1 | 2,000.0 |" in text
+    assert "Shadow at 100 %" not in render_markdown(results(POINTS))
+
+
+def test_a_shadow_point_without_its_twin_has_no_verdict():
+    [row] = shadow_rows([SHADOW_POINTS[1]])
+    assert row["without_rps"] is None and row["rps_ratio"] is None
+    assert row["added_p50_ms"] is None and row["verdict"] == ""
+
+
+def test_cpu_per_request_splits_the_gateway_from_the_service_behind_it():
+    plain = point("credit", "miss", 1, 1, [{**run(500, 1.0, 2), "requests": 1000,
+                                            "cpu_s": {"gateway": 0.3, "credit": 0.5}}],
+                  target="gateway")
+    shadowed = shadow_point("miss", 1, [{**run(400, 1.4, 3), "requests": 800,
+                                         "cpu_s": {"gateway-shadow": 0.32,
+                                                   "credit-shadow": 0.8}}],
+                            [{"sent": 800, "dropped": 0, "failed": 0}])
+    [row] = shadow_rows([plain, shadowed])
+    assert (row["without_gateway_cpu_ms"], row["without_service_cpu_ms"]) == (0.3, 0.5)
+    assert (row["with_gateway_cpu_ms"], row["with_service_cpu_ms"]) == (0.4, 1.0)
+    text = render_markdown(results([plain, shadowed]))
+    assert "| miss | 1 | 0.300 | 0.400 | 0.500 | 1.000 | 0.800 | 1.400 |" in text
+    assert "Where the time goes" not in render_markdown(results(SHADOW_POINTS))
