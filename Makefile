@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
+FINFLEET := .venv/bin/finfleet
 STAMP := .venv/.finfleet-installed
 EXTRAS := credit,intent,ner,spending,anomaly,gateway,train,run,dev
 # The model services and their ports (name=port), from the table of services (services.toml).
@@ -28,23 +29,23 @@ lock: setup
 
 # Train every model that has no artifact yet (a no-op on later runs).
 models: setup
-	$(PY) -m fleet models
+	$(FINFLEET) models
 
 run: setup
-	$(PY) -m fleet run
+	$(FINFLEET) run
 
 demo: setup
-	$(PY) -m fleet demo
+	$(FINFLEET) demo
 
 test: models
 	$(PY) -m pytest -q
 
 # Speed: every service direct, through the gateway (miss/hit), fan-out, and MLServer as a peer.
 bench: setup
-	$(PY) -m bench.run
+	$(FINFLEET) bench
 
 bench-quick: setup
-	$(PY) -m bench.run --quick
+	$(FINFLEET) bench --quick
 
 # Accuracy: each model on its public benchmark from ../shared/data → bench/EVAL.md.
 eval: setup
