@@ -70,13 +70,18 @@ class GatewaySettings(HttpSettings):
         default_factory=dict,
         description='Traffic policy per model at start, JSON: {"credit": {"canary_percent": 10, '
                     '"shadow_percent": 0}}; PUT /admin/models/<name>/traffic changes it')
+    candidate_upstreams: dict[str, str] = Field(
+        default_factory=dict,
+        description="Replicas serving a model's candidate on their own (the service run with "
+                    "<NAME>_MODEL_ALIAS=candidate), JSON name → URL(s); canary and shadow go "
+                    "there instead of to production's replicas")
     shadow_queue_max: int = Field(1000, gt=0, description="Shadow calls waiting at most; "
                                                          "beyond, they are dropped and counted")
     shadow_workers: int = Field(4, gt=0, description="Shadow calls in flight at once")
     required_upstreams: list[str] = Field(
         default_factory=list, description="Models that must be ready for /health/ready")
 
-    @field_validator("upstreams")
+    @field_validator("upstreams", "candidate_upstreams")
     @classmethod
     def _plain_http_urls(cls, upstreams: dict[str, str]) -> dict[str, str]:
         """The upstream client speaks plain HTTP/1.1 to in-cluster services."""

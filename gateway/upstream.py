@@ -283,8 +283,15 @@ class UpstreamPool:
     def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
         self.upstreams = {name: Upstream(name, url, settings, metrics)
                           for name, url in settings.upstreams.items()}
-        self.beside = {(name, role): Upstream(name, url, settings, metrics, role)
-                       for name, url in settings.upstreams.items() for role in (CANDIDATE, SHADOW)}
+        # The candidate is asked on production's replicas, or on replicas of its own
+        # (`candidate_upstreams`: the service run with <NAME>_MODEL_ALIAS=candidate), so that
+        # canary and shadow work never takes production's cores.
+        self.own_candidates = {name for name in settings.candidate_upstreams
+                               if name in settings.upstreams}
+        self.beside = {
+            (name, role): Upstream(name, settings.candidate_upstreams.get(name, url), settings,
+                                   metrics, role)
+            for name, url in settings.upstreams.items() for role in (CANDIDATE, SHADOW)}
         for (_, role), upstream in self.beside.items():
             if role == SHADOW:
                 upstream.extra_headers = {"X-Finfleet-Shadow": "1"}

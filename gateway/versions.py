@@ -20,7 +20,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from gateway.upstream import Served, UpstreamPool
+from gateway.upstream import CANDIDATE, Served, UpstreamPool
 
 STALE_POLLS = 20
 
@@ -103,8 +103,12 @@ class ModelVersions:
 
     async def refresh_one(self, name: str) -> None:
         upstream = self.pool.get(name)
+        own = name in self.pool.own_candidates  # the candidate on replicas of its own
+        candidate = await self.pool.beside[(name, CANDIDATE)].releases() if own else []
         served = await upstream.releases()
         self.observe(name, served, complete=len(served) == len(upstream.clients))
+        if own:  # what those replicas serve is the candidate
+            self._candidates[name] = candidate[0].version if candidate else None
 
     async def refresh(self) -> None:
         await asyncio.gather(*(self.refresh_one(name) for name in self.pool.upstreams))

@@ -127,3 +127,29 @@ async def test_shadow_copies_are_flagged_and_leave_the_callers_answer_alone(
         assert {c["shadow"] for c in credit.candidate_calls} == {"1"}
         report = (await client.get("/v1/models/credit/traffic")).json()
     assert report["comparison"]["pairs"]["all_time"] >= 4
+
+
+async def test_a_candidate_on_replicas_of_its_own_takes_the_canary(credit, make_settings):
+    from gateway.tests.fakes import FakeModelService
+
+    own = await FakeModelService("credit", version="v2").start()
+    own.candidate = "v2"  # it serves v2 as its production: the version route answers it
+    try:
+        settings = make_settings(traffic={"credit": {"canary_percent": 100}},
+                                 candidate_upstreams={"credit": own.url},
+                                 version_refresh_seconds=0.05)
+        async with running_client(build_app(settings)) as client:
+            async def answered_by_own_replicas():
+                answer = await client.post("/v1/credit", json={"x": 5},
+                                           headers={"Cache-Control": "no-cache"})
+                return answer.json()["model_version"] == "v2"
+
+            await _until(answered_by_own_replicas)
+            before = credit.predict_calls
+            for i in range(3):
+                assert (await client.post("/v1/credit", json={"x": 10 + i})).json()[
+                    "model_version"] == "v2"
+        assert credit.predict_calls == before  # production's replicas did none of it
+        assert len(own.candidate_calls) >= 3
+    finally:
+        await own.stop()
