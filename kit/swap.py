@@ -123,8 +123,9 @@ class ModelState:
             return
         current = self.models.get(slot)
         if current is not None and current.version == resolved.version:
-            self.releases[slot] = resolved  # the same version, perhaps by a newer change
-            self._publish()
+            if self.releases.get(slot) != resolved:  # the same version by a newer change
+                self.releases[slot] = resolved
+                self._publish()
             return
         if self._failed.get(slot) == resolved.version:
             return
