@@ -11,7 +11,8 @@ compile=("$uv" pip compile --quiet --generate-hashes --python-version 3.11
   -c requirements/constraints.in)
 [ -d /opt/wheels ] && compile+=(--find-links /opt/wheels)
 
-"${compile[@]}" --upgrade --all-extras pyproject.toml requirements/lock.in -o requirements/all.txt
+upgrade=(--upgrade); [ "${UPGRADE:-1}" = 0 ] && upgrade=()
+"${compile[@]}" "${upgrade[@]}" --all-extras pyproject.toml requirements/lock.in -o requirements/all.txt
 mkdir -p requirements/images
 services=$(python3 -c 'import tomllib
 print(" ".join(s.get("extra", s["name"]) for s in tomllib.load(open("services.toml", "rb"))["service"]))')
