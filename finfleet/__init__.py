@@ -5,6 +5,7 @@ from finfleet.client import (
     AsyncClient,
     Client,
     ConnectionFailed,
+    FanoutAnswer,
     FinfleetError,
     InvalidInput,
     NotFound,
@@ -15,6 +16,6 @@ from finfleet.client import (
     Unavailable,
 )
 
-__all__ = ["Answer", "AsyncClient", "Client", "ConnectionFailed", "FinfleetError",
-           "InvalidInput", "NotFound", "RateLimited", "ServerError", "Timeout", "Unauthorized",
-           "Unavailable"]
+__all__ = ["Answer", "AsyncClient", "Client", "ConnectionFailed", "FanoutAnswer",
+           "FinfleetError", "InvalidInput", "NotFound", "RateLimited", "ServerError", "Timeout",
+           "Unauthorized", "Unavailable"]

@@ -30,9 +30,9 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Answer", "AsyncClient", "Client", "ConnectionFailed", "FinfleetError",
-           "InvalidInput", "NotFound", "RateLimited", "ServerError", "Timeout", "Unauthorized",
-           "Unavailable", "prediction_class"]
+__all__ = ["Answer", "AsyncClient", "Client", "ConnectionFailed", "FanoutAnswer",
+           "FinfleetError", "InvalidInput", "NotFound", "RateLimited", "ServerError", "Timeout",
+           "Unauthorized", "Unavailable", "prediction_class"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 # Raised before any response arrived: the request cannot have been answered, so it is retried.
@@ -118,27 +118,37 @@ def _error_class(status: int) -> type[FinfleetError]:
 
 def error_from(response: httpx.Response) -> FinfleetError:
     """The exception for a non-2xx answer, problem+json or not."""
-    status = response.status_code
     try:
         body = response.json()
     except ValueError:
         body = None
+    if not isinstance(body, dict) or not isinstance(body.get("detail"), str):
+        fallback = response.text.strip()[:500] or response.reason_phrase
+    else:
+        fallback = body["detail"]
+    return problem_error(response.status_code, body, fallback=fallback,
+                         title=response.reason_phrase, headers=response.headers,
+                         text=response.text)
+
+
+def problem_error(status: int, body: Any, *, fallback: str = "", title: str | None = None,
+                  headers: httpx.Headers | None = None, text: str = "") -> FinfleetError:
+    """The exception for one problem+json object (a whole answer, or one failed fan-out part)."""
     problem = body if isinstance(body, dict) else {}
-    detail = problem.get("detail") if isinstance(problem.get("detail"), str) else None
-    if detail is None:
-        detail = response.text.strip()[:500] or response.reason_phrase
+    detail = problem.get("detail") if isinstance(problem.get("detail"), str) else fallback
+    headers = headers or httpx.Headers()
     kwargs: dict[str, Any] = dict(
         status=problem.get("status") if isinstance(problem.get("status"), int) else status,
-        title=problem.get("title") or response.reason_phrase,
+        title=problem.get("title") or title,
         type=problem.get("type"),
-        request_id=problem.get("request_id") or response.headers.get("x-request-id"),
+        request_id=problem.get("request_id") or headers.get("x-request-id"),
         errors=[e for e in problem.get("errors") or [] if isinstance(e, dict)],
-        body=body if body is not None else response.text,
+        body=body if body is not None else text,
     )
     cls = _error_class(status)
     if cls is RateLimited:
         try:
-            kwargs["retry_after"] = float(response.headers["retry-after"])
+            kwargs["retry_after"] = float(headers["retry-after"])
         except (KeyError, ValueError):
             kwargs["retry_after"] = None
     return cls(detail, **kwargs)
@@ -160,6 +170,25 @@ class Answer:
     @property
     def prediction(self) -> Any:
         return self.predictions[0]
+
+
+@dataclass(frozen=True)
+class FanoutAnswer:
+    """A fan-out route's answer (`POST /v1/analyze/...`): each part an `Answer`, or the
+    `FinfleetError` that part failed with when the gateway answered partially. `answer[part]`
+    returns the part's `Answer` or raises its error."""
+
+    route: str
+    parts: dict[str, Answer | FinfleetError]
+    partial: bool
+    request_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, part: str) -> Answer:
+        value = self.parts[part]
+        if isinstance(value, FinfleetError):
+            raise value
+        return value
 
 
 def _declared_class_name(model_file: Path) -> str | None:
@@ -211,6 +240,31 @@ def _answer(model: str, response: httpx.Response) -> Answer:
     return Answer(model=body.get("model_name", model), model_version=body.get("model_version"),
                   predictions=_typed(model, items),
                   request_id=response.headers.get("x-request-id"), raw=body)
+
+
+def _fanout_answer(route: str, response: httpx.Response) -> FanoutAnswer:
+    body = response.json()
+    request_id = response.headers.get("x-request-id")
+    parts: dict[str, Answer | FinfleetError] = {}
+    for part, value in body.items():
+        if not isinstance(value, dict) or "status" not in value:
+            continue
+        if value["status"] == 200:
+            model = value.get("model_name", part)
+            parts[part] = Answer(model=model, model_version=value.get("model_version"),
+                                 predictions=_typed(model, [value.get("prediction")]),
+                                 request_id=request_id, raw=value)
+        else:
+            parts[part] = problem_error(value["status"], value.get("error"),
+                                        fallback=f"part {part!r} failed", text=str(value))
+    return FanoutAnswer(route=route, parts=parts, partial=bool(body.get("partial")),
+                        request_id=request_id, raw=body)
+
+
+def fanout_path(route: str) -> str:
+    """`analyze/message` or `/v1/analyze/message` → the gateway path."""
+    route = route.strip("/")
+    return "/" + (route if route.startswith("v1/") else f"v1/{route}")
 
 
 # --- the clients ------------------------------------------------------------------------------
@@ -268,6 +322,12 @@ class Client(_Base):
         """One instance (a dict) or a batch (a list) through `POST /v1/<model>`."""
         return _answer(model, self._request("POST", f"/v1/{model}", json=instances))
 
+    def fanout(self, route: str, body: dict[str, Any]) -> FanoutAnswer:
+        """A fan-out route (`analyze/message`, `analyze/transaction`, …): several models asked
+        at once; a part that failed is kept as its error (`answer.partial`)."""
+        path = fanout_path(route)
+        return _fanout_answer(path, self._request("POST", path, json=body))
+
     def models(self) -> list[dict[str, Any]]:
         """`GET /v1/models`: each model's version, readiness, circuit and traffic policy."""
         return self._request("GET", "/v1/models").json()["models"]
@@ -311,6 +371,10 @@ class AsyncClient(_Base):
     async def predict(self, model: str,
                       instances: dict[str, Any] | list[dict[str, Any]]) -> Answer:
         return _answer(model, await self._request("POST", f"/v1/{model}", json=instances))
+
+    async def fanout(self, route: str, body: dict[str, Any]) -> FanoutAnswer:
+        path = fanout_path(route)
+        return _fanout_answer(path, await self._request("POST", path, json=body))
 
     async def models(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/v1/models")).json()["models"]

@@ -75,7 +75,30 @@ def main(argv: list[str] | None = None) -> None:
     if module.startswith("bench"):  # a checkout's tool, not a package: found from the checkout
         sys.path.insert(0, str(REPO_ROOT))
     sys.argv = [f"finfleet {argv[0]}", *rest]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] in OUR_PACKAGES:
+            raise
+        raise SystemExit(missing_extra(argv[0], exc.name or "?", argv[1:])) from None
+
+
+# Our own top-level packages: a missing one is a broken install, not a missing extra.
+OUR_PACKAGES = frozenset({"kit", "services", "gateway", "fleet", "finfleet", "bench"})
+
+
+def missing_extra(command: str, module: str, rest: list[str]) -> str:
+    """What to install when a subcommand's library is absent (`pip install .` has the client
+    and this command; serving, training and rendering come with their extras)."""
+    catalog = load_catalog()
+    extras = {"run": ",".join(["run", "gateway", *(row.extra_name for row in catalog.services)]),
+              "nginx": "gateway", "bench": "dev", "models": "train"}
+    extra = extras.get(command, "")
+    if command == "train" and rest:
+        extra = f"train,{catalog.service(rest[0]).extra_name}"
+    hint = f"pip install 'finfleet[{extra}]'" if extra else "make setup (a checkout)"
+    return (f"finfleet {command}: the Python package {module!r} is not installed; "
+            f"{hint} installs what this command needs")
 
 
 if __name__ == "__main__":

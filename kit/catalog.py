@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from kit.settings import REPO_ROOT
 
 DEFAULT_TABLE = REPO_ROOT / "services.toml"
+# Where `pip install .` puts the table (pyproject's data-files): an installed finfleet has no
+# checkout around it.
+INSTALLED_TABLE = Path(sys.prefix) / "share" / "finfleet" / "services.toml"
 
 
 class _Row(BaseModel):
@@ -130,7 +133,12 @@ class Catalog(_Row):
 
 
 def table_path() -> Path:
-    return Path(os.environ.get("FINFLEET_SERVICES") or DEFAULT_TABLE)
+    """`$FINFLEET_SERVICES`, else the checkout's table, else the installed copy."""
+    if os.environ.get("FINFLEET_SERVICES"):
+        return Path(os.environ["FINFLEET_SERVICES"])
+    if DEFAULT_TABLE.is_file() or not INSTALLED_TABLE.is_file():
+        return DEFAULT_TABLE
+    return INSTALLED_TABLE
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from finfleet import (
     AsyncClient,
     Client,
     ConnectionFailed,
+    FanoutAnswer,
     InvalidInput,
     RateLimited,
     Unauthorized,
@@ -22,6 +23,7 @@ from finfleet import (
 )
 from gateway.auth import hash_key
 from services.credit.schema import CreditPrediction
+from services.intent.schema import IntentPrediction
 
 try:
     from tests import procs
@@ -210,3 +212,36 @@ def test_untyped_models_plain_bodies_and_rate_limits_without_a_gateway():
             fleet.predict("other", {})
         assert plain.value.status == 502 and "proxy" in plain.value.detail
         assert plain.value.errors == [] and plain.value.type is None
+
+
+def test_a_fan_out_route_with_every_part_down_is_unavailable(gateway):
+    with Client(gateway.url, api_key=KEY) as fleet, pytest.raises(Unavailable) as caught:
+        fleet.fanout("analyze/message", {"text": "why was 500 debited?"})
+    assert caught.value.status == 503
+    assert {"intent", "entities"} <= set(caught.value.fields)
+
+
+def test_a_partial_fan_out_types_the_parts_that_answered_and_keeps_the_errors():
+    body = {"intent": {"status": 200, "model_name": "intent", "model_version": "v7",
+                       "prediction": {"label": "balance", "confidence": 0.9,
+                                      "alternatives": []}},
+            "entities": {"status": 503, "error": {
+                "type": "https://finfleet.dev/problems/upstream-unavailable",
+                "title": "Upstream unavailable", "status": 503,
+                "detail": "upstream 'ner' is not reachable"}},
+            "partial": True}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/analyze/message"
+        return httpx.Response(200, json=body, headers={"x-request-id": "r9"})
+
+    with Client(transport=httpx.MockTransport(answer)) as fleet:
+        result = fleet.fanout("/v1/analyze/message", {"text": "balance?"})
+    assert isinstance(result, FanoutAnswer) and result.partial
+    assert result.request_id == "r9"
+    assert result["intent"].model_version == "v7"
+    assert isinstance(result["intent"].prediction, IntentPrediction)
+    assert isinstance(result.parts["entities"], Unavailable)
+    with pytest.raises(Unavailable) as caught:
+        result["entities"]
+    assert caught.value.detail == "upstream 'ner' is not reachable"

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from finfleet import Client, Unavailable
+from fleet.demo import run_demo
 from fleet.plan import build_plan
 from fleet.supervisor import short_view
 from kit.catalog import Catalog, load_catalog
@@ -86,16 +88,14 @@ def test_launcher_brings_up_the_fleet_and_sigterm_stops_it(tmp_path, ports):
         assert "model version" in text and "gateway" in text
         gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
         ready = [name for name in MODEL_SERVICES if state.get(name, {}).get("ready")]
-        assert "credit" in ready, text[-2000:]
-        with httpx.Client(base_url=gateway, timeout=30) as client:
-            listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+        assert set(ready) == set(MODEL_SERVICES), text[-2000:]
+        with Client(gateway, timeout=30) as client:
+            listed = {m["name"]: m for m in client.models()}
             for name in ready:
-                response = client.post(f"/v1/models/{name}:predict",
-                                       json={"instances": [example(name)]})
-                assert response.status_code == 200, (name, response.text)
-                body = response.json()
-                assert body["model_version"] == state[name]["version"]
+                answer = client.predict(name, example(name))
+                assert answer.model_version == state[name]["version"]
                 assert listed[name]["ready"] is True
+        assert run_demo(gateway) == 0  # `finfleet demo`: every model and fan-out route answers
         for name in state:
             assert (tmp_path / "logs" / f"{name}.log").is_file()
 
@@ -104,11 +104,10 @@ def test_launcher_brings_up_the_fleet_and_sigterm_stops_it(tmp_path, ports):
         _wait_for(out, proc, "credit exited with code", timeout=30)
         others = [name for name in state if name != "credit"]
         assert all(_pid_alive(state[name]["pid"]) for name in others)
-        with httpx.Client(base_url=gateway, timeout=30) as client:
-            assert client.get("/health/live").status_code == 200
-            uncached = {**example("credit"), "age": 51}
-            down = client.post("/v1/models/credit:predict", json={"instances": [uncached]})
-            assert down.status_code == 503 and "credit" in down.json()["detail"]
+        assert httpx.get(f"{gateway}/health/live", timeout=30).status_code == 200
+        with Client(gateway, timeout=30) as client, pytest.raises(Unavailable) as down:
+            client.predict("credit", {**example("credit"), "age": 51})  # uncached
+        assert down.value.status == 503 and "credit" in down.value.detail
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
