@@ -24,12 +24,14 @@ class RequestContextMiddleware:
     anything but JSON (415: a form or multipart body is not read as JSON), counts and logs it."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: HttpMetrics, logger: logging.Logger, max_body_bytes: int
+        self, app: ASGIApp, *, metrics: HttpMetrics, logger: logging.Logger, max_body_bytes: int,
+        upload_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.logger = logger
         self.max_body_bytes = max_body_bytes
+        self.upload_paths = upload_paths  # path prefixes whose routes take other bodies too
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +58,8 @@ class RequestContextMiddleware:
                     slug="payload-too-large", request_id=request_id,
                 )
                 await response(scope, receive, send_with_id)
-            elif media_type is not None and not _is_json(media_type):
+            elif (media_type is not None and not _is_json(media_type)
+                  and not (self.upload_paths and scope["path"].startswith(self.upload_paths))):
                 response = problem_response(
                     415, "Unsupported media type",
                     f"the body is declared as {media_type!r}; send application/json",

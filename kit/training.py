@@ -12,10 +12,13 @@ of report.md and the command-line flags.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -48,13 +51,64 @@ def check_parity(what: str, exported: Any, reference: Any, tolerance: float) -> 
     return difference
 
 
+# Where a training job's watcher (the trainer service) reads progress as JSON lines: each step,
+# bar positions (at most every BAR_EVENT_SECONDS) and the saved version. Unset: none written.
+PROGRESS_FILE_ENV = "FINFLEET_PROGRESS_FILE"
+BAR_EVENT_SECONDS = 0.5
+
+
+class ProgressEvents:
+    """The JSON-lines side of `Progress`, for a process that watches this run from outside."""
+
+    def __init__(self, path: str | None) -> None:
+        self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+        self.started = time.perf_counter()
+
+    def emit(self, **event: Any) -> None:
+        if self._file is None:
+            return
+        event["t"] = round(time.perf_counter() - self.started, 3)
+        self._file.write(json.dumps(event, default=str) + "\n")
+        self._file.flush()
+
+
+class _ReportingBar(tqdm):
+    """A tqdm bar that also reports its position to the run's `ProgressEvents`."""
+
+    def __init__(self, *args: Any, events: ProgressEvents, **kwargs: Any) -> None:
+        self._events = events
+        self._reported = 0.0
+        super().__init__(*args, **kwargs)
+        if not self.disable:
+            self._report(force=True)
+
+    def update(self, n: float | None = 1) -> bool | None:
+        shown = super().update(n)
+        if not self.disable:
+            self._report()
+        return shown
+
+    def close(self) -> None:
+        if not self.disable:
+            self._report(force=True)
+        super().close()
+
+    def _report(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self._reported >= BAR_EVENT_SECONDS:
+            self._reported = now
+            self._events.emit(bar=self.desc, n=self.n, total=self.total)
+
+
 class Progress:
     """Timestamped lines (`[  12.3s] message`) on stdout and tqdm bars on stderr, or nothing at
-    all when disabled (tests, benchmarks that print JSON)."""
+    all when disabled (tests, benchmarks that print JSON); with `$FINFLEET_PROGRESS_FILE` set,
+    the same steps and bar positions as JSON lines (the trainer service's jobs read them)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.started = time.perf_counter()
+        self.events = ProgressEvents(os.environ.get(PROGRESS_FILE_ENV) if enabled else None)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -63,11 +117,12 @@ class Progress:
         if self.enabled:
             tqdm.write(f"[{self.elapsed():6.1f}s] {message}", file=sys.stdout)
             sys.stdout.flush()
+            self.events.emit(step=message)
 
     def bar(self, iterable: Iterable, desc: str, *, total: int | None = None,
             unit: str = "it") -> tqdm:
-        return tqdm(iterable, desc=desc, total=total, unit=unit, leave=False,
-                    disable=not self.enabled)
+        return _ReportingBar(iterable, desc=desc, total=total, unit=unit, leave=False,
+                             disable=not self.enabled, events=self.events)
 
 
 class TrainingRun:
@@ -89,6 +144,7 @@ class TrainingRun:
         self._staging: Path | None = None
 
     def __enter__(self) -> TrainingRun:
+        _stop_on_sigterm()
         self.store.root.mkdir(parents=True, exist_ok=True)
         self._staging = Path(tempfile.mkdtemp(prefix=f".{self.name}-staging-",
                                               dir=self.store.root))
@@ -141,11 +197,25 @@ class TrainingRun:
             raise RuntimeError("record() the manifest before saving")
         artifact = self.store.save(self.staging, self.manifest)
         self.say(f"saved {artifact.path}")
+        self.progress.events.emit(saved=artifact.version, metrics=self.manifest.get("metrics"))
         if self.register:
             registry = open_registry(_RegistryTarget(self.store.root), self.name)
             for change in register_candidate(registry, artifact, actor="train"):
                 self.say(f"{change.alias} → {change.to_version} ({change.reason})")
         return artifact
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a cancelled training job) ends the run as an exception would, so the with-block
+    removes its staging folder; only the main thread may set a handler, and one already set by
+    the program is kept."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 class _RegistryTarget:

@@ -1,0 +1,1 @@
+"""The trainer service: training jobs over HTTP (docs/training-jobs.md)."""
