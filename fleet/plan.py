@@ -12,6 +12,9 @@ from pathlib import Path
 
 from kit.catalog import Catalog, load_catalog
 from kit.settings import REPO_ROOT
+from trainer.settings import TrainerSettings
+
+TRAINER_PORT = TrainerSettings.model_fields["port"].default
 
 
 @dataclass
@@ -75,11 +78,20 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
                f"{prefix}MODEL_DIR": environ.get(f"{prefix}MODEL_DIR", model_dir)}
         trainer = row.trainer_module if module_exists(row.trainer_module) else None
         processes.append(Process(name, row.module_name, port, host, env, trainer))
+    trainer_url = None
+    if module_exists("trainer.app"):  # training jobs, into the store the services serve from
+        port = _port("trainer", TRAINER_PORT, environ)
+        trainer_url = f"http://{host}:{port}"
+        env = {"TRAINER_HOST": host, "TRAINER_PORT": str(port),
+               "TRAINER_MODEL_DIR": environ.get("TRAINER_MODEL_DIR", model_dir)}
+        processes.append(Process("trainer", "trainer", port, host, env))
     if module_exists("gateway.app"):
         port = _port("gateway", catalog.gateway.port, environ)
         env = {"GATEWAY_HOST": host, "GATEWAY_PORT": str(port)}
         if "GATEWAY_UPSTREAMS" not in environ:
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
+        if trainer_url and "GATEWAY_TRAINER_URL" not in environ:
+            env["GATEWAY_TRAINER_URL"] = trainer_url
         processes.append(Process("gateway", "gateway", port, host, env))
     else:
         missing.append("gateway")

@@ -11,11 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from gateway import admin, fanout, routes
+from gateway import admin, fanout, jobs, routes
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
 from gateway.compare import Comparisons
 from gateway.guard import GuardMiddleware
+from gateway.http1 import KeepAliveClient
 from gateway.metrics import GatewayMetrics
 from gateway.predictor import CachedPredictor
 from gateway.ratelimit import RateLimiter
@@ -29,7 +30,7 @@ from kit.docs import install_docs
 from kit.errors import install_error_handlers
 from kit.http import HotPathApp, json_response
 from kit.logs import json_logger
-from kit.middleware import RequestContextMiddleware
+from kit.middleware import UPLOAD_OVERHEAD_BYTES, RequestContextMiddleware
 
 
 def redis_client(url: str):
@@ -68,6 +69,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             on_drop=lambda model: metrics.shadow.labels(model, "dropped").inc())
         router.shadows.start()
         app.state.router = router
+        app.state.trainer = (KeepAliveClient(settings.trainer_url, limit=4)
+                             if settings.trainer_url else None)
         refresher = asyncio.create_task(versions.refresh_forever(settings.version_refresh_seconds))
         syncer = asyncio.create_task(app.state.traffic.sync_forever(
             settings.version_refresh_seconds, logger))
@@ -81,6 +84,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             await asyncio.gather(refresher, syncer, return_exceptions=True)
             await router.shadows.stop()
             await pool.close()
+            if app.state.trainer is not None:
+                await app.state.trainer.close()
             if redis is not None:
                 await redis.aclose()
 
@@ -102,7 +107,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, logger=logger,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes,
+                       uploads={"/admin/jobs": settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES})
 
     @app.get("/health/live", tags=["probes"])
     async def live() -> Response:
@@ -130,4 +136,5 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(fanout.router)
     app.include_router(admin.router)
+    app.include_router(jobs.router)
     return app

@@ -55,6 +55,13 @@ class GatewaySettings(HttpSettings):
         default_factory=list,
         description="sha256 digests of the admin keys (the /admin routes); none: /admin is "
                     "open only when API keys are off too, else closed")
+    trainer_url: str | None = Field(
+        "http://127.0.0.1:8090", description="The trainer service (training jobs, /admin/jobs); "
+                                             "empty: no jobs through this gateway")
+    trainer_timeout: float = Field(60.0, gt=0, description="Seconds a trainer call may take "
+                                                           "(an upload included)")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0,
+                                  description="Largest training file /admin/jobs accepts")
     upstream_admin_token: str | None = Field(
         None, description="The bearer token the services' /admin routes need "
                           "(<NAME>_ADMIN_TOKEN there)")

@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kit.errors import PayloadTooLarge, problem_response
 from kit.metrics import HttpMetrics
 
+# Room for the multipart framing and small form fields beside an upload's file.
+UPLOAD_OVERHEAD_BYTES = 1024 * 1024
 UNMEASURED = frozenset({"/health/live", "/health/ready", "/metrics"})
 _HEADER = b"x-request-id"
 
@@ -25,13 +27,14 @@ class RequestContextMiddleware:
 
     def __init__(
         self, app: ASGIApp, *, metrics: HttpMetrics, logger: logging.Logger, max_body_bytes: int,
-        upload_paths: tuple[str, ...] = (),
+        uploads: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.logger = logger
         self.max_body_bytes = max_body_bytes
-        self.upload_paths = upload_paths  # path prefixes whose routes take other bodies too
+        # Path prefix → its body limit, for routes that take files (any media type) as well.
+        self.uploads = tuple((uploads or {}).items())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,16 +53,19 @@ class RequestContextMiddleware:
             await send(message)
 
         declared, media_type = _body_headers(scope)
+        limit, upload = self.max_body_bytes, False
+        for prefix, upload_limit in self.uploads:
+            if scope["path"].startswith(prefix):
+                limit, upload = upload_limit, True
         try:
-            if declared is not None and declared > self.max_body_bytes:
+            if declared is not None and declared > limit:
                 response = problem_response(
                     413, "Payload too large",
-                    f"request body is {declared} bytes; the limit is {self.max_body_bytes}",
+                    f"request body is {declared} bytes; the limit is {limit}",
                     slug="payload-too-large", request_id=request_id,
                 )
                 await response(scope, receive, send_with_id)
-            elif (media_type is not None and not _is_json(media_type)
-                  and not (self.upload_paths and scope["path"].startswith(self.upload_paths))):
+            elif media_type is not None and not upload and not _is_json(media_type):
                 response = problem_response(
                     415, "Unsupported media type",
                     f"the body is declared as {media_type!r}; send application/json",
@@ -67,14 +73,13 @@ class RequestContextMiddleware:
                 )
                 await response(scope, receive, send_with_id)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, self._limited(receive, limit), send_with_id)
         finally:  # an error that escapes (answered 500 further out) is counted too
             self._record(scope, status_holder[0], time.perf_counter() - started, request_id)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """Counts streamed (chunked) bodies too, where no Content-Length was declared."""
         seen = 0
-        limit = self.max_body_bytes
 
         async def wrapped() -> Message:
             nonlocal seen

@@ -74,7 +74,8 @@ def _wait_for(out: Path, proc: subprocess.Popen, marker: str, timeout: float) ->
 
 @pytest.fixture
 def ports() -> dict[str, str]:
-    env = {f"{name.upper()}_PORT": str(free_port()) for name in [*MODEL_SERVICES, "gateway"]}
+    env = {f"{name.upper()}_PORT": str(free_port())
+           for name in [*MODEL_SERVICES, "trainer", "gateway"]}
     env["GATEWAY_LOG_LEVEL"] = "WARNING"
     return env
 
@@ -132,7 +133,7 @@ def test_plan_skips_services_whose_code_is_missing():
     table["service"] = [*table["service"], {**table["service"][-1], "name": "ghost",
                                             "port": 9199, "module": "no_such_package.ghost"}]
     plan = build_plan({"CREDIT_PORT": "9105"}, Catalog.model_validate(table))
-    assert [p.name for p in plan.processes] == [*MODEL_SERVICES, "gateway"]
+    assert [p.name for p in plan.processes] == [*MODEL_SERVICES, "trainer", "gateway"]
     assert next(p for p in plan.processes if p.name == "credit").env["CREDIT_PORT"] == "9105"
     assert plan.missing == ["ghost"]
 
@@ -142,6 +143,8 @@ def test_plan_points_the_gateway_at_the_chosen_ports():
     gateway = next(p for p in plan.processes if p.name == "gateway")
     assert gateway.port == 9100
     assert json.loads(gateway.env["GATEWAY_UPSTREAMS"])["credit"] == "http://127.0.0.1:9105"
+    trainer = next(p for p in plan.processes if p.name == "trainer")
+    assert gateway.env["GATEWAY_TRAINER_URL"] == trainer.url
 
 
 def test_short_view_hides_request_lines_and_summarises_others():

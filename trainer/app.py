@@ -22,14 +22,13 @@ from kit.errors import InvalidInput, ProblemError, install_error_handlers, pydan
 from kit.http import json_response, load_json
 from kit.logs import json_logger
 from kit.metrics import HttpMetrics
-from kit.middleware import RequestContextMiddleware
+from kit.middleware import UPLOAD_OVERHEAD_BYTES, RequestContextMiddleware
 from trainer.jobs import MODEL_ONLY, Job, JobStore, Parameters, new_id
 from trainer.runner import JobRunner
 from trainer.settings import TrainerSettings
 from trainer.status import job_summary, job_view
 
 UPLOAD_SUFFIXES = (".csv", ".jsonl", ".json", ".txt", ".tsv")
-FORM_OVERHEAD = 1024 * 1024  # the multipart framing and the small fields beside the file
 
 
 class JobNotFound(ProblemError):
@@ -62,8 +61,8 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, logger=logger,
-                       max_body_bytes=settings.max_upload_bytes + FORM_OVERHEAD,
-                       upload_paths=("/v1/jobs",))
+                       max_body_bytes=settings.max_body_bytes,
+                       uploads={"/v1/jobs": settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES})
 
     def runner_of(request: Request) -> JobRunner:
         return request.app.state.runner

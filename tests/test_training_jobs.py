@@ -1,0 +1,103 @@
+"""Training jobs end to end, all real processes: a CSV uploaded through the gateway's
+`/admin/jobs` (admin key on) trains a credit candidate in the trainer service; promoted
+through the gateway, the running credit service answers with it — no restart. A trainer that is
+down is a 503 in the common error format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import httpx
+import pytest
+
+from gateway.auth import hash_key
+from kit.procs import start_python
+from services.credit.data import generate_applications
+
+try:
+    from tests import procs
+except ImportError:  # tests/ is not a package: pytest puts this folder on sys.path
+    import procs
+
+pytestmark = pytest.mark.integration
+
+ADMIN_KEY = "jobs-admin-key"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+POLL_SECONDS = 0.5
+
+
+@pytest.fixture
+def fleet(tmp_path, tmp_path_factory):
+    model_dir = tmp_path / "models"
+    shutil.copytree(procs.trained_credit_dir(tmp_path_factory), model_dir)
+    started: dict[str, procs.Proc] = {}
+    try:
+        started["credit"] = procs.start_credit(model_dir, tmp_path)
+        port = procs.free_port()
+        started["trainer"] = start_python(
+            "trainer", ["trainer"], tmp_path, port=port,
+            env={"TRAINER_PORT": str(port), "TRAINER_MODEL_DIR": str(model_dir),
+                 "TRAINER_JOBS_DIR": str(tmp_path / "jobs"), "TRAINER_LOG_LEVEL": "WARNING"})
+        others = {name: f"http://127.0.0.1:{procs.free_port()}"
+                  for name in ("intent", "ner", "spending", "anomaly")}
+        started["gateway"] = procs.start_gateway({
+            "GATEWAY_UPSTREAMS": json.dumps({**others, "credit": started["credit"].url}),
+            "GATEWAY_TRAINER_URL": started["trainer"].url,
+            "GATEWAY_ADMIN_KEY_SHA256": json.dumps([hash_key(ADMIN_KEY)]),
+            "GATEWAY_VERSION_REFRESH_SECONDS": str(POLL_SECONDS)}, tmp_path)
+        yield started
+    finally:
+        for proc in reversed(list(started.values())):
+            proc.stop()
+
+
+def test_an_uploaded_csv_becomes_the_served_version_without_a_restart(fleet, tmp_path):
+    gateway = fleet["gateway"].url
+    dataset = generate_applications(800, seed=11)
+    frame = dataset.frame.copy()
+    frame["defaulted"] = dataset.target
+    csv = frame.to_csv(index=False).encode()
+    with httpx.Client(base_url=gateway, timeout=60) as client:
+        before = client.post("/v1/credit", json=procs.APPLICANT).json()["model_version"]
+        refused = client.post("/admin/jobs", json={"model": "credit"})
+        assert refused.status_code == 401, refused.text
+        started = client.post(
+            "/admin/jobs", headers=ADMIN,
+            data={"model": "credit", "parameters": '{"quick": true, "target": "defaulted"}'},
+            files={"data": ("loans.csv", csv, "text/csv")})
+        assert started.status_code == 202, started.text
+        job_id = started.json()["id"]
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline:
+            job = client.get(f"/admin/jobs/{job_id}", headers=ADMIN).json()
+            if job["state"] not in ("queued", "running"):
+                break
+            time.sleep(0.5)
+        assert job["state"] == "succeeded", job
+        assert job["data"]["bytes"] == len(csv) and job["version"] != before
+        assert [j["id"] for j in client.get("/admin/jobs", headers=ADMIN).json()["jobs"]] == [
+            job_id]
+        registry = client.get("/admin/models/credit", headers=ADMIN).json()
+        assert registry["aliases"]["candidate"] == job["version"]
+        promoted = client.post("/admin/models/credit/promote", headers=ADMIN,
+                               json={"force": True, "reason": "the training-jobs test"})
+        assert promoted.status_code == 200, promoted.text
+        deadline = time.monotonic() + 20
+        served = before
+        while served != job["version"] and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            served = client.post("/v1/credit", json={**procs.APPLICANT, "age": 44},
+                                 headers={"Cache-Control": "no-cache"}).json()["model_version"]
+        assert served == job["version"]
+
+
+def test_a_trainer_that_is_down_is_a_503_problem(fleet):
+    fleet["trainer"].stop()
+    answer = httpx.get(f"{fleet['gateway'].url}/admin/jobs", headers=ADMIN, timeout=30)
+    assert answer.status_code == 503
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "trainer" in answer.json()["detail"]
+    health = httpx.post(f"{fleet['gateway'].url}/v1/credit", json=procs.APPLICANT, timeout=30)
+    assert health.status_code == 200  # the models keep answering
