@@ -5,6 +5,7 @@ into the model store and registers it as `candidate`; the gate decides its promo
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -92,7 +93,7 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
         (`model`, `parameters` as JSON text, the file as `data`). Answers 202 with the job."""
         job = await job_from(request, settings, catalog, store)
         runner_of(request).submit(job)
-        return json_response(job_view(job, store, settings.log_tail_lines), 202)
+        return json_response(job_view(job, store, settings.log_tail_lines, settings.model_dir), 202)
 
     @app.get("/v1/jobs", tags=["jobs"])
     async def list_jobs() -> Response:
@@ -100,7 +101,8 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", tags=["jobs"])
     async def get_job(job_id: str) -> Response:
-        return json_response(job_view(found(store, job_id), store, settings.log_tail_lines))
+        return json_response(job_view(found(store, job_id), store, settings.log_tail_lines,
+                                      settings.model_dir))
 
     @app.delete("/v1/jobs/{job_id}", tags=["jobs"])
     async def cancel_job(job_id: str, request: Request) -> Response:
@@ -109,7 +111,7 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
         found(store, job_id)
         job = await runner_of(request).cancel(job_id)
         return json_response(job_view(found(store, job_id) if job is None else job, store,
-                                      settings.log_tail_lines))
+                                      settings.log_tail_lines, settings.model_dir))
 
     return app
 
@@ -179,7 +181,8 @@ async def save_upload(upload: UploadFile, folder: Path) -> dict[str, Any]:
         raise InvalidInput(f"the file must be one of {', '.join(UPLOAD_SUFFIXES)}",
                            errors=[{"field": "data", "message": f"got {upload.filename!r}",
                                     "type": "file_type"}])
-    path = folder / f"data{suffix}"
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.filename or "data").stem)[:80] or "data"
+    path = folder / "data" / f"{stem}{suffix}"  # the trainer's manifest names the user's file
     size = await asyncio.to_thread(_write, upload, path)
     if size == 0:
         shutil.rmtree(folder, ignore_errors=True)

@@ -96,6 +96,7 @@ def test_uploaded_and_named_csvs_train_and_jobs_wait_their_turn(tmp_path):
     assert one["state"] == two["state"] == "succeeded", (one, two)
     assert one["data"]["kind"] == "upload" and one["data"]["bytes"] == csv.stat().st_size
     assert Path(one["data"]["path"]).read_bytes() == csv.read_bytes()
+    assert Path(one["data"]["path"]).name == "loans.csv"  # the manifest names the user's file
     assert two["data"] == {"kind": "path", "path": str(csv.resolve())}
     assert one["started_at"] < one["finished_at"] <= two["started_at"]
     # A later job of the same model and parameters is estimated from the earlier one.
