@@ -5,6 +5,7 @@ into the model store and registers it as `candidate`; the gate decides its promo
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import shutil
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from kit.catalog import load_catalog
+from kit.datafiles import DataError
 from kit.docs import install_docs
 from kit.errors import InvalidInput, ProblemError, install_error_handlers, pydantic_errors
 from kit.http import json_response, load_json
@@ -172,7 +174,28 @@ async def job_from(request: Request, settings: TrainerSettings, catalog,
         job.data = {"kind": "path", "path": str(allowed_path(fields["data_path"], settings))}
     else:
         job.data = {"kind": "default"}
+        return job
+    try:
+        await asyncio.to_thread(check_data, catalog.service(model), Path(job.data["path"]),
+                                parameters.model_dump())
+    except DataError as exc:
+        if job.data["kind"] == "upload":
+            shutil.rmtree(store.folder(job.id), ignore_errors=True)
+        raise InvalidInput(f"the {model} training file cannot be used: {len(exc.problems)} "
+                           "problem(s)", errors=[p.as_error() for p in exc.problems]) from exc
     return job
+
+
+def check_data(row, path: Path, parameters: dict[str, Any]) -> None:
+    """The model's own check of a user's file (`check_user_data` in its data module), where it
+    has one; a DataError names each line and column."""
+    try:
+        module = importlib.import_module(f"{row.module_name}.data")
+    except ImportError:
+        return
+    check = getattr(module, "check_user_data", None)
+    if check is not None:
+        check(path, parameters)
 
 
 async def save_upload(upload: UploadFile, folder: Path) -> dict[str, Any]:

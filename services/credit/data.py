@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kit.datafiles import DataError, Problem, csv_rows
 from kit.settings import SHARED_DATA
 from services.credit.features import FeatureSpec, Field, Ratio, emi
 
@@ -192,3 +193,21 @@ def _numeric_field(name: str, values: pd.Series) -> Field:
     minimum = 0.0 if low >= 0 else low - span
     return Field(name, "numeric", minimum, high + span)
 
+
+
+def check_user_data(path: Path, parameters: dict | None = None) -> None:
+    """What the trainer service runs before it queues a job: the CSV loads with its target
+    column (a 422 naming the column instead of a failed job)."""
+    target = (parameters or {}).get("target")
+    if not target:
+        raise DataError(path, [Problem("a credit CSV needs parameters.target, the name of its "
+                                       "0/1 label column", 1)])
+    try:
+        header = next(csv_rows(path, (target,)), None)
+        if header is None:
+            raise DataError(path, [Problem("no data rows after the header", 2)])
+        load_csv(path, target)
+    except DataError:
+        raise
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(path, [Problem(str(exc), None, target)]) from exc

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kit.artifacts import Artifact
+from kit.datafiles import DataError
 from kit.gate import write_holdout
 from kit.training import TrainingRun, add_training_args
-from services.intent.data import Dataset, banking77_dataset, shipped_dataset
+from services.intent.data import Dataset, banking77_dataset, shipped_dataset, user_dataset
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.export import (
     ENCODER_ONNX,
@@ -358,7 +360,8 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_training_args(parser, data="shipped",
-                      data_help="'shipped' (default model), 'banking77', or a Banking77-style "
+                      data_help="'shipped' (default model), a text,label CSV of your own "
+                                "intents (docs/own-data.md), 'banking77', or a Banking77-style "
                                 "folder", seed=SPLIT_SEED,
                       quick_help="small and fast (smoke runs): 3 folds, one head, no int8 "
                                  "trial, no torch parity check")
@@ -368,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.data == "shipped":
         dataset, name = shipped_dataset(), "intent"
+    elif Path(args.data).is_file():  # the user's own intents: served as `intent`
+        try:
+            dataset, name = user_dataset(Path(args.data)), "intent"
+        except DataError as exc:
+            print(f"intent train: {exc}", file=sys.stderr)
+            return 2
     else:
         folder = None if args.data == "banking77" else Path(args.data)
         dataset = banking77_dataset(folder) if folder else banking77_dataset()

@@ -191,3 +191,23 @@ def test_bad_uploads_and_unknown_jobs(tmp_path):
         assert missing.status_code == 404 and missing.json()["title"] == "Job not found"
         assert client.delete("/v1/jobs/../../etc").status_code == 404
         assert client.get("/v1/jobs").json()["jobs"] == []
+
+
+def test_a_training_file_the_model_cannot_use_is_a_422_naming_line_and_column(tmp_path):
+    settings = settings_for(tmp_path)
+    with TestClient(build_app(settings)) as client:
+        intents = b"text,label\nfreeze my card,freeze_card\n,freeze_card\n"
+        answer = client.post("/v1/jobs", data={"model": "intent"},
+                             files={"data": ("mine.csv", intents, "text/csv")})
+        assert answer.status_code == 422, answer.text
+        errors = answer.json()["errors"]
+        assert {"field": "line 3, column text", "message": "empty text", "type": "data",
+                "line": 3, "column": "text"} in errors
+        assert any("at least two labels" in e["message"] for e in errors)
+        loans = credit_csv(tmp_path / "data" / "loans.csv")
+        no_target = client.post("/v1/jobs", json={"model": "credit", "data_path": str(loans),
+                                                  "parameters": {"target": "repaid"}})
+        assert no_target.status_code == 422
+        assert no_target.json()["errors"][0]["column"] == "repaid"
+        assert client.get("/v1/jobs").json()["jobs"] == []
+    assert list(settings.jobs_dir.iterdir()) == []  # the refused upload is not kept
