@@ -4,11 +4,20 @@ model's own-data loader shares (the trainers print them; the trainer service ans
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 MAX_LISTED = 20  # problems named one by one; the rest are counted
+HOLDOUT_PERCENT = 20
+
+
+def in_holdout(text: str, percent: int = HOLDOUT_PERCENT) -> bool:
+    """The split of a text-keyed dataset, fixed by a hash of the text: it never moves when rows
+    are added elsewhere, and the same text always lands on the same side."""
+    digest = hashlib.sha256(text.strip().lower().encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < percent
 
 
 @dataclass(frozen=True)

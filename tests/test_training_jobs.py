@@ -29,6 +29,7 @@ POLL_SECONDS = 0.5
 
 
 OWN_INTENTS = procs.REPO_ROOT / "services" / "intent" / "tests" / "data" / "own_intents.csv"
+OWN_SENTENCES = procs.REPO_ROOT / "services" / "ner" / "tests" / "data" / "own_sentences.jsonl"
 
 
 @pytest.fixture
@@ -38,14 +39,23 @@ def fleet(tmp_path, tmp_path_factory):
     yield from started_fleet(tmp_path, model_dir, "credit")
 
 
+def shipped_fleet(tmp_path, model: str):
+    shipped = procs.REPO_ROOT / "models" / model
+    if not shipped.is_dir():
+        pytest.skip(f"no shipped {model} model: run `make models`")
+    model_dir = tmp_path / "models"
+    shutil.copytree(shipped, model_dir / model)
+    yield from started_fleet(tmp_path, model_dir, model)
+
+
 @pytest.fixture
 def intent_fleet(tmp_path):
-    shipped = procs.REPO_ROOT / "models" / "intent"
-    if not shipped.is_dir():
-        pytest.skip("no shipped intent model: run `make models`")
-    model_dir = tmp_path / "models"
-    shutil.copytree(shipped, model_dir / "intent")
-    yield from started_fleet(tmp_path, model_dir, "intent")
+    yield from shipped_fleet(tmp_path, "intent")
+
+
+@pytest.fixture
+def ner_fleet(tmp_path):
+    yield from shipped_fleet(tmp_path, "ner")
 
 
 def started_fleet(tmp_path, model_dir, model: str):
@@ -117,6 +127,30 @@ def test_an_uploaded_intent_csv_with_new_labels_is_answered_without_a_restart(in
             "dispute_charge")
         listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
         assert listed["intent"]["version"] == job["version"]
+
+
+def test_uploaded_sentences_with_a_new_label_are_found_without_a_restart(ner_fleet):
+    with httpx.Client(base_url=ner_fleet["gateway"].url, timeout=60) as client:
+        def ask(text: str = "please send ₹700 to ankit77@oksbi") -> dict:
+            answer = client.post("/v1/ner", json={"text": text},
+                                 headers={"Cache-Control": "no-cache"})
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        assert "UPI_ID" not in {e["label"] for e in ask()["prediction"]["entities"]}
+        started = client.post("/admin/jobs", headers=ADMIN,
+                              data={"model": "ner", "parameters": '{"quick": true}'},
+                              files={"data": ("own_sentences.jsonl", OWN_SENTENCES.read_bytes(),
+                                              "application/x-ndjson")})
+        assert started.status_code == 202, started.text
+        job = wait_for_job(client, started.json()["id"])
+        assert job["state"] == "succeeded", job
+        assert job["metrics"]["own_holdout"]["exact"]["micro"]["f1"] > 0.5
+        promote_and_wait(client, "ner", job["version"], ask)
+        found = {e["label"]: e for e in ask()["prediction"]["entities"]}
+        assert found["UPI_ID"]["text"] == "ankit77@oksbi"
+        assert found["UPI_ID"]["value"] is None  # the normaliser is MONEY's and DATE's
+        assert found["MONEY"]["value"] == {"amount": 700.0, "currency": "INR"}
 
 
 def test_an_uploaded_csv_becomes_the_served_version_without_a_restart(fleet, tmp_path):

@@ -187,15 +187,17 @@ async def job_from(request: Request, settings: TrainerSettings, catalog,
 
 
 def check_data(row, path: Path, parameters: dict[str, Any]) -> None:
-    """The model's own check of a user's file (`check_user_data` in its data module), where it
-    has one; a DataError names each line and column."""
-    try:
-        module = importlib.import_module(f"{row.module_name}.data")
-    except ImportError:
-        return
-    check = getattr(module, "check_user_data", None)
-    if check is not None:
-        check(path, parameters)
+    """The model's own check of a user's file (`check_user_data` in its `own_data` or `data`
+    module), where it has one; a DataError names each line and column."""
+    for name in ("own_data", "data"):
+        try:
+            module = importlib.import_module(f"{row.module_name}.{name}")
+        except ImportError:
+            continue
+        check = getattr(module, "check_user_data", None)
+        if check is not None:
+            check(path, parameters)
+            return
 
 
 async def save_upload(upload: UploadFile, folder: Path) -> dict[str, Any]:

@@ -13,13 +13,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.datafiles import Problems, csv_rows
+from kit.datafiles import Problems, csv_rows, in_holdout
 from kit.settings import SHARED_DATA
 from services.intent.schema import LABELS, OUT_OF_SCOPE
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 BANKING77_DIR = SHARED_DATA / "banking77"
-HOLDOUT_PERCENT = 20
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,6 @@ def read_queries(directory: Path = QUERIES_DIR) -> dict[str, list[str]]:
         lines = (directory / f"{label}.txt").read_text(encoding="utf-8").splitlines()
         out[label] = [line.strip() for line in lines if line.strip()]
     return out
-
-
-def in_holdout(text: str) -> bool:
-    digest = hashlib.sha256(text.strip().lower().encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
 
 
 def _digest(rows: list[tuple[str, str]]) -> str:

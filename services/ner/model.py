@@ -13,7 +13,13 @@ from kit.model import validate_instances
 from services.ner import gate, merchants  # noqa: F401  (register the pipeline's own steps)
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
-from services.ner.schema import INSTANCE, NerInstance, NerPrediction, input_json_schema
+from services.ner.schema import (
+    BUILT_IN_LABELS,
+    INSTANCE,
+    NerInstance,
+    NerPrediction,
+    input_json_schema,
+)
 from services.ner.settings import NerSettings
 
 # The artifact's folder that holds the spaCy pipeline (training writes it, serving reads it).
@@ -54,6 +60,11 @@ class NerModel(ServedModel):
 
     def input_schema(self) -> dict[str, Any]:
         return input_json_schema()
+
+    def metadata(self) -> dict[str, Any]:
+        """Adds the labels this version finds: the built-in ones and any it was trained with."""
+        manifest = self.artifact.manifest if self.artifact else {}
+        return {**super().metadata(), "labels": manifest.get("labels") or list(BUILT_IN_LABELS)}
 
     def parse(self, instances: list[Any]) -> list[NerInstance]:
         """Plain strings are accepted as `{"text": ...}`; over-long texts are refused by field."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-Label = Literal["MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT"]
+# The built-in labels; a version trained on a user's own sentences adds theirs (its manifest's
+# `labels`, shown by GET /v1/models/ner).
+BUILT_IN_LABELS = ("MONEY", "DATE", "CATEGORY", "MERCHANT", "ACCOUNT")
 
 
 class NerInstance(BaseModel):
@@ -25,7 +27,8 @@ class Entity(BaseModel):
     """A found entity: character offsets into the text, and a normalised value where it applies."""
 
     text: str
-    label: Label
+    label: str = Field(description="MONEY, DATE, CATEGORY, MERCHANT, ACCOUNT, or a label the "
+                                   "served version was trained with")
     start: int
     end: int
     value: dict[str, Any] | None = None

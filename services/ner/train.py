@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,12 +20,14 @@ from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 
 from kit.artifacts import Artifact, sha256_bytes
+from kit.datafiles import DataError
 from kit.gate import write_holdout
 from kit.training import TrainingRun, add_training_args
 from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
 from services.ner.evaluation import evaluate
 from services.ner.generator import generate
 from services.ner.model import PIPELINE_DIR
+from services.ner.own_data import new_labels, user_sentences
 from services.ner.patterns import blank_pipeline, ruler_patterns
 from services.ner.promotion import as_row
 from services.ner.report import write_report
@@ -88,9 +91,10 @@ def data_hash(sentences: Sequence[Sentence]) -> str:
     return sha256_bytes(payload.encode() + EVAL_SET.read_bytes())
 
 
-def benchmarks(nlp: Language, holdout: Sequence[Sentence], fire_path: Path | None) -> dict:
+def benchmarks(nlp: Language, holdout: Sequence[Sentence], fire_path: Path | None,
+               labels: Sequence[str] = LABELS) -> dict:
     metrics = {
-        "generated_holdout": evaluate(nlp, holdout, LABELS),
+        "generated_holdout": evaluate(nlp, holdout, labels),
         "eval_set": evaluate(nlp, load_eval_set(), LABELS),
     }
     if fire_path and fire_path.is_file():
@@ -99,26 +103,44 @@ def benchmarks(nlp: Language, holdout: Sequence[Sentence], fire_path: Path | Non
 
 
 def train(cfg: TrainConfig, model_dir: Path, fire_path: Path | None = FIRE_DEV,
-          progress: bool = True) -> Artifact:
-    """Generate the data, train the pipeline, score it on every set and save the artifact."""
+          progress: bool = True, own: tuple[str, list[Sentence], list[Sentence]] | None = None,
+          ) -> Artifact:
+    """Generate the data, train the pipeline, score it on every set and save the artifact.
+    `own`: a user's (file name, train, holdout) sentences, learnt beside the generated ones
+    (which keep the built-in labels), and scored on their own."""
     with TrainingRun("ner", model_dir, libraries=LIBRARIES, progress=progress) as run:
         train_set = generate(cfg.n_train, seed=cfg.seed, formal_share=cfg.formal_share)
         holdout = generate(cfg.n_train // 10, seed=cfg.seed + HOLDOUT_SEED_OFFSET,
                            formal_share=cfg.formal_share)
+        data = (f"generated(n={len(train_set)}+{len(holdout)}, seed={cfg.seed}, "
+                f"holdout seed={cfg.seed + HOLDOUT_SEED_OFFSET}, "
+                f"formal_share={cfg.formal_share})")
+        labels = list(LABELS)
+        if own is not None:
+            name, own_train, own_holdout = own
+            labels += new_labels(own_train + own_holdout)
+            run.say(f"{name}: {len(own_train)} training + {len(own_holdout)} holdout sentences; "
+                    f"labels {', '.join(labels)}")
+            # The user's sentences are few beside thousands of generated ones: repeated so an
+            # epoch sees them about as often as a built-in label's sentences.
+            repeat = max(1, len(train_set) // (4 * max(len(own_train), 1)))
+            train_set = train_set + own_train * repeat
+            holdout = holdout + own_holdout
+            data = f"{name} ({len(own_train)}+{len(own_holdout)}, ×{repeat}) + {data}"
         sentences = train_set + holdout
         nlp = train_pipeline(train_set, cfg, run)
         run.say("evaluating on the generated holdout, the hand-written set and FIRE dev")
-        metrics = benchmarks(nlp, holdout, fire_path)
+        metrics = benchmarks(nlp, holdout, fire_path, labels)
+        if own is not None:
+            metrics["own_holdout"] = evaluate(nlp, own[2], labels)
         nlp.to_disk(run.staging / PIPELINE_DIR)
         run.record(
-            data=f"generated(n={len(train_set)}+{len(holdout)}, seed={cfg.seed}, "
-                 f"holdout seed={cfg.seed + HOLDOUT_SEED_OFFSET}, "
-                 f"formal_share={cfg.formal_share})",
+            data=data,
             data_sha256=data_hash(sentences),
             parameters={"n_holdout": len(holdout), **asdict(cfg)},
             metrics=metrics,
             input_schema=input_json_schema(),
-            labels=list(LABELS),
+            labels=labels,
             # The rows the promotion gate scores this version and production on (kit/gate.py).
             holdout_file=write_holdout(run.staging, map(as_row, holdout),
                                        what="the generated holdout sentences and their spans"),
@@ -129,8 +151,10 @@ def train(cfg: TrainConfig, model_dir: Path, fire_path: Path | None = FIRE_DEV,
 
 def main(argv: Sequence[str] | None = None) -> Artifact:
     parser = argparse.ArgumentParser(description=__doc__)
-    add_training_args(parser, data_choices=("generated",),
-                      data_help="'generated': the seeded generator (the only source)",
+    add_training_args(parser,
+                      data_help="'generated': the seeded generator (default), or a JSONL file of "
+                                "your own annotated sentences, learnt beside it "
+                                "(docs/own-data.md)",
                       seed=TrainConfig.seed,
                       quick_help="small and fast (smoke runs): ≤ 1000 sentences, ≤ 4 epochs")
     parser.add_argument("--n-train", type=int, default=TrainConfig.n_train)
@@ -143,7 +167,14 @@ def main(argv: Sequence[str] | None = None) -> Artifact:
                       formal_share=args.formal_share)
     if args.quick:
         cfg = replace(cfg, n_train=min(cfg.n_train, 1000), epochs=min(cfg.epochs, 4))
-    artifact = train(cfg, args.model_dir, args.fire, progress=not args.no_progress)
+    own = None
+    if args.data != "generated":
+        try:
+            own = (Path(args.data).name, *user_sentences(Path(args.data)))
+        except DataError as exc:
+            print(f"ner train: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    artifact = train(cfg, args.model_dir, args.fire, progress=not args.no_progress, own=own)
     print(f"ner {artifact.version} -> {artifact.path}")
     for name, result in artifact.manifest["metrics"].items():
         micro = result["exact"]["micro"]
