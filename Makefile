@@ -62,6 +62,7 @@ images:
 	  docker build $$args --target trainer -t finfleet/$$s-trainer:dev . || exit 1; \
 	done
 	docker build -f gateway/Dockerfile -t finfleet/gateway:dev .
+	docker build -f trainer/Dockerfile -t finfleet/trainer:dev .
 
 # Static deployment checks: kustomize builds, schema validation, compose config, promtool.
 k8s-check: setup

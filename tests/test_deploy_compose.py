@@ -53,9 +53,9 @@ def container_port(services: dict[str, dict], name: str) -> str:
     env = services[name].get("environment", {})
     if f"{name.upper()}_PORT" in env:
         return env[f"{name.upper()}_PORT"]
-    if name == "gateway":
-        text = (REPO_ROOT / "gateway" / "Dockerfile").read_text()
-        return re.search(r"GATEWAY_PORT=(\d+)", text).group(1)
+    if name in ("gateway", "trainer"):
+        text = (REPO_ROOT / name / "Dockerfile").read_text()
+        return re.search(rf"{name.upper()}_PORT=(\d+)", text).group(1)
     return str(CATALOG.service(name).port)
 
 
@@ -67,8 +67,8 @@ def test_compose_refuses_to_start_without_api_keys_or_the_admin_token(missing: s
 
 
 def test_the_fleet_and_the_monitoring_profile(services) -> None:
-    assert set(services) == {"redis", *MODEL_SERVICES, *RETRAIN, "gateway", "nginx-config",
-                             "nginx", "prometheus", "grafana"}
+    assert set(services) == {"redis", *MODEL_SERVICES, *RETRAIN, "trainer", "gateway",
+                             "nginx-config", "nginx", "prometheus", "grafana"}
     assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana",
                                                                      *RETRAIN}
     assert all(services[n]["profiles"] == ["monitoring"] for n in ("prometheus", "grafana"))
@@ -147,6 +147,21 @@ def test_models_serve_their_registry_from_a_volume_their_retrain_job_shares(serv
         assert retrain["environment"] == {"TMPDIR": "/models/.staging", "AUTO_PROMOTE": "false"}
         assert retrain["depends_on"][name]["condition"] == "service_healthy", (
             "the model seeds the volume first: a retrain is only ever a candidate")
+
+
+def test_the_trainer_trains_into_each_models_own_volume(services) -> None:
+    from trainer.settings import TrainerSettings
+
+    trainer = services["trainer"]
+    stores = json.loads(trainer["environment"]["TRAINER_MODEL_DIRS"])
+    assert sorted(stores) == sorted(MODEL_SERVICES)
+    mounts = dict(reversed(v.removesuffix(":rw").split(":")) for v in trainer["volumes"])
+    for name, folder in stores.items():
+        assert mounts[folder] == f"{name}-models", "the volume the model serves from"
+    assert {k.removeprefix("TRAINER_").lower() for k in trainer["environment"]} <= set(
+        TrainerSettings.model_fields)
+    gateway = services["gateway"]["environment"]
+    assert gateway["GATEWAY_TRAINER_URL"] == f"http://trainer:{container_port(services, 'trainer')}"
 
 
 def test_bind_mounts_exist(services) -> None:

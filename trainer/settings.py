@@ -18,6 +18,10 @@ class TrainerSettings(HttpSettings):
     model_dir: Path = Field(REPO_ROOT / "models",
                             description="The artifact store the jobs train into (the one the "
                                         "model services serve from)")
+    model_dirs: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Per-model stores that override model_dir, JSON name → folder (compose: "
+                    "each model's own volume)")
     jobs_dir: Path = Field(REPO_ROOT / "jobs",
                            description="Each job's record, uploaded data, progress and log")
     max_concurrent_jobs: int = Field(1, ge=1, le=16,
@@ -33,3 +37,7 @@ class TrainerSettings(HttpSettings):
                                "before it is killed")
     log_tail_lines: int = Field(30, ge=1, le=1000,
                                 description="Lines of the training log a job's status shows")
+
+    def store_of(self, model: str) -> Path:
+        """The model store a job for `model` trains into."""
+        return self.model_dirs.get(model, self.model_dir)
