@@ -4,6 +4,8 @@ pass through unchanged; a trainer that is down is a 503 in the common error form
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -12,6 +14,23 @@ from kit.errors import ProblemError
 
 router = APIRouter(prefix="/admin/jobs", tags=["admin"])
 FORWARDED_HEADERS = ("content-type", "x-request-id")
+
+
+JOB_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # the trainer's ids: time and random hex
+
+
+class JobNotFound(ProblemError):
+    status = 404
+    title = "Job not found"
+    slug = "job-not-found"
+
+
+def job_path(job_id: str) -> str:
+    """The trainer's path of one job; an id the trainer never makes is a 404 here, not a
+    request line that cannot even be written."""
+    if not JOB_ID.match(job_id):
+        raise JobNotFound(f"no job {job_id[:80]!r}")
+    return f"/v1/jobs/{job_id}"
 
 
 class TrainerUnavailable(ProblemError):
@@ -36,13 +55,13 @@ async def start_job(request: Request) -> Response:
 @router.get("/{job_id}")
 async def get_job(job_id: str, request: Request) -> Response:
     """State, progress, metrics and log tail of one job."""
-    return await forward(request, "GET", f"/v1/jobs/{job_id}")
+    return await forward(request, "GET", job_path(job_id))
 
 
 @router.delete("/{job_id}")
 async def cancel_job(job_id: str, request: Request) -> Response:
     """Cancel a queued or running job."""
-    return await forward(request, "DELETE", f"/v1/jobs/{job_id}")
+    return await forward(request, "DELETE", job_path(job_id))
 
 
 async def forward(request: Request, method: str, path: str, body: bytes = b"") -> Response:

@@ -56,14 +56,23 @@ def service_app(name: str, model_dir: Path):
 
 @contextlib.contextmanager
 def running_fleet(model_dir: Path = REPO_ROOT / "models") -> Iterator[dict[str, str]]:
-    """Every service of the table and a gateway in front: name → base URL ("gateway" too)."""
+    """Every service of the table, the trainer (its jobs beside `model_dir`) and a gateway in
+    front: name → base URL ("trainer" and "gateway" too)."""
     from gateway.app import build_app as build_gateway
     from gateway.settings import GatewaySettings
+    from trainer.app import build_app as build_trainer
+    from trainer.settings import TrainerSettings
 
     with contextlib.ExitStack() as stack:
         urls = {name: stack.enter_context(ServedInThread(service_app(name, model_dir)))
                 for name in load_catalog().names}
+        trainer = build_trainer(TrainerSettings(model_dir=model_dir, log_level="WARNING",
+                                                jobs_dir=model_dir.parent / "jobs",
+                                                data_roots=[model_dir.parent / "data"]))
+        trainer_url = stack.enter_context(ServedInThread(trainer))
         gateway = build_gateway(GatewaySettings(upstreams=dict(urls), log_level="WARNING",
-                                                version_refresh_seconds=1))
+                                                version_refresh_seconds=1,
+                                                trainer_url=trainer_url))
+        urls["trainer"] = trainer_url
         urls["gateway"] = stack.enter_context(ServedInThread(gateway))
         yield urls

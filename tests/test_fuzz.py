@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 BOUNDED = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                    suppress_health_check=list(HealthCheck))
-SERVERS = [*load_catalog().names, "gateway"]
+SERVERS = [*load_catalog().names, "trainer", "gateway"]
 
 
 @pytest.fixture(scope="module")
