@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from opentelemetry.trace import StatusCode
 
 from gateway.circuit import STATE_NAMES, CircuitBreaker
 from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, MalformedResponse
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from kit.errors import ProblemError
-from kit.tracing import UPSTREAM, Tracing
+from kit.tracing import UPSTREAM, Tracing, answered
 
 
 class UnknownModel(ProblemError):
@@ -164,9 +163,7 @@ class Upstream:
                     UPSTREAM: self.label}) as (span, traced):
                 reply = await client.request("POST", self.predict_path, body, headers=traced,
                                              timeout=self.read_timeout)
-                span.set_attribute("http.response.status_code", reply.status)
-                if reply.status >= 500:
-                    span.set_status(StatusCode.ERROR)
+                answered(span, reply.status)
                 return reply
 
     @contextmanager

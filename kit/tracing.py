@@ -164,12 +164,17 @@ class TracingMiddleware:
                 if template:
                     span.update_name(f"{method} {template}")
                     span.set_attribute("http.route", template)
-                span.set_attribute("http.response.status_code", status[0])
+                answered(span, status[0])
                 request_id = scope.get("state", {}).get("request_id")
                 if request_id:
                     span.set_attribute(REQUEST_ID, request_id)
-                if status[0] >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+
+
+def answered(span: trace.Span, status: int) -> None:
+    """An HTTP span's status code; a 5xx marks it failed (a 4xx is the caller's)."""
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def predict_span(request: Request, model: Any, instances: int, shadow: bool = False):
