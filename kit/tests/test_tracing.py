@@ -91,13 +91,16 @@ async def test_request_and_predict_spans_continue_the_callers_trace(tmp_path, no
                 "/v1/models/echo:predict", json={"instances": [1, 2]},
                 headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
             refused = await client.post("/v1/models/echo:predict", json={"instances": []})
+            garbled = await client.post("/v1/models/echo:predict", json={"instances": [3]},
+                                        headers={"traceparent": "00-not-a-trace-01"})
     finally:
         app.state.logger.removeHandler(lines)
     assert response.status_code == 200 and refused.status_code == 422
+    assert garbled.status_code == 200  # a malformed traceparent is ignored: a trace of its own
     spans = exporter.get_finished_spans()
-    by_name = {(s.name, s.attributes.get("http.response.status_code")): s for s in spans}
-    request = by_name[("POST /v1/models/echo:predict", 200)]
-    predict = by_name[("predict echo", None)]
+    traced = {s.name: s for s in spans if format(s.context.trace_id, "032x") == TRACE_ID}
+    request, predict = traced["POST /v1/models/echo:predict"], traced["predict echo"]
+    assert len(traced) == 2
     assert format(request.context.trace_id, "032x") == TRACE_ID
     assert format(request.parent.span_id, "016x") == CALLER_SPAN and request.parent.is_remote
     assert request.kind is trace.SpanKind.SERVER
@@ -107,11 +110,16 @@ async def test_request_and_predict_spans_continue_the_callers_trace(tmp_path, no
     assert dict(predict.attributes) == {"finfleet.model.name": "echo",
                                         "finfleet.model.version": response.json()["model_version"],
                                         "finfleet.instances": 2, "finfleet.shadow": False}
-    bad = by_name[("POST /v1/models/echo:predict", 422)]
+    bad = next(s for s in spans if s.attributes.get("http.response.status_code") == 422)
     assert bad.parent is None  # no traceparent: a new trace
+    fresh = [s for s in spans if s.name == "POST /v1/models/echo:predict"
+             and s.attributes["finfleet.request_id"] == garbled.headers["x-request-id"]]
+    assert len(fresh) == 1 and fresh[0].parent is None
+    assert fresh[0].context.trace_id != request.context.trace_id
     assert bad.status.status_code is trace.StatusCode.UNSET  # the caller's fault is no error
-    assert not any(s.name.startswith("GET /health") for s in spans)  # probes are not traced
+    assert not any(s.name.startswith("GET") for s in spans)  # probes are not traced
     logged = [r for r in lines.records if r.getMessage() == "request"]
     assert [(r.trace_id, r.span_id) for r in logged] == [
-        (TRACE_ID, format(request.context.span_id, "016x")),
-        (format(bad.context.trace_id, "032x"), format(bad.context.span_id, "016x"))]
+        (format(s.context.trace_id, "032x"), format(s.context.span_id, "016x"))
+        for s in (request, bad, fresh[0])]
+    assert logged[0].trace_id == TRACE_ID
