@@ -31,6 +31,7 @@ from kit.errors import install_error_handlers
 from kit.http import HotPathApp, json_response
 from kit.logs import json_logger
 from kit.middleware import UPLOAD_OVERHEAD_BYTES, RequestContextMiddleware
+from kit.tracing import install_tracing
 
 
 def redis_client(url: str):
@@ -52,7 +53,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         redis = redis_client(settings.redis_url) if settings.redis_url else None
-        pool = UpstreamPool(settings, metrics)
+        pool = UpstreamPool(settings, metrics, app.state.tracing)
         await pool.start()
         versions = ModelVersions(pool, logger)
         cache = RedisCache(redis) if redis else MemoryCache(settings.cache_max_entries)
@@ -109,6 +110,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics, logger=logger,
                        max_body_bytes=settings.max_body_bytes,
                        uploads={"/admin/jobs": settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES})
+    install_tracing(app, settings, "gateway", logger)  # outermost; nothing at all when off
 
     @app.get("/health/live", tags=["probes"])
     async def live() -> Response:

@@ -21,6 +21,7 @@ from gateway.upstream import CANDIDATE, SHADOW, UpstreamPool, UpstreamRejected
 from gateway.versions import ModelVersions
 from kit.catalog import load_catalog
 from kit.errors import ProblemError
+from kit.tracing import carried_context, resumed
 
 
 class Router:
@@ -90,14 +91,19 @@ class Router:
                          for i, p in zip(instances, answer.predictions, strict=True)]
         self.shadows.offer(ShadowCall(answer.model_name, candidate, instances,
                                       answer.predictions, seconds, request_id,
-                                      time.perf_counter()))
+                                      time.perf_counter(), self._trace()))
+
+    def _trace(self) -> Any:
+        """The request's trace context, for its shadow copy sent from a worker task."""
+        return carried_context() if self.pool.traced else None
 
     async def send_shadow(self, call: ShadowCall) -> None:
         """A ShadowQueue worker's call: the candidate, flagged, uncached; compared on return."""
         upstream = self.pool.version_upstream(call.model, SHADOW, call.version)
         started = time.perf_counter()
         try:
-            answer = await upstream.predict(call.instances, call.request_id)
+            with resumed(call.trace):
+                answer = await upstream.predict(call.instances, call.request_id)
         except (ProblemError, UpstreamRejected):
             self.metrics.shadow.labels(call.model, "failed").inc()
             raise

@@ -116,6 +116,7 @@ class ShadowCall:
     production_seconds: float
     request_id: str | None
     queued_at: float
+    trace: Any = None  # the request's trace context (kit.tracing.carried_context) when traced
 
 
 Send = Callable[[ShadowCall], Awaitable[None]]

@@ -22,6 +22,7 @@ from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, Mal
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from kit.errors import ProblemError
+from kit.tracing import UPSTREAM, Tracing, answered
 
 
 class UnknownModel(ProblemError):
@@ -89,6 +90,7 @@ class Upstream:
             on_change=metrics.circuit_state.labels(self.label).set,
         )
         self.clients: list[KeepAliveClient] = []
+        self.tracing: Tracing | None = None  # set by the pool when tracing is on
         self._turn = 0
         self.metadata: dict[str, Any] = {}  # the last `GET /v1/models/<name>` (for the docs)
 
@@ -147,12 +149,22 @@ class Upstream:
         return self._answer(status, raw, content_type)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
-        """The client retries once where nothing reached the model (predict is pure)."""
+        """The client retries once where nothing reached the model (predict is pure). Traced,
+        the call is a client span whose `traceparent` the upstream continues."""
         client = self.client
         assert client is not None, "Upstream.start() runs in the app lifespan"
         with self._problems():
-            return await client.request("POST", self.predict_path, body, headers=headers,
-                                        timeout=self.read_timeout)
+            if self.tracing is None:
+                return await client.request("POST", self.predict_path, body, headers=headers,
+                                            timeout=self.read_timeout)
+            with self.tracing.client_span(f"POST {self.label}", headers, {
+                    "http.request.method": "POST", "server.address": client.host,
+                    "server.port": client.port, "url.path": self.predict_path,
+                    UPSTREAM: self.label}) as (span, traced):
+                reply = await client.request("POST", self.predict_path, body, headers=traced,
+                                             timeout=self.read_timeout)
+                answered(span, reply.status)
+                return reply
 
     @contextmanager
     def _problems(self) -> Iterator[None]:
@@ -280,7 +292,8 @@ def replica_urls(url: str) -> list[str]:
 class UpstreamPool:
     """All upstreams by model name, started and closed with the app."""
 
-    def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
+    def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics,
+                 tracing: Tracing | None = None) -> None:
         self.upstreams = {name: Upstream(name, url, settings, metrics)
                           for name, url in settings.upstreams.items()}
         # The candidate is asked on production's replicas, or on replicas of its own
@@ -295,6 +308,9 @@ class UpstreamPool:
         for (_, role), upstream in self.beside.items():
             if role == SHADOW:
                 upstream.extra_headers = {"X-Finfleet-Shadow": "1"}
+        self.traced = tracing is not None
+        for upstream in (*self.upstreams.values(), *self.beside.values()):
+            upstream.tracing = tracing
 
     def version_upstream(self, name: str, role: str, version: str) -> Upstream:
         """The model's candidate or shadow upstream, addressing `version`."""

@@ -26,6 +26,7 @@ from kit.openapi import ANY_OBJECT, predict_operation
 from kit.registry import open_registry
 from kit.settings import ServiceSettings
 from kit.swap import ModelState
+from kit.tracing import install_tracing, predict_span
 
 # On a version-addressed predict: `1`/`true` asks for a shadow prediction (one that writes no
 # state), `0`/`false` (or no header) for a real one; any other value is a 400, so a misspelt
@@ -75,6 +76,7 @@ def create_app(
         RequestContextMiddleware, metrics=metrics, logger=logger,
         max_body_bytes=settings.max_body_bytes,
     )
+    install_tracing(app, settings, name, logger)  # outermost; nothing at all when off
     app.include_router(_probe_router())
     predict_route = _predict_route(model_cls, settings, metrics)
     version_route = _version_predict_route(model_cls, settings, metrics)
@@ -247,7 +249,9 @@ async def _answer(request: Request, model: ServedModel, settings: ServiceSetting
                   else (model.predict, metrics.predictions))
     started = time.perf_counter()
     try:
-        predictions = await run_model(request, fn, instances, size=len(instances), model=model)
+        with predict_span(request, model, len(instances), shadow):
+            predictions = await run_model(request, fn, instances, size=len(instances),
+                                          model=model)
     except InvalidInput:
         counts.labels(name, "invalid").inc(len(instances))
         raise

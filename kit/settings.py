@@ -12,6 +12,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+def otlp_endpoint_from_env() -> str | None:
+    """The standard OpenTelemetry variables: the traces endpoint as given, else the base
+    endpoint with `/v1/traces` appended (as the OTLP/HTTP spec says); None: tracing off."""
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if traces:
+        return traces
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return f"{base.rstrip('/')}/v1/traces" if base else None
+
+
 class HttpSettings(BaseSettings):
     """Where a process listens and the limits on what callers send; defaults run on one
     machine. The gateway and every model service extend it."""
@@ -41,6 +51,11 @@ class HttpSettings(BaseSettings):
         description="Proxies whose X-Forwarded-For names the client (nginx); none by default")
     redis_url: str | None = Field(
         None, description="Redis for shared state (cache, stores); in-process when unset")
+    otlp_endpoint: str | None = Field(
+        default_factory=otlp_endpoint_from_env,
+        description="OTLP/HTTP traces URL (http://collector:4318/v1/traces); tracing is off, "
+                    "at no cost, when unset (docs/tracing.md). Defaults to "
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
 class ServiceSettings(HttpSettings):

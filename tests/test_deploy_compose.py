@@ -203,3 +203,18 @@ def test_nginx_serves_the_config_rendered_from_the_gateway_settings(services, mo
     prefix = services["nginx-config"]["environment"]["GATEWAY_NGINX_PREFIX"]
     assert f"pid {prefix}/nginx.pid;" in text and f"mkdir -p {prefix}" in nginx_command
     assert services["nginx-config"]["environment"] == services["gateway"]["environment"]
+
+
+def test_tracing_is_off_unless_an_otlp_endpoint_is_given(services) -> None:
+    """FINFLEET_OTLP_ENDPOINT reaches the gateway and every model as its own setting
+    (docs/tracing.md); unset, each gets an empty one: no tracing."""
+    from kit.settings import ServiceSettings
+
+    assert "otlp_endpoint" in ServiceSettings.model_fields
+    traced = compose_config({**REQUIRED, "FINFLEET_OTLP_ENDPOINT": "http://jaeger:4318/v1/traces"})
+    assert traced.returncode == 0, traced.stderr
+    on = yaml.safe_load(traced.stdout)["services"]
+    for name in (*MODEL_SERVICES, "gateway"):
+        variable = f"{name.upper()}_OTLP_ENDPOINT"
+        assert services[name]["environment"][variable] == ""
+        assert on[name]["environment"][variable] == "http://jaeger:4318/v1/traces"

@@ -384,16 +384,23 @@ async def test_probe_paths_are_real_routes(overlay, name: str, tmp_path: Path) -
         assert metrics.status_code == 200 and "finfleet_http_requests" in metrics.text
 
 
-def test_auto_promotion_is_one_component_that_changes_only_the_cronjobs(tmp_path: Path) -> None:
-    """The switch in docs/deploy.md: an overlay adds components/auto-promote."""
+def with_component(tmp_path: Path, component: str) -> tuple[list[dict], list[dict], set]:
+    """The prod overlay rendered without and with `components/<component>`, and the
+    (kind, name) of every object the component changed."""
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "resources": [os.path.relpath(K8S / "overlays" / "prod", tmp_path)],
-        "components": [os.path.relpath(K8S / "components" / "auto-promote", tmp_path)],
+        "components": [os.path.relpath(K8S / "components" / component, tmp_path)],
     }))
     before, after = render(K8S / "overlays" / "prod"), render(tmp_path)
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
     changed = {key(d) for d in after if d != next(b for b in before if key(b) == key(d))}
+    return before, after, changed
+
+
+def test_auto_promotion_is_one_component_that_changes_only_the_cronjobs(tmp_path: Path) -> None:
+    """The switch in docs/deploy.md: an overlay adds components/auto-promote."""
+    _, after, changed = with_component(tmp_path, "auto-promote")
     assert changed == {("CronJob", f"{m}-retrain") for m in MODEL_SERVICES}
     for model in MODEL_SERVICES:
         job = one(after, "CronJob", f"{model}-retrain")["spec"]["jobTemplate"]["spec"]
@@ -401,3 +408,15 @@ def test_auto_promotion_is_one_component_that_changes_only_the_cronjobs(tmp_path
         env = {e["name"]: e["value"] for e in container["env"]}
         assert env == {"AUTO_PROMOTE": "true", "TMPDIR": "/models/.staging"}
         assert "retrain.py" in " ".join(container["command"])
+
+
+def test_tracing_is_one_component_that_sets_the_otlp_endpoint_of_gateway_and_models(
+        tmp_path: Path) -> None:
+    """The switch in docs/tracing.md: an overlay adds components/tracing."""
+    before, after, changed = with_component(tmp_path, "tracing")
+    assert changed == {("Deployment", name) for name in (*MODEL_SERVICES, "gateway")}
+    for name in (*MODEL_SERVICES, "gateway"):
+        container = one(after, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert not any("OTEL_EXPORTER_OTLP_ENDPOINT" in str(d) for d in before), "off in the base"

@@ -27,6 +27,7 @@ class FakeModelService:
         self.predict_calls = 0
         self.instances_seen: list[Any] = []
         self.request_ids: list[str | None] = []
+        self.traceparents: list[str | None] = []
         app = web.Application()
         app.router.add_get("/health/ready", self._ready)
         app.router.add_get("/v1/models/{tail}", self._describe)
@@ -60,6 +61,7 @@ class FakeModelService:
             return web.json_response({"status": 404, "title": "Not Found"}, status=404)
         self.predict_calls += 1
         self.request_ids.append(request.headers.get("X-Request-ID"))
+        self.traceparents.append(request.headers.get("traceparent"))
         body = await request.json()
         instances = body["instances"]
         self.instances_seen.extend(instances)
@@ -88,7 +90,8 @@ class FakeModelService:
             return web.json_response({"status": 404, "title": "Version not loaded"}, status=404)
         body = await request.json()
         self.candidate_calls.append({"instances": body["instances"],
-                                     "shadow": request.headers.get("X-Finfleet-Shadow")})
+                                     "shadow": request.headers.get("X-Finfleet-Shadow"),
+                                     "traceparent": request.headers.get("traceparent")})
         if self.candidate_fail_status:
             return web.json_response({"status": self.candidate_fail_status, "detail": "boom"},
                                      status=self.candidate_fail_status)
