@@ -26,6 +26,7 @@ from kit.http import json_response, load_json
 from kit.logs import json_logger
 from kit.metrics import HttpMetrics
 from kit.middleware import UPLOAD_OVERHEAD_BYTES, RequestContextMiddleware
+from kit.tracing import install_tracing
 from trainer.jobs import MODEL_ONLY, Job, JobStore, Parameters, new_id
 from trainer.runner import JobRunner
 from trainer.settings import TrainerSettings
@@ -66,6 +67,7 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics, logger=logger,
                        max_body_bytes=settings.max_body_bytes,
                        uploads={"/v1/jobs": settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES})
+    install_tracing(app, settings, "trainer", logger)  # nothing at all when off
 
     def runner_of(request: Request) -> JobRunner:
         return request.app.state.runner
