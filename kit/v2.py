@@ -1,0 +1,225 @@
+"""The Open Inference Protocol (KServe V2) REST routes of a model service, beside V1.
+
+Health, server and model metadata, model readiness and infer, for the production model and
+each held version. Infer decodes the tensors into V1's instances (kit/v2_codec.py) and runs
+them through `predict_batch`, the same counted path V1's predict takes, so validation and
+the model code are V1's own. V1 stays the fast path (a hot route); these are FastAPI routes.
+
+Errors are the protocol's body, `{"error": "..."}`, which standard clients (tritonclient)
+read: a model's 422 (a field out of its contract) is V2's 400, naming the input and instance.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from importlib import metadata as dist
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from kit.app import model_at, predict_batch, ready_model
+from kit.catalog import example_of
+from kit.errors import ProblemError, pydantic_errors
+from kit.http import json_response
+from kit.model import ServedModel
+from kit.swap import ModelState
+from kit.v2_codec import (
+    HEADER_LENGTH,
+    NUMPY_TYPES,
+    Tensor,
+    chosen_outputs,
+    decode_request,
+    encode_response,
+    tensors_of,
+    v2_field,
+)
+
+EXTENSIONS = ["binary_tensor_data"]
+
+
+def server_metadata() -> dict[str, Any]:
+    try:
+        version = dist.version("finfleet")
+    except dist.PackageNotFoundError:
+        version = "unknown"
+    return {"name": "finfleet", "version": version, "extensions": EXTENSIONS}
+
+
+def v2_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The protocol's error body; a caller's invalid input (422 in V1) is V2's 400."""
+    return Response(orjson.dumps({"error": message}), 400 if status == 422 else status,
+                    media_type="application/json", headers=headers)
+
+
+def problem_as_v2(exc: ProblemError) -> Response:
+    fields = "; ".join(f"{v2_field(str(e.get('field')))}: {e.get('message')}"
+                       for e in exc.errors or ())
+    return v2_error(exc.status, f"{exc.detail}: {fields}" if fields else exc.detail,
+                    exc.headers)
+
+
+class V2Route(APIRoute):
+    """A FastAPI route whose errors answer in the protocol's body, not problem+json."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ProblemError as exc:
+                return problem_as_v2(exc)
+            except RequestValidationError as exc:
+                fields = "; ".join(f"{e['field']}: {e['message']}" for e in pydantic_errors(exc))
+                return v2_error(400, f"the request does not match the schema: {fields}")
+            except HTTPException as exc:
+                return v2_error(exc.status_code, str(exc.detail), exc.headers)
+
+        return route
+
+
+_TENSORS: weakref.WeakKeyDictionary[ServedModel, tuple[list[Tensor], list[Tensor]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def model_tensors(model: ServedModel) -> tuple[list[Tensor], list[Tensor]]:
+    """The model's V2 inputs and outputs, from its input schema and `prediction_model`; a model
+    whose generic mapping is wrong defines `v2_tensors()` returning both lists itself."""
+    found = _TENSORS.get(model)
+    if found is None:
+        own = getattr(model, "v2_tensors", None)
+        found = own() if own else (tensors_of(model.input_schema()),
+                                   tensors_of(model.output_schema()))
+        _TENSORS[model] = found
+    return found
+
+
+def model_metadata(model: ServedModel, versions: list[str]) -> dict[str, Any]:
+    inputs, outputs = model_tensors(model)
+    return {"name": model.name, "versions": versions, "platform": "finfleet",
+            "inputs": [t.metadata() for t in inputs],
+            "outputs": [t.metadata() for t in outputs]}
+
+
+def example_request(instance: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A one-instance V2 request for the docs, typed from the example's values."""
+    if instance is None:
+        return None
+    inputs = []
+    for key, value in instance.items():
+        if isinstance(value, bool):
+            datatype, data = "BOOL", value
+        elif isinstance(value, int | float):
+            datatype, data = ("INT64" if isinstance(value, int) else "FP64"), value
+        else:
+            datatype = "BYTES"
+            data = value if isinstance(value, str) else orjson.dumps(value).decode()
+        inputs.append({"name": key, "datatype": datatype, "shape": [1], "data": [data]})
+    return {"id": "example-1", "inputs": inputs}
+
+
+TENSOR_DATA = {"type": "array", "items": {}}
+INFER_REQUEST: dict[str, Any] = {
+    "type": "object", "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string"}, "parameters": {"type": "object"},
+        "inputs": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["name", "shape", "datatype", "data"],
+            "properties": {"name": {"type": "string"},
+                           "shape": {"type": "array", "items": {"type": "integer"}},
+                           "datatype": {"type": "string", "enum": [*NUMPY_TYPES, "BYTES"]},
+                           "parameters": {"type": "object"}, "data": TENSOR_DATA}}},
+        "outputs": {"type": "array", "items": {
+            "type": "object", "required": ["name"],
+            "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}}}}}}
+ERROR_BODY = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": "The protocol's error body",
+                     "content": {"application/json": {"schema": ERROR_BODY}}}
+            for status in statuses}
+
+
+def v2_router(name: str) -> APIRouter:
+    """The V2 routes of the service of model `name`."""
+    router = APIRouter(prefix="/v2", tags=["v2"], route_class=V2Route)
+
+    def state_of(request: Request) -> ModelState:
+        return request.app.state.model_state
+
+    @router.get("", summary="Server metadata (V2)")
+    async def server() -> Response:
+        return json_response(server_metadata())
+
+    @router.get("/health/live", summary="Server live (V2)")
+    async def live() -> Response:
+        return json_response({"live": True})
+
+    @router.get("/health/ready", summary="Server ready (V2)", responses=_errors(503))
+    async def ready(request: Request) -> Response:
+        is_ready = state_of(request).ready
+        return json_response({"ready": is_ready}, 200 if is_ready else 503)
+
+    @router.get(f"/models/{name}", summary=f"{name} metadata (V2)", responses=_errors(503))
+    async def model(request: Request) -> Response:
+        state = state_of(request)
+        return json_response(model_metadata(ready_model(request),
+                                            list(dict.fromkeys(state.loaded_versions().values()))))
+
+    @router.get(f"/models/{name}/versions/{{version}}", summary=f"{name} metadata of a version "
+                "(V2)", responses=_errors(404, 503))
+    async def model_version(request: Request, version: str) -> Response:
+        return json_response(model_metadata(model_at(request, version), [version]))
+
+    @router.get(f"/models/{name}/ready", summary=f"{name} ready (V2)", responses=_errors(503))
+    async def model_ready(request: Request) -> Response:
+        is_ready = state_of(request).ready
+        return json_response({"name": name, "ready": is_ready}, 200 if is_ready else 503)
+
+    @router.get(f"/models/{name}/versions/{{version}}/ready",
+                summary=f"{name} ready, one version (V2)", responses=_errors(404, 503))
+    async def version_ready(request: Request, version: str) -> Response:
+        model_at(request, version)
+        return json_response({"name": name, "version": version, "ready": True})
+
+    extra = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": INFER_REQUEST, "example": example_request(example_of(name))}}}}
+    responses = _errors(400, 404, 413, 503)
+
+    @router.post(f"/models/{name}/infer", summary=f"Infer with {name} (V2)",
+                 openapi_extra=extra, responses=responses)
+    async def infer(request: Request) -> Response:
+        return await answer(request, ready_model(request))
+
+    @router.post(f"/models/{name}/versions/{{version}}/infer",
+                 summary=f"Infer with one loaded version of {name} (V2)",
+                 openapi_extra=extra, responses=responses)
+    async def infer_version(request: Request, version: str) -> Response:
+        return await answer(request, model_at(request, version))
+
+    return router
+
+
+async def answer(request: Request, model: ServedModel) -> Response:
+    """One V2 inference on `model`: tensors → instances → `predict_batch` → tensors."""
+    settings = request.app.state.settings
+    inputs, outputs = model_tensors(model)
+    infer = decode_request(await request.body(), request.headers.get(HEADER_LENGTH), inputs,
+                           settings.max_instances, settings.max_json_depth)
+    chosen = chosen_outputs(infer, outputs)
+    predictions = await predict_batch(request, model, infer.instances, request.app.state.metrics)
+    head = {"model_name": model.name, "model_version": model.version}
+    if infer.id is not None:
+        head["id"] = infer.id
+    body, header_length = encode_response(head, predictions, chosen, infer.binary)
+    if header_length is None:
+        return Response(body, media_type="application/json")
+    return Response(body, media_type="application/octet-stream",
+                    headers={HEADER_LENGTH: str(header_length)})
