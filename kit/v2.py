@@ -141,7 +141,7 @@ INFER_REQUEST: dict[str, Any] = {
 ERROR_BODY = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def v2_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": "The protocol's error body",
                      "content": {"application/json": {"schema": ERROR_BODY}}}
             for status in statuses}
@@ -162,36 +162,36 @@ def v2_router(name: str) -> APIRouter:
     async def live() -> Response:
         return json_response({"live": True})
 
-    @router.get("/health/ready", summary="Server ready (V2)", responses=_errors(503))
+    @router.get("/health/ready", summary="Server ready (V2)", responses=v2_errors(503))
     async def ready(request: Request) -> Response:
         is_ready = state_of(request).ready
         return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
-    @router.get(f"/models/{name}", summary=f"{name} metadata (V2)", responses=_errors(503))
+    @router.get(f"/models/{name}", summary=f"{name} metadata (V2)", responses=v2_errors(503))
     async def model(request: Request) -> Response:
         state = state_of(request)
         return json_response(model_metadata(ready_model(request),
                                             list(dict.fromkeys(state.loaded_versions().values()))))
 
     @router.get(f"/models/{name}/versions/{{version}}", summary=f"{name} metadata of a version "
-                "(V2)", responses=_errors(404, 503))
+                "(V2)", responses=v2_errors(404, 503))
     async def model_version(request: Request, version: str) -> Response:
         return json_response(model_metadata(model_at(request, version), [version]))
 
-    @router.get(f"/models/{name}/ready", summary=f"{name} ready (V2)", responses=_errors(503))
+    @router.get(f"/models/{name}/ready", summary=f"{name} ready (V2)", responses=v2_errors(503))
     async def model_ready(request: Request) -> Response:
         is_ready = state_of(request).ready
         return json_response({"name": name, "ready": is_ready}, 200 if is_ready else 503)
 
     @router.get(f"/models/{name}/versions/{{version}}/ready",
-                summary=f"{name} ready, one version (V2)", responses=_errors(404, 503))
+                summary=f"{name} ready, one version (V2)", responses=v2_errors(404, 503))
     async def version_ready(request: Request, version: str) -> Response:
         model_at(request, version)
         return json_response({"name": name, "version": version, "ready": True})
 
     extra = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": INFER_REQUEST, "example": example_request(example_of(name))}}}}
-    responses = _errors(400, 404, 413, 503)
+    responses = v2_errors(400, 404, 413, 503)
 
     @router.post(f"/models/{name}/infer", summary=f"Infer with {name} (V2)",
                  openapi_extra=extra, responses=responses)
