@@ -107,21 +107,24 @@ def model_metadata(model: ServedModel, versions: list[str]) -> dict[str, Any]:
             "outputs": [t.metadata() for t in outputs]}
 
 
-def example_request(instance: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A one-instance V2 request for the docs, typed from the example's values."""
-    if instance is None:
-        return None
+def json_request(instances: list[dict[str, Any]], request_id: str | None = None
+                 ) -> dict[str, Any]:
+    """A V2 request in the JSON form for `instances`, each field's datatype taken from the
+    first instance's value (what a client without the metadata would send): for the docs'
+    example and the bench's V2 point."""
+    first = instances[0]
     inputs = []
-    for key, value in instance.items():
+    for key, value in first.items():
         if isinstance(value, bool):
-            datatype, data = "BOOL", value
+            datatype = "BOOL"
         elif isinstance(value, int | float):
-            datatype, data = ("INT64" if isinstance(value, int) else "FP64"), value
+            datatype = "INT64" if isinstance(value, int) else "FP64"
         else:
             datatype = "BYTES"
-            data = value if isinstance(value, str) else orjson.dumps(value).decode()
-        inputs.append({"name": key, "datatype": datatype, "shape": [1], "data": [data]})
-    return {"id": "example-1", "inputs": inputs}
+        data = [row[key] if datatype != "BYTES" or isinstance(row[key], str)
+                else orjson.dumps(row[key]).decode() for row in instances]
+        inputs.append({"name": key, "datatype": datatype, "shape": [len(data)], "data": data})
+    return {"id": request_id, "inputs": inputs} if request_id else {"inputs": inputs}
 
 
 TENSOR_DATA = {"type": "array", "items": {}}
@@ -189,8 +192,9 @@ def v2_router(name: str) -> APIRouter:
         model_at(request, version)
         return json_response({"name": name, "version": version, "ready": True})
 
+    example = example_of(name)
     extra = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": INFER_REQUEST, "example": example_request(example_of(name))}}}}
+        "schema": INFER_REQUEST, "example": example and json_request([example], "example-1")}}}}
     responses = v2_errors(400, 404, 413, 503)
 
     @router.post(f"/models/{name}/infer", summary=f"Infer with {name} (V2)",
