@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 
 from kit.errors import BadRequest
-from kit.http import load_json
+from kit.http import load_json, nested_deeper
 
 NUMPY_TYPES = {"BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
                "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8",
@@ -112,7 +112,7 @@ def decode_request(body: bytes, header_length: str | None, inputs: list[Tensor],
     columns: dict[str, list[Any]] = {}
     offset = 0
     for item in payload["inputs"]:
-        name, values, offset = _column(item, known, binary, offset, max_instances)
+        name, values, offset = _column(item, known, binary, offset, max_instances, max_depth)
         if name in columns:
             raise BadRequest(f"input {name!r} is given twice")
         columns[name] = values
@@ -129,7 +129,7 @@ def decode_request(body: bytes, header_length: str | None, inputs: list[Tensor],
 
 
 def _column(item: Any, known: dict[str, Tensor], binary: bytes, offset: int,
-            max_instances: int) -> tuple[str, list[Any], int]:
+            max_instances: int, max_depth: int) -> tuple[str, list[Any], int]:
     """One input tensor's values (one per instance) and the binary offset after it."""
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise BadRequest("each input must be an object with a string \"name\"")
@@ -164,7 +164,7 @@ def _column(item: Any, known: dict[str, Tensor], binary: bytes, offset: int,
         raise BadRequest(f"input {name!r}: shape {shape} holds {count} element(s); "
                          f"the data has {len(values)}")
     if tensor.as_json:
-        values = [_json_element(name, i, v) for i, v in enumerate(values)]
+        values = [_json_element(name, i, v, max_depth) for i, v in enumerate(values)]
     return name, values, offset
 
 
@@ -218,11 +218,15 @@ def _from_binary(name: str, datatype: str, raw: bytes) -> list[Any]:
     return values
 
 
-def _json_element(name: str, index: int, text: str) -> Any:
+def _json_element(name: str, index: int, text: str, max_depth: int) -> Any:
+    """One element of a JSON-carrying BYTES tensor, held to the body's nesting limit."""
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"input {name!r}: element {index} is not JSON text ({exc})") from exc
+    if isinstance(value, dict | list) and nested_deeper(value, max_depth):
+        raise BadRequest(f"input {name!r}: element {index} nests deeper than {max_depth} levels")
+    return value
 
 
 def _requested(payload: dict[str, Any]) -> tuple[list[str] | None, dict[str, bool]]:

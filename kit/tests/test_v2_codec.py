@@ -84,6 +84,8 @@ def test_columns_become_instances_with_json_fields_parsed():
     ([{"name": "age", "datatype": "FP32", "shape": [9], "data": [1] * 9}], "shape must be"),
     ([{"name": "age", "datatype": "FLOAT", "shape": [1], "data": [1]}], "not a V2 datatype"),
     ([{"name": "history", "datatype": "BYTES", "shape": [1], "data": ["{"]}], "not JSON"),
+    ([{"name": "history", "datatype": "BYTES", "shape": [1], "data": ["[" * 40 + "]" * 40]}],
+     "deeper than 32"),
     ([{"name": "age", "datatype": "FP32", "shape": [1], "data": [1]}] * 2, "given twice"),
     ([{"name": "age", "datatype": "FP32", "shape": [1], "data": [1]},
       {"name": "job", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}], "same number"),
