@@ -78,12 +78,13 @@ def create_app(
     app.include_router(_probe_router())
     predict_route = _predict_route(model_cls, settings, metrics)
     version_route = _version_predict_route(model_cls, settings, metrics)
-    app.router.routes.extend((predict_route, version_route))
-    app.hot_routes = (predict_route, version_route)
+    from kit.v2 import v2_infer_routes, v2_router  # kit.v2 builds on this module's predict path
+
+    v2_infer = v2_infer_routes(name)
+    app.router.routes.extend((predict_route, version_route, *v2_infer))
+    app.hot_routes = (predict_route, version_route, *v2_infer)
     app.include_router(_model_router(name, settings, metrics))
     app.include_router(admin_router(settings))
-    from kit.v2 import v2_router  # kit.v2 builds on this module's predict path
-
     app.include_router(v2_router(name))
     for router in routers:
         app.include_router(router)

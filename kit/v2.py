@@ -26,7 +26,7 @@ from starlette.responses import Response
 from kit.app import model_at, predict_batch, ready_model
 from kit.catalog import example_of
 from kit.errors import ProblemError, pydantic_errors
-from kit.http import json_response
+from kit.http import MeasuredRoute, json_response
 from kit.model import ServedModel
 from kit.swap import ModelState
 from kit.v2_codec import (
@@ -144,8 +144,8 @@ INFER_REQUEST: dict[str, Any] = {
 ERROR_BODY = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
-def v2_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": "The protocol's error body",
+def v2_errors(*statuses: int) -> dict[str, dict[str, Any]]:
+    return {str(status): {"description": "The protocol's error body",
                      "content": {"application/json": {"schema": ERROR_BODY}}}
             for status in statuses}
 
@@ -192,23 +192,45 @@ def v2_router(name: str) -> APIRouter:
         model_at(request, version)
         return json_response({"name": name, "version": version, "ready": True})
 
-    example = example_of(name)
-    extra = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": INFER_REQUEST, "example": example and json_request([example], "example-1")}}}}
-    responses = v2_errors(400, 404, 413, 503)
-
-    @router.post(f"/models/{name}/infer", summary=f"Infer with {name} (V2)",
-                 openapi_extra=extra, responses=responses)
-    async def infer(request: Request) -> Response:
-        return await answer(request, ready_model(request))
-
-    @router.post(f"/models/{name}/versions/{{version}}/infer",
-                 summary=f"Infer with one loaded version of {name} (V2)",
-                 openapi_extra=extra, responses=responses)
-    async def infer_version(request: Request, version: str) -> Response:
-        return await answer(request, model_at(request, version))
-
     return router
+
+
+def v2_infer_routes(name: str) -> tuple[MeasuredRoute, MeasuredRoute]:
+    """`POST /v2/models/<name>[/versions/<v>]/infer` as hot routes (kit/http.py), beside V1's:
+    FastAPI's per-request layers cost a fast model's request about as much as its predict."""
+    path, version_path = f"/v2/models/{name}/infer", f"/v2/models/{name}/versions/{{version}}/infer"
+
+    async def infer(request: Request) -> Response:
+        try:
+            return await answer(request, ready_model(request))
+        except ProblemError as exc:
+            return problem_as_v2(exc)
+
+    async def infer_version(request: Request) -> Response:
+        try:
+            return await answer(request, model_at(request, request.path_params["version"]))
+        except ProblemError as exc:
+            return problem_as_v2(exc)
+
+    def openapi(app: Any, components: dict[str, Any]) -> dict[str, Any]:
+        example = example_of(name)
+        post = {"tags": ["v2"], "operationId": f"infer_{name}",
+                "summary": f"Infer with {name} (V2)",
+                "description": "One tensor per input field (see the model's V2 metadata); "
+                               "one per prediction field back.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": INFER_REQUEST,
+                    "example": example and json_request([example], "example-1")}}},
+                "responses": {"200": {"description": "One tensor per output"},
+                              **v2_errors(400, 404, 413, 503)}}
+        version = {**post, "operationId": f"infer_{name}_version",
+                   "summary": f"Infer with one loaded version of {name} (V2)",
+                   "parameters": [{"name": "version", "in": "path", "required": True,
+                                   "schema": {"type": "string"}}]}
+        return {path: {"post": post}, version_path: {"post": version}}
+
+    return (MeasuredRoute(path, infer, methods=["POST"], openapi=openapi),
+            MeasuredRoute(version_path, infer_version, methods=["POST"]))
 
 
 async def answer(request: Request, model: ServedModel) -> Response:

@@ -264,7 +264,7 @@ def encode_response(head: dict[str, Any], predictions: list[dict[str, Any]],
     the JSON header's length when any output went as binary data (else None)."""
     tensors, blobs = [], []
     for tensor in outputs:
-        values = [_element(tensor, p.get(tensor.name)) for p in predictions]
+        values = _elements(tensor, [p.get(tensor.name) for p in predictions])
         out: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype,
                                "shape": [len(values)]}
         if binary.get(tensor.name, binary["*"]):
@@ -280,13 +280,19 @@ def encode_response(head: dict[str, Any], predictions: list[dict[str, Any]],
     return header + b"".join(blobs), len(header)
 
 
-def _element(tensor: Tensor, value: Any) -> Any:
+def _elements(tensor: Tensor, values: list[Any]) -> list[Any]:
+    """An output's values as its tensor's elements: numbers as they are, JSON text for a
+    structured field, text for BYTES (a date as its ISO form)."""
     if tensor.as_json:
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    if tensor.datatype == "BYTES" and not isinstance(value, str):
-        text = orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
-        return text if isinstance(text, str) else orjson.dumps(text).decode()
-    return value
+        return [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in values]
+    if tensor.datatype != "BYTES" or all(isinstance(v, str) for v in values):
+        return values
+    return [v if isinstance(v, str) else _text(v) for v in values]
+
+
+def _text(value: Any) -> str:
+    text = orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+    return text if isinstance(text, str) else orjson.dumps(text).decode()
 
 
 def _to_binary(datatype: str, values: list[Any]) -> bytes:
