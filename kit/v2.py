@@ -192,6 +192,16 @@ def v2_router(name: str) -> APIRouter:
         model_at(request, version)
         return json_response({"name": name, "version": version, "ready": True})
 
+    @router.api_route("/models/{other}/{rest:path}", methods=["GET", "POST"],
+                      include_in_schema=False)
+    @router.api_route("/models/{other}", methods=["GET", "POST"], include_in_schema=False)
+    async def unknown(request: Request, other: str) -> Response:
+        """Any other model's route, or a route this model lacks: the protocol's 404, so a
+        client reads why."""
+        if other == name:
+            return v2_error(404, f"{request.method} {request.url.path} is not a V2 route")
+        return v2_error(404, f"no model {other!r} here; this service serves {name!r}")
+
     return router
 
 

@@ -195,3 +195,12 @@ def test_the_gateway_answers_an_unknown_model_and_bad_json_in_the_protocols_body
     assert bad.status_code == 400
     assert_valid(bad.json(), "inference_error_response")
     assert set(bad.json()) == {"error"}
+
+
+def test_a_service_answers_another_models_routes_with_the_protocols_404(fleet):
+    for path in ("/v2/models/intent", "/v2/models/intent/versions/1/infer"):
+        answer = httpx.post(f"{fleet['credit']}{path}", json={"inputs": []}) \
+            if path.endswith("infer") else httpx.get(f"{fleet['credit']}{path}")
+        assert answer.status_code == 404 and "'intent'" in answer.json()["error"], answer.text
+    wrong = httpx.get(f"{fleet['credit']}/v2/models/credit/infer")
+    assert wrong.status_code == 404 and "not a V2 route" in wrong.json()["error"]
