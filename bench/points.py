@@ -157,9 +157,11 @@ def baseline(point: Point) -> Point:
 
 
 def select(points: list[Point], text: str) -> list[Point]:
-    """The points whose key contains `text`, and the twin without shadow of each shadow point
-    chosen (the shadow table compares the two), in the plan's order."""
-    chosen = {p for p in points if text in p.key}
+    """The points whose key contains `text` (or one of its comma-separated parts), and the
+    twin without shadow of each shadow point chosen (the shadow table compares the two), in
+    the plan's order."""
+    parts = [part for part in text.split(",") if part]
+    chosen = {p for p in points if any(part in p.key for part in parts)}
     chosen |= {baseline(p) for p in chosen}
     return [p for p in points if p in chosen]
 

@@ -6,7 +6,8 @@ rewrite `bench/RESULTS.md` (a quick run prints its tables instead, unless --mark
     python -m bench.run --quick         # 16 connections, a few points (≤ 2 min)
     python -m bench.run --only credit   # only the points whose name contains "credit"
     python -m bench.run --only shadow   # credit with shadow at 100 %, beside the same without
-    python -m bench.run --only credit --before ../base   # V1 here beside V1 on the base checkout
+    python -m bench.run --only "credit c,credit v2,credit before" --before ../base
+                                        # credit direct: V1, V2, and V1 on the base checkout
 """
 
 from __future__ import annotations
@@ -229,7 +230,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None,
                         help="wrk duration per run (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median kept)")
-    parser.add_argument("--only", help="only points whose name contains this text")
+    parser.add_argument("--only", help="only points whose name contains this text (or one "
+                                       "of several, comma-separated)")
     parser.add_argument("--budget-s", type=float, default=None,
                         help="stop starting runs after this many seconds (600 full, 120 quick; "
                              "model training and the MLServer install not counted)")

@@ -128,3 +128,9 @@ def test_credit_has_a_v2_point_beside_each_v1_point_and_before_ones_when_asked()
     tensors = [Tensor(n, "BYTES" if n == "employment_type" else "FP32") for n in names]
     decoded = decode_request(body_for(point).encode(), None, tensors, 256, 32)
     assert decoded.instances == v1["instances"]  # the same 32 instances as the V1 point
+
+
+def test_only_takes_several_comma_separated_texts():
+    keys = [p.key for p in select(plan(True, before=True), "credit c,credit v2,credit before")]
+    assert keys == ["credit c16 b1", "credit before c16 b1", "credit v2 c16 b1",
+                    "credit c16 b32", "credit before c16 b32", "credit v2 c16 b32"]
