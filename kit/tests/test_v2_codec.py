@@ -174,3 +174,28 @@ def test_v1_error_fields_read_as_input_and_instance():
     assert v2_field("instances[0].transaction.amount") == "transaction[0].amount"
     assert v2_field("instances[2]") == "instance 2"
     assert v2_field("body") == "body"
+
+
+def test_tensors_come_from_the_models_schemas_unless_it_declares_its_own():
+    from kit.model import ServedModel
+    from kit.v2 import model_metadata
+
+    class Generic(ServedModel):
+        name = "generic"
+        prediction_model = Inner
+
+        def input_schema(self):
+            return Shape.model_json_schema()
+
+    class Own(Generic):
+        def v2_tensors(self):
+            return [Tensor("amount", "FP64")], [Tensor("x", "INT32")]
+
+    generic = model_metadata(Generic(None), ["1"])
+    assert generic["inputs"][1] == {"name": "amount", "datatype": "FP32", "shape": [-1],
+                                    "parameters": {"content_type": "np"}}
+    assert generic["outputs"] == [{"name": "x", "datatype": "INT64", "shape": [-1],
+                                   "parameters": {"content_type": "np"}}]
+    own = model_metadata(Own(None), ["1"])
+    assert [(t["name"], t["datatype"]) for t in own["inputs"] + own["outputs"]] == [
+        ("amount", "FP64"), ("x", "INT32")]
