@@ -192,15 +192,20 @@ def v2_router(name: str) -> APIRouter:
         model_at(request, version)
         return json_response({"name": name, "version": version, "ready": True})
 
-    @router.api_route("/models/{other}/{rest:path}", methods=["GET", "POST"],
-                      include_in_schema=False)
-    @router.api_route("/models/{other}", methods=["GET", "POST"], include_in_schema=False)
-    async def unknown(request: Request, other: str) -> Response:
-        """Any other model's route, or a route this model lacks: the protocol's 404, so a
-        client reads why."""
-        if other == name:
-            return v2_error(404, f"{request.method} {request.url.path} is not a V2 route")
+    async def unknown(other: str) -> Response:
+        """Another model's route: the protocol's 404, so a client reads why."""
         return v2_error(404, f"no model {other!r} here; this service serves {name!r}")
+
+    async def unknown_version(other: str, version: str) -> Response:
+        return await unknown(other)
+
+    for tail, method in (("", "GET"), ("/ready", "GET"), ("/infer", "POST"),
+                         ("/versions/{version}", "GET"), ("/versions/{version}/ready", "GET"),
+                         ("/versions/{version}/infer", "POST")):
+        router.add_api_route(
+            f"/models/{{other}}{tail}", unknown_version if "{version}" in tail else unknown,
+            methods=[method], summary="Another model (V2): 404", responses=v2_errors(404),
+            operation_id="v2_other_model" + tail.replace("/", "_").replace("{version}", "v"))
 
     return router
 

@@ -202,5 +202,3 @@ def test_a_service_answers_another_models_routes_with_the_protocols_404(fleet):
         answer = httpx.post(f"{fleet['credit']}{path}", json={"inputs": []}) \
             if path.endswith("infer") else httpx.get(f"{fleet['credit']}{path}")
         assert answer.status_code == 404 and "'intent'" in answer.json()["error"], answer.text
-    wrong = httpx.get(f"{fleet['credit']}/v2/models/credit/infer")
-    assert wrong.status_code == 404 and "not a V2 route" in wrong.json()["error"]
