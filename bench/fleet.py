@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench import mlserver, shadow
-from bench.points import SERVICES
+from bench.points import BEFORE, SERVICES
 from kit.artifacts import ArtifactStore
 from kit.procs import (
     Proc,
@@ -156,6 +156,27 @@ class Fleet:
             return
         print(f"bench: {shadow.SHADOW_GATEWAY} shadows credit {version} to {candidate}",
               flush=True)
+
+    def start_before(self, checkout: Path) -> None:
+        """The credit service of another checkout (the base commit's worktree) on the same
+        models, run from that checkout so its code is imported: V1 before a change, measured
+        in the same rounds as V1 after it."""
+        if "credit" not in self.servers:
+            self.skip(BEFORE, "the credit service is not running")
+            return
+        if not (checkout / "services" / "credit" / "__main__.py").is_file():
+            self.skip(BEFORE, f"{checkout} holds no services/credit")
+            return
+        port, prefix = free_port(), SERVICES["credit"].env_prefix
+        self.servers[BEFORE] = start(
+            BEFORE, [sys.executable, "-m", SERVICES["credit"].module], self.logs / f"{BEFORE}.log",
+            cwd=checkout, url=f"http://127.0.0.1:{port}",
+            env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
+                 f"{prefix}MODEL_DIR": str(self.model_dir)})
+        self._wait(BEFORE, "/health/ready")
+        commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        self.versions[BEFORE] = f"{self.versions.get('credit')} on {commit or checkout}"
 
     def start_mlserver(self) -> None:
         if "credit" not in self.servers:

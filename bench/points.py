@@ -21,8 +21,10 @@ from dataclasses import dataclass, replace
 from bench.shadow import MODEL as SHADOW_MODEL
 from bench.shadow import SHADOW_GATEWAY
 from kit.catalog import ServiceRow, load_catalog, value_at, with_value_at
+from kit.v2 import json_request
 
 VARY = "__N__"
+BEFORE = "credit@before"  # the other checkout's credit service (`--before`)
 _VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
 
 
@@ -77,12 +79,16 @@ class Point:
     instances: int
     cache: str = ""  # "" direct; "miss" or "hit" through the gateway
     shadow: bool = False  # through the gateway that shadows every request to the candidate
+    # "v2": the service's V2 infer route (kit/v2.py) beside its V1 point; "before": V1 on the
+    # service of another checkout (`--before`, the base commit's), beside V1 on this one's.
+    variant: str = ""
 
     @property
     def key(self) -> str:
         gateway = "gateway+shadow" if self.shadow else "gateway"
         via = f" via {gateway} ({self.cache})" if self.cache else ""
-        return f"{self.route}{via} c{self.connections} b{self.instances}"
+        variant = f" {self.variant}" if self.variant else ""
+        return f"{self.route}{variant}{via} c{self.connections} b{self.instances}"
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -112,6 +118,9 @@ def body_for(point: Point, encode_credit: Callable[[list[dict]], list[list[float
         text = json_body(FANOUT_ROUTES[point.route][2](VARY))
         return text if point.cache == "miss" else text.replace(VARY, "1")
     make = SERVICES[point.route].instance
+    if point.variant == "v2":
+        rows = [json.loads(_fixed(make, i + 1)) for i in range(point.instances)]
+        return json.dumps(json_request(rows), separators=(",", ":"))
     if point.cache == "miss":
         instances = [json_body(make(VARY))] * point.instances
     else:
@@ -148,23 +157,32 @@ def baseline(point: Point) -> Point:
 
 
 def select(points: list[Point], text: str) -> list[Point]:
-    """The points whose key contains `text`, and the twin without shadow of each shadow point
-    chosen (the shadow table compares the two), in the plan's order."""
-    chosen = {p for p in points if text in p.key}
+    """The points whose key contains `text` (or one of its comma-separated parts), and the
+    twin without shadow of each shadow point chosen (the shadow table compares the two), in
+    the plan's order."""
+    parts = [part for part in text.split(",") if part]
+    chosen = {p for p in points if any(part in p.key for part in parts)}
     chosen |= {baseline(p) for p in chosen}
     return [p for p in points if p in chosen]
 
 
-def plan(quick: bool) -> list[Point]:
-    """Every point of a run. Quick: 16 connections; the credit/peer pair, credit through the
-    gateway (with and without shadow) and one fan-out route; every other service direct with
-    one instance. Full: credit with and without shadow at 1 and 16 connections."""
+def plan(quick: bool, before: bool = False) -> list[Point]:
+    """Every point of a run. Quick: 16 connections; the credit/peer pair, credit over V2,
+    credit through the gateway (with and without shadow) and one fan-out route; every other
+    service direct with one instance. Full: credit with and without shadow at 1 and 16
+    connections. `before`: V1 on the other checkout's credit service beside each V1 point."""
     points: list[Point] = []
     conns = (16,) if quick else CONNECTIONS_FULL
     for name, entry in SERVICES.items():
         path = f"/v1/models/{entry.name}:predict"
         batches = BATCHES if (name == "credit" or not quick) else (1,)
-        points += [Point(name, name, path, c, b) for c in conns for b in batches]
+        for c, b in ((c, b) for c in conns for b in batches):
+            points.append(Point(name, name, path, c, b))
+            if name == "credit":
+                if before:
+                    points.append(Point(BEFORE, name, path, c, b, variant="before"))
+                points.append(Point(name, name, f"/v2/models/{name}/infer", c, b,
+                                    variant="v2"))
         if name == "credit":
             points += [Point("mlserver", "mlserver", "/v2/models/credit/infer", c, b)
                        for c in conns for b in batches]

@@ -32,9 +32,30 @@ def usable(point: dict) -> bool:
     return bool(m) and m["requests_per_s"] > 0 and m["non_2xx"] == 0 and m["socket_errors"] == 0
 
 
-def _index(points: list[dict], shadow: bool = False) -> dict[tuple, dict]:
+def _index(points: list[dict], shadow: bool = False, variant: str = "") -> dict[tuple, dict]:
     return {(p["route"], p["cache"], p["connections"], p["instances"]): p for p in points
-            if usable(p) and bool(p.get("shadow")) == shadow}
+            if usable(p) and bool(p.get("shadow")) == shadow and p.get("variant", "") == variant}
+
+
+def protocol_rows(points: list[dict]) -> list[dict[str, Any]]:
+    """Credit direct: V2 infer beside V1 predict, and V1 on the base checkout (`--before`)
+    where it ran, at the same connections and batch size."""
+    v1, v2, before = (_index(points, variant=v) for v in ("", "v2", "before"))
+    rows = []
+    for key, point in sorted(v2.items(), key=lambda kv: kv[0][2:]):
+        route, _, conns, batch = key
+        ours, base = v1.get(key), before.get(key)
+        if route != "credit" or ours is None:
+            continue
+        o, t = ours["median"], point["median"]
+        b = base["median"] if base else {}
+        rows.append({"connections": conns, "instances": batch,
+                     "v1_rps": o["requests_per_s"], "v2_rps": t["requests_per_s"],
+                     "v1_p50_ms": o["p50_ms"], "v2_p50_ms": t["p50_ms"],
+                     "v2_over_v1": _ratio(t["requests_per_s"], o["requests_per_s"]),
+                     "before_rps": b.get("requests_per_s"), "before_p50_ms": b.get("p50_ms"),
+                     "v1_over_before": _ratio(o["requests_per_s"], b.get("requests_per_s"))})
+    return rows
 
 
 def peer_ratios(points: list[dict]) -> list[dict[str, Any]]:
@@ -183,6 +204,20 @@ def render_markdown(results: dict[str, Any]) -> str:
               _fmt(r["rps_ratio"], 2), _fmt(r["ours_p50_ms"], 2), _fmt(r["peer_p50_ms"], 2),
               _fmt(r["p50_ratio"], 2), _fmt(r["ours_p99_ms"], 2), _fmt(r["peer_p99_ms"], 2),
               _fmt(r["p99_ratio"], 2)] for r in peers])
+    protocols = protocol_rows(results["points"])
+    if protocols:
+        out += ["## V1 and V2 on credit (direct)", "",
+                "The same instances as V1 `:predict` and as a V2 `infer` request (JSON tensors, "
+                "one per field: kit/v2.py decodes them into V1's instances for the same "
+                "`predict_batch`). V1 before: the same route on the service of the checkout "
+                "given with `--before` (the base commit), in the same rounds. Ratios: req/s.", ""]
+        out += _table(
+            ["connections", "instances", "V1 req/s", "V2 req/s", "V2/V1", "V1 p50 ms",
+             "V2 p50 ms", "V1 before req/s", "V1 before p50 ms", "V1 now/before"],
+            [[r["connections"], r["instances"], r["v1_rps"], r["v2_rps"],
+              _fmt(r["v2_over_v1"], 2), _fmt(r["v1_p50_ms"], 2), _fmt(r["v2_p50_ms"], 2),
+              r["before_rps"] if r["before_rps"] is not None else "–",
+              _fmt(r["before_p50_ms"], 2), _fmt(r["v1_over_before"], 2)] for r in protocols])
     gateway = gateway_ratios(results["points"])
     if gateway:
         out += ["## Through the gateway", "",

@@ -6,6 +6,8 @@ rewrite `bench/RESULTS.md` (a quick run prints its tables instead, unless --mark
     python -m bench.run --quick         # 16 connections, a few points (≤ 2 min)
     python -m bench.run --only credit   # only the points whose name contains "credit"
     python -m bench.run --only shadow   # credit with shadow at 100 %, beside the same without
+    python -m bench.run --only "credit c,credit v2,credit before" --before ../base
+                                        # credit direct: V1, V2, and V1 on the base checkout
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ def shadow_settle(fleet: Fleet) -> dict[str, int]:
 def run(args: argparse.Namespace) -> dict:
     started = datetime.now(UTC)
     deadline = time.monotonic() + args.budget_s - 15  # leaves time to stop and write
-    points = plan(args.quick)
+    points = plan(args.quick, before=args.before is not None)
     if args.only:
         points = select(points, args.only)
     machine = machine_info()
@@ -187,6 +189,8 @@ def run(args: argparse.Namespace) -> dict:
             fleet.start_gateway()
         if any(p.shadow for p in points):
             fleet.start_shadow()
+        if args.before is not None:
+            fleet.start_before(args.before)
         if any(p.target == "mlserver" for p in points) and not args.no_peer:
             fleet.start_mlserver()
         ready = runnable_points(points, fleet)
@@ -212,7 +216,7 @@ def run(args: argparse.Namespace) -> dict:
                            "rss_after_mb": after.get(name)} for name in idle},
         "points": [{"key": p.key, "target": p.target, "route": p.route, "path": p.path,
                     "connections": p.connections, "instances": p.instances, "cache": p.cache,
-                    "shadow": p.shadow, "runs": runs[p.key],
+                    "shadow": p.shadow, "variant": p.variant, "runs": runs[p.key],
                     "median": report.summarize(runs[p.key])}
                    for p, _, _ in ready if runs.get(p.key)],
         "skipped": fleet.skipped,
@@ -226,13 +230,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None,
                         help="wrk duration per run (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median kept)")
-    parser.add_argument("--only", help="only points whose name contains this text")
+    parser.add_argument("--only", help="only points whose name contains this text (or one "
+                                       "of several, comma-separated)")
     parser.add_argument("--budget-s", type=float, default=None,
                         help="stop starting runs after this many seconds (600 full, 120 quick; "
                              "model training and the MLServer install not counted)")
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--no-train", action="store_true", help="skip services with no model")
     parser.add_argument("--no-peer", action="store_true", help="do not start MLServer")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout (a git worktree of the base commit): its credit "
+                             "service's V1 is measured beside this one's, interleaved")
     parser.add_argument("--markdown", type=Path, default=None,
                         help="where to write the Markdown report (full run: bench/RESULTS.md)")
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from gateway import admin, fanout, jobs, routes
+from gateway import admin, fanout, jobs, routes, v2
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
 from gateway.compare import Comparisons
@@ -122,9 +122,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         pool: UpstreamPool | None = getattr(request.app.state, "pool", None)
         if pool is None:
             return json_response({"status": "not_ready", "reason": "starting"}, 503)
-        required = [pool.get(name) for name in settings.required_upstreams]
-        states = await asyncio.gather(*(u.describe() for u in required))
-        down = [s["name"] for s in states if not s["ready"]]
+        down = await pool.not_ready(settings.required_upstreams)
         body = {"status": "not_ready" if down else "ready",
                 "reason": f"upstreams not ready: {', '.join(down)}" if down else "ok"}
         return json_response(body, 503 if down else 200)
@@ -139,4 +137,5 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(fanout.router)
     app.include_router(admin.router)
     app.include_router(jobs.router)
+    app.include_router(v2.router)
     return app

@@ -16,7 +16,8 @@ from kit.docs import ASSETS_URL
 from kit.errors import ProblemError, problem_response
 
 ADMIN_PREFIX = "/admin/"
-PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json",
+                          "/v2", "/v2/health/live", "/v2/health/ready"})
 
 
 def is_public(path: str) -> bool:

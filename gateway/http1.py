@@ -21,6 +21,8 @@ class Reply(NamedTuple):
     status: int
     body: bytes
     content_type: str  # the media type without parameters, e.g. "application/json"
+    # V2's binary tensor data extension: the JSON header's length, where the answer has one
+    header_length: str | None = None
 
 
 class ConnectFailed(ConnectionError):
@@ -54,6 +56,7 @@ class _Connection(asyncio.Protocol):
         self._received = False
         self._chunks: list[bytes] = []
         self._content_type = b""
+        self._header_length: bytes | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -78,10 +81,14 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._chunks = []
         self._content_type = b""
+        self._header_length = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"content-type":
+        name = name.lower()
+        if name == b"content-type":
             self._content_type = value
+        elif name == b"inference-header-content-length":
+            self._header_length = value
 
     def on_body(self, body: bytes) -> None:
         self._chunks.append(body)
@@ -92,8 +99,9 @@ class _Connection(asyncio.Protocol):
             return
         self.reusable = self.parser.should_keep_alive()
         media_type = self._content_type.split(b";", 1)[0].strip().decode("latin-1").lower()
+        length = self._header_length
         self.waiter.set_result(Reply(self.parser.get_status_code(), b"".join(self._chunks),
-                                     media_type))
+                                     media_type, None if length is None else length.decode()))
 
     # client side
     async def exchange(self, request: bytes, timeout: float) -> Reply:  # noqa: ASYNC109

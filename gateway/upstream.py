@@ -18,7 +18,13 @@ from typing import Any
 import orjson
 
 from gateway.circuit import STATE_NAMES, CircuitBreaker
-from gateway.http1 import ConnectFailed, ConnectionDropped, KeepAliveClient, MalformedResponse
+from gateway.http1 import (
+    ConnectFailed,
+    ConnectionDropped,
+    KeepAliveClient,
+    MalformedResponse,
+    Reply,
+)
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from kit.errors import ProblemError
@@ -127,6 +133,14 @@ class Upstream:
         return answer
 
     async def _predict_once(self, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        reply = await self.exchange("POST", self.predict_path, body, headers)
+        return self._answer(reply.status, reply.body, reply.content_type)
+
+    async def exchange(self, method: str, path: str, body: bytes,
+                       headers: dict[str, str]) -> Reply:
+        """One call through this upstream's circuit: an open circuit fails fast (503 with
+        Retry-After); no connection, no answer or a broken one counts against it. The answer's
+        status is the caller's to judge (`_answer`, `judge`)."""
         if not self.breaker.allow():
             self.metrics.upstream_requests.labels(self.label, "circuit_open").inc()
             raise UpstreamUnavailable(
@@ -135,7 +149,7 @@ class Upstream:
             )
         started = time.perf_counter()
         try:
-            status, raw, content_type = await self._post(body, headers)
+            return await self._post(method, path, body, headers)
         except ProblemError as exc:
             self.breaker.record_failure()
             self.metrics.upstream_requests.labels(self.label, _outcome(exc)).inc()
@@ -146,22 +160,22 @@ class Upstream:
         finally:
             self.metrics.upstream_duration.labels(self.label).observe(
                 time.perf_counter() - started)
-        return self._answer(status, raw, content_type)
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+    async def _post(self, method: str, path: str, body: bytes,
+                    headers: dict[str, str]) -> Reply:
         """The client retries once where nothing reached the model (predict is pure). Traced,
         the call is a client span whose `traceparent` the upstream continues."""
         client = self.client
         assert client is not None, "Upstream.start() runs in the app lifespan"
         with self._problems():
             if self.tracing is None:
-                return await client.request("POST", self.predict_path, body, headers=headers,
+                return await client.request(method, path, body, headers=headers,
                                             timeout=self.read_timeout)
-            with self.tracing.client_span(f"POST {self.label}", headers, {
-                    "http.request.method": "POST", "server.address": client.host,
-                    "server.port": client.port, "url.path": self.predict_path,
+            with self.tracing.client_span(f"{method} {self.label}", headers, {
+                    "http.request.method": method, "server.address": client.host,
+                    "server.port": client.port, "url.path": path,
                     UPSTREAM: self.label}) as (span, traced):
-                reply = await client.request("POST", self.predict_path, body, headers=traced,
+                reply = await client.request(method, path, body, headers=traced,
                                              timeout=self.read_timeout)
                 answered(span, reply.status)
                 return reply
@@ -215,13 +229,22 @@ class Upstream:
             self.breaker.record_success()
             self.metrics.upstream_requests.labels(self.label, "ok").inc()
             return answer
-        if 400 <= status < 500:
+        if status < 400:
+            return self._fail(UpstreamFailed(f"upstream '{self.name}' failed with status {status}"))
+        self.judge(status)
+        raise UpstreamRejected(status, raw, content_type)
+
+    def judge(self, status: int) -> None:
+        """Count an answer by its status: below 500 (a 4xx is the caller's own mistake) the
+        upstream works; a 5xx counts against its circuit and is raised as the caller's 502/503."""
+        if status < 500:
             self.breaker.record_success()
-            self.metrics.upstream_requests.labels(self.label, "rejected").inc()
-            raise UpstreamRejected(status, raw, content_type)
+            self.metrics.upstream_requests.labels(
+                self.label, "ok" if status < 400 else "rejected").inc()
+            return
         if status == 503:
-            return self._fail(UpstreamUnavailable(f"upstream '{self.name}' is not ready"))
-        return self._fail(UpstreamFailed(f"upstream '{self.name}' failed with status {status}"))
+            self._fail(UpstreamUnavailable(f"upstream '{self.name}' is not ready"))
+        self._fail(UpstreamFailed(f"upstream '{self.name}' failed with status {status}"))
 
     def _fail(self, error: ProblemError, cause: Exception | None = None):
         self.breaker.record_failure()
@@ -332,6 +355,11 @@ class UpstreamPool:
     async def close(self) -> None:
         await asyncio.gather(*(u.close() for u in (*self.upstreams.values(),
                                                    *self.beside.values())))
+
+    async def not_ready(self, names: list[str]) -> list[str]:
+        """Which of the upstreams `names` are not ready now (probed at once)."""
+        states = await asyncio.gather(*(self.get(name).describe() for name in names))
+        return [state["name"] for state in states if not state["ready"]]
 
     async def describe_all(self) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(u.describe() for u in self.upstreams.values())))

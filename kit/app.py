@@ -80,10 +80,14 @@ def create_app(
     app.include_router(_probe_router())
     predict_route = _predict_route(model_cls, settings, metrics)
     version_route = _version_predict_route(model_cls, settings, metrics)
-    app.router.routes.extend((predict_route, version_route))
-    app.hot_routes = (predict_route, version_route)
+    from kit.v2 import v2_infer_routes, v2_router  # kit.v2 builds on this module's predict path
+
+    v2_infer = v2_infer_routes(name)
+    app.router.routes.extend((predict_route, version_route, *v2_infer))
+    app.hot_routes = (predict_route, version_route, *v2_infer)
     app.include_router(_model_router(name, settings, metrics))
     app.include_router(admin_router(settings))
+    app.include_router(v2_router(name))
     for router in routers:
         app.include_router(router)
     return app
@@ -242,9 +246,19 @@ async def _answer(request: Request, model: ServedModel, settings: ServiceSetting
                   metrics: ModelMetrics, shadow: bool = False) -> Response:
     """One predict on `model`, held for the whole request: the answer names its version.
     `shadow`: `model.predict_shadow` (writes no state), counted apart."""
-    name = model.name
     instances = parse_instances(await request.body(), settings.max_instances,
                                 settings.max_json_depth)
+    predictions = await predict_batch(request, model, instances, metrics, shadow)
+    return json_response(
+        {"model_name": model.name, "model_version": model.version, "predictions": predictions}
+    )
+
+
+async def predict_batch(request: Request, model: ServedModel, instances: list[Any],
+                        metrics: ModelMetrics, shadow: bool = False) -> list[Any]:
+    """`model`'s predictions for parsed instances, counted and timed: what every protocol's
+    predict route (V1 `_answer`, V2 infer in kit/v2.py) runs, so they share one path."""
+    name = model.name
     fn, counts = ((model.predict_shadow, metrics.shadow_predictions) if shadow
                   else (model.predict, metrics.predictions))
     started = time.perf_counter()
@@ -260,7 +274,5 @@ async def _answer(request: Request, model: ServedModel, settings: ServiceSetting
         raise
     metrics.predict_duration.labels(name).observe(time.perf_counter() - started)
     counts.labels(name, "ok").inc(len(instances))
-    return json_response(
-        {"model_name": name, "model_version": model.version, "predictions": predictions}
-    )
+    return predictions
 

@@ -107,3 +107,30 @@ def test_only_shadow_keeps_the_twins_without_shadow_in_plan_order():
     credit = select(full, "credit")
     assert credit == [p for p in full if "credit" in p.key] and any(p.shadow for p in credit)
     assert select(full, "c64") == [p for p in full if "c64" in p.key]
+
+
+def test_credit_has_a_v2_point_beside_each_v1_point_and_before_ones_when_asked():
+    from kit.v2_codec import Tensor, decode_request
+
+    for quick in (True, False):
+        points = plan(quick)
+        v1 = [(p.connections, p.instances) for p in points
+              if p.route == "credit" and not p.cache and not p.variant]
+        v2 = [(p.connections, p.instances) for p in points if p.variant == "v2"]
+        assert v1 == v2 and not any(p.variant == "before" for p in points)
+        before = [(p.connections, p.instances, p.target) for p in plan(quick, before=True)
+                  if p.variant == "before"]
+        assert before == [(c, b, "credit@before") for c, b in v1]
+    point = next(p for p in plan(True) if p.variant == "v2" and p.instances == 32)
+    assert point.path == "/v2/models/credit/infer" and point.key == "credit v2 c16 b32"
+    v1 = json.loads(body_for(replace(point, path="/v1/models/credit:predict", variant="")))
+    names = list(v1["instances"][0])
+    tensors = [Tensor(n, "BYTES" if n == "employment_type" else "FP32") for n in names]
+    decoded = decode_request(body_for(point).encode(), None, tensors, 256, 32)
+    assert decoded.instances == v1["instances"]  # the same 32 instances as the V1 point
+
+
+def test_only_takes_several_comma_separated_texts():
+    keys = [p.key for p in select(plan(True, before=True), "credit c,credit v2,credit before")]
+    assert keys == ["credit c16 b1", "credit before c16 b1", "credit v2 c16 b1",
+                    "credit c16 b32", "credit before c16 b32", "credit v2 c16 b32"]

@@ -1,4 +1,11 @@
-from bench.report import gateway_ratios, peer_ratios, render_markdown, shadow_rows, summarize
+from bench.report import (
+    gateway_ratios,
+    peer_ratios,
+    protocol_rows,
+    render_markdown,
+    shadow_rows,
+    summarize,
+)
 
 
 def run(rps, p50, p99, non_2xx=0):
@@ -161,3 +168,15 @@ def test_cpu_per_request_splits_the_gateway_from_the_service_behind_it():
     text = render_markdown(results([plain, shadowed]))
     assert "| miss | 1 | 0.300 | 0.400 | 0.500 | 1.000 | 0.800 | 1.400 |" in text
     assert "Where the time goes" not in render_markdown(results(SHADOW_POINTS))
+
+
+def test_v2_and_before_points_pair_with_v1_and_stay_out_of_the_other_tables():
+    variants = [{**point("credit", "", 16, 1, [run(1500, 10, 30)]), "variant": "v2"},
+                {**point("credit", "", 16, 1, [run(1900, 8, 21)], target="credit@before"),
+                 "variant": "before"}]
+    [row] = protocol_rows(POINTS + variants)
+    assert (row["v1_rps"], row["v2_rps"], row["before_rps"]) == (2000, 1500, 1900)
+    assert row["v2_over_v1"] == 0.75 and row["v1_over_before"] == 1.05
+    assert peer_ratios(POINTS + variants) == peer_ratios(POINTS)
+    assert gateway_ratios(POINTS + variants) == gateway_ratios(POINTS)
+    assert protocol_rows(POINTS) == []

@@ -33,6 +33,8 @@ class FakeModelService:
         app.router.add_get("/v1/models/{tail}", self._describe)
         app.router.add_post("/v1/models/{tail}", self._predict)
         app.router.add_post("/v1/models/{name}/versions/{tail}", self._predict_version)
+        app.router.add_route("*", "/v2/{tail:.*}", self._v2)
+        self.v2_calls: list[dict[str, Any]] = []
         self.server = TestServer(app, host="127.0.0.1")
 
     async def start(self) -> FakeModelService:
@@ -99,3 +101,14 @@ class FakeModelService:
             "model_name": self.name, "model_version": version,
             "predictions": [{"double": inst.get("x", 0) * 3, "version": version}
                             for inst in body["instances"]]})
+
+    async def _v2(self, request: web.Request) -> web.Response:
+        """Any V2 route: recorded; `fail_status` answers `{"error"}` with it; an infer body
+        `bad` is a 400; else a binary-data answer (a 2-byte JSON header, then 3 bytes)."""
+        body = await request.read()
+        self.v2_calls.append({"method": request.method, "path": request.path, "body": body,
+                              "headers": request.headers.copy()})  # case-insensitive
+        if self.fail_status or body == b"bad":
+            return web.json_response({"error": "boom"}, status=self.fail_status or 400)
+        return web.Response(body=b"{}\x01\x02\x03", content_type="application/octet-stream",
+                            headers={"Inference-Header-Content-Length": "2"})

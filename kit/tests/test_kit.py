@@ -125,7 +125,7 @@ async def test_the_hot_path_answers_as_the_full_stack_does(tmp_path):
 
     async def answers(hot: bool) -> list[tuple]:
         app = create_app(SlowModel, settings)
-        assert len(app.hot_routes) == 2  # predict, and predict by version
+        assert len(app.hot_routes) == 4  # predict and by version, V1 and V2 (kit/v2.py)
         if not hot:
             app.hot_routes = ()
         out = []
