@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Our own top-level packages: a missing one is a broken install, not a missing extra.
-OUR_PACKAGES = frozenset({"kit", "services", "gateway", "fleet", "finfleet", "bench"})
+OUR_PACKAGES = frozenset({"kit", "services", "gateway", "fleet", "finfleet", "trainer", "bench"})
 
 
 def missing_extra(command: str, module: str, rest: list[str]) -> str:
