@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 # What the wheel is built from (the rest of the checkout is not part of the package).
 SOURCES = ("pyproject.toml", "README.md", "services.toml", "kit", "services", "gateway", "fleet",
-           "finfleet")
+           "finfleet", "trainer")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.egg-info")
 
 
