@@ -99,6 +99,21 @@ class AnomalyModel(ServedModel):
             for tx_id, score, row in zip(ids, scores, rows, strict=True)
         ]
 
+    def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+        """What the caller sent that the model reads — amount, local hour and weekday, category,
+        channel (ids left out) — and the score and decision. Some microseconds an instance."""
+        rows = []
+        for instance, prediction in zip(instances, predictions, strict=True):
+            transaction = Transaction.model_validate(instance["transaction"])
+            tx = to_tx(transaction, "")
+            rows.append({"amount": tx.amount, "hour": round(tx.hour, 3),
+                         "weekday": tx.weekday, "category": transaction.category,
+                         "channel": transaction.channel,
+                         "output.score": prediction["score"],
+                         "output.is_anomaly": prediction["is_anomaly"]})
+        return rows
+
     def record_feedback(self, feedback: Feedback, now: float | None = None) -> dict[str, Any]:
         entry = self.profiles.record_feedback(feedback.transaction_id, feedback.label,
                                               feedback.note, now=now)

@@ -18,6 +18,7 @@ import numpy as np
 
 from kit.artifacts import Artifact
 from kit.gate import write_holdout
+from kit.profile import attach_profile
 from kit.training import TrainingRun, add_training_args
 from services.intent.data import Dataset, banking77_dataset, shipped_dataset
 from services.intent.encoder import OnnxSentenceEncoder
@@ -31,8 +32,10 @@ from services.intent.export import (
 )
 from services.intent.features import TfidfFeatures
 from services.intent.head import LinearHead, NearestNeighbours
+from services.intent.model import IntentModel
 from services.intent.report import write_report
 from services.intent.schema import OUT_OF_SCOPE
+from services.intent.settings import IntentSettings
 
 ENCODER_INT8 = "encoder.int8.onnx"
 PARITY_SENTENCES = [
@@ -351,6 +354,9 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
                                                                 strict=True)),
                 what="the holdout texts and their labels"),
         )
+        # The reference profile: the training texts through the model being saved.
+        attach_profile(run, IntentModel(IntentSettings()),
+                       [{"text": t} for t in dataset.train.texts])
         write_report(run, curve, predicted, dataset.holdout.labels, label_names)
         return run.save()
 
