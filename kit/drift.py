@@ -13,8 +13,10 @@ hundred requests as at ten thousand):
   never saw count as `__other__`), with Pearson's χ² p-value reported; score = PSI/(PSI + 0.25).
 - text embeddings: the window centroid's distance from the reference's, in reference standard
   deviations over the projected components (`embedding.distance`); score = d/(d + 0.25).
-Dataset score: the share of features that drifted — Evidently's dataset drift share — with a
-soft edge: a feature counts 0 at a score ≤ 0.3, fully at ≥ 0.5, linearly between.
+Drift shares: the share of features that drifted — Evidently's dataset drift share — with a
+soft edge: a feature counts 0 at a score ≤ 0.3, fully at ≥ 0.5, linearly between. One share over
+the instance's features (`input_score`), one over the model's outputs (`output.*`,
+`output_score`: prediction drift); the dataset score is the larger of the two.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from kit.profile import OTHER, category, is_number
+from kit.profile import OTHER, OUTPUT_PREFIX, category, is_number
 
 WARNING, CRITICAL = 0.3, 0.5
 PSI_HALF = 0.25  # the PSI that scores 0.5: the usual "significant shift" line
@@ -52,11 +54,12 @@ class FeatureDrift:
 
 @dataclass(frozen=True)
 class DriftReport:
-    score: float  # the dataset score: the (soft) share of drifted features
+    score: float  # the dataset score: max(input_score, output_score)
     level: str  # ok | warning | critical
     window: int
     features: dict[str, FeatureDrift] = field(default_factory=dict)
-    output_score: float | None = None  # the same share over the model's outputs alone
+    input_score: float | None = None  # the drift share over the instance's features
+    output_score: float | None = None  # the same share over the model's outputs
 
     @property
     def drifted(self) -> list[str]:
@@ -87,10 +90,13 @@ def psi(reference: Sequence[float], counts: Sequence[float], reference_rows: int
     """Population stability index of window counts against reference shares, less its expected
     value under no drift, (bins − 1)(1/n + 1/N): PSI is a symmetric KL divergence, ≈ χ²/n, and
     both samples add their noise. The window's shares get half a count per bin, so a bin a
-    small window missed is not log 0."""
-    ref = np.maximum(np.asarray(reference, dtype=np.float64), EPSILON)
-    ref = ref / ref.sum()
+    small window missed is not log 0; a bin empty on both sides is left out."""
+    shares = np.asarray(reference, dtype=np.float64)
     c = np.asarray(counts, dtype=np.float64)
+    informative = (shares > 0) | (c > 0)  # a value neither side has says nothing
+    shares, c = shares[informative], c[informative]
+    ref = np.maximum(shares, EPSILON)
+    ref = ref / ref.sum()
     n = c.sum()
     win = (c + 0.5) / (n + 0.5 * len(c))
     raw = float(np.sum((win - ref) * np.log(win / ref)))
@@ -209,11 +215,14 @@ def feature_weight(name: str, weights: dict[str, float]) -> float:
 
 def compare(profile: dict[str, Any], rows: Sequence[dict[str, Any]]) -> DriftReport:
     """A window of feature dicts (ServedModel.drift_features of served records) against the
-    profile: per-feature scores, the dataset score and its alert level."""
+    profile: per-feature scores, the input and output drift shares, and the dataset score (the
+    larger of the two) with its alert level."""
     if not rows:
         return DriftReport(0.0, "ok", 0)
     features = feature_drift(profile, rows)
     weights = profile.get("weights") or {}
-    score = drift_share(features, weights) or 0.0
-    outputs = {n: f for n, f in features.items() if n.startswith("output.")}
-    return DriftReport(score, level(score), len(rows), features, drift_share(outputs, weights))
+    inputs = {n: f for n, f in features.items() if not n.startswith(OUTPUT_PREFIX)}
+    outputs = {n: f for n, f in features.items() if n.startswith(OUTPUT_PREFIX)}
+    input_score, output_score = drift_share(inputs, weights), drift_share(outputs, weights)
+    score = max(s for s in (input_score, output_score, 0.0) if s is not None)
+    return DriftReport(score, level(score), len(rows), features, input_score, output_score)

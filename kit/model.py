@@ -62,8 +62,7 @@ class ServedModel:
         once, the same way. Default: the scalar fields of the instance and of the prediction."""
         return [scalar_features(i, p) for i, p in zip(instances, predictions, strict=True)]
 
-    def fit_drift(self, instances: list[Any], predictions: list[dict[str, Any]]
-                  ) -> dict[str, Any]:
+    def fit_drift(self, instances: list[Any]) -> dict[str, Any]:
         """What `drift_features` needs fitted on the training data (a text model's vocabulary
         and embedding projection); training stores it in the profile as `state`."""
         return {}

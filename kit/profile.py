@@ -48,6 +48,7 @@ OTHER = "__other__"
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
 OUTPUT_PREFIX = "output."
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
 
 
 # --- the default hook: scalar fields ---------------------------------------------------------
@@ -85,13 +86,18 @@ def is_number(value: Any) -> bool:
 
 # --- text models' helpers --------------------------------------------------------------------
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    """Lower-cased words, every digit a 0: `₹2,500` and `₹1,200` are the same kind of token."""
+    return _TOKEN.findall(_DIGIT.sub("0", text.lower()))
 
 
-def fit_vocabulary(texts: Sequence[str], size: int = 5000) -> list[str]:
-    """The `size` most frequent training tokens (ties alphabetical: the same list every run)."""
+def fit_vocabulary(texts: Sequence[str], size: int = 5000, min_count: int = 2) -> list[str]:
+    """The `size` most frequent training tokens seen at least `min_count` times (ties
+    alphabetical: the same list every run). Leaving out the words seen once makes the training
+    texts' own unknown share (their share of once-seen words) estimate what new text of the
+    same kind shows — Good–Turing's estimate of the unseen — instead of a flat zero."""
     counts = Counter(t for text in texts for t in tokens(text))
-    return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]]
+    kept = [(t, n) for t, n in counts.items() if n >= min_count]
+    return [t for t, _ in sorted(kept, key=lambda kv: (-kv[1], kv[0]))[:size]]
 
 
 def hashed_bag(texts: Sequence[str], dim: int = 256) -> np.ndarray:
@@ -209,21 +215,27 @@ def _round(values: np.ndarray) -> list[float]:
 
 # --- training's entry point ------------------------------------------------------------------
 def attach_profile(run: TrainingRun, model: ServedModel, instances: Sequence[Any],
-                   predictions: Sequence[dict[str, Any]] | None = None,
-                   batch: int = 256) -> dict[str, Any]:
-    """Load the staged version into `model`, predict `instances` (unless the trainer already has
-    the served answers), fit the hook's state, take the features and put the profile into the
-    run's manifest (call after `run.record`, before `run.save`)."""
+                   predictions: Sequence[dict[str, Any]] | None = None, *,
+                   fit_instances: Sequence[Any] | None = None, batch: int = 256
+                   ) -> dict[str, Any]:
+    """Load the staged version into `model`, fit the hook's state on `fit_instances` (default:
+    `instances`), predict `instances` (unless the trainer already has the served answers),
+    take their features and put the profile into the run's manifest (call after `run.record`,
+    before `run.save`).
+
+    `instances` should be rows the model did not fit (a holdout, a test window): its answers
+    on its own training rows are more confident than any it will give in serving, and the
+    reference would show drift on the first day."""
     if run.manifest is None:
         raise RuntimeError("record() the manifest before attaching its reference profile")
     started = time.perf_counter()
     run.manifest[PROFILE_KEY] = {"format": PROFILE_FORMAT, "state": {}}
     model.load(Artifact(run.name, "staging", run.staging, run.manifest))
     items = list(instances)
+    state = model.fit_drift(list(fit_instances) if fit_instances is not None else items)
+    run.manifest[PROFILE_KEY]["state"] = state
     answers = list(predictions) if predictions is not None else batched(model.predict, items,
                                                                         batch)
-    state = model.fit_drift(items, answers)
-    run.manifest[PROFILE_KEY]["state"] = state
     rows = batched(lambda chunk: model.drift_features([i for i, _ in chunk],
                                                       [p for _, p in chunk]),
                    list(zip(items, answers, strict=True)), batch)

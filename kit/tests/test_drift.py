@@ -156,3 +156,54 @@ def test_old_manifests_have_no_profile():
     assert reference_profile({"name": "credit"}) is None
     assert reference_profile(None) is None
     assert reference_profile({"reference_profile": {"features": {}}}) == {"features": {}}
+
+
+class Doubler(ServedModel):
+    """A model whose hook needs fitted state: the training mean of its input."""
+
+    name = "doubler"
+
+    def predict(self, instances):
+        factor = float(self.artifact.file("factor.txt").read_text())
+        return [{"y": factor * i["x"]} for i in instances]
+
+    def fit_drift(self, instances):
+        return {"mean": float(np.mean([i["x"] for i in instances]))}
+
+    def drift_features(self, instances, predictions):
+        mean = self.drift_state.get("mean", 0.0)
+        return [{"x_centred": i["x"] - mean, "output.y": p["y"]}
+                for i, p in zip(instances, predictions, strict=True)]
+
+
+def test_training_attaches_a_profile_the_served_model_reads(tmp_path):
+    from kit.artifacts import ArtifactStore
+    from kit.profile import attach_profile
+    from kit.training import TrainingRun
+
+    rng = np.random.default_rng(0)
+    instances = [{"x": float(v)} for v in rng.normal(10, 2, 500)]
+    with TrainingRun("doubler", tmp_path, progress=False, register=False) as run:
+        (run.staging / "factor.txt").write_text("2")
+        run.record(data="toy", data_sha256="ab" * 32, parameters={}, metrics={},
+                   input_schema={})
+        profile = attach_profile(run, Doubler(None), instances, batch=64)
+        saved = run.save()
+    assert profile["state"]["mean"] == pytest.approx(10, abs=0.3)
+    assert set(profile["features"]) == {"x_centred", "output.y"}
+    loaded = ArtifactStore(tmp_path, "doubler").load()
+    assert reference_profile(loaded.manifest) == saved.manifest["reference_profile"]
+    served = Doubler(None)
+    served.load(loaded)
+    assert served.drift_state == profile["state"]
+    window = [{"x": float(v)} for v in rng.normal(10, 2, 200)]
+    assert drift.compare(profile, served.drift_features(window, served.predict(window))
+                         ).score < drift.WARNING
+    moved = [{"x": v["x"] + 3} for v in window]
+    report = drift.compare(profile, served.drift_features(moved, served.predict(moved)))
+    assert report.input_score == 1.0 and report.output_score == 1.0
+
+
+def test_a_text_hook_without_state_gives_lengths_only():
+    rows = text_drift_features(["hello there"], {}, hashed_bag)
+    assert rows == [{"text.chars": 11, "text.tokens": 2, "text.unknown_share": 1.0}]

@@ -13,7 +13,7 @@ from kit.artifacts import Artifact
 from kit.errors import ProblemError
 from kit.model import ServedModel, validate_instances
 from kit.stores import record_store
-from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, AmountPrior, Tx
+from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, NIGHT_HOURS, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.reasons import ReasonRanker
@@ -101,14 +101,18 @@ class AnomalyModel(ServedModel):
 
     def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
                        ) -> list[dict[str, Any]]:
-        """What the caller sent that the model reads — amount, local hour and weekday, category,
-        channel (ids left out) — and the score and decision. Some microseconds an instance."""
+        """What the caller sent — amount, category, channel (ids left out) — with the features
+        the model family computes from the transaction alone: local hour and is_night (not
+        weekday or is_weekend, which any window shorter than a week shifts); then the score and
+        decision. Some microseconds an instance. The hour has a daily cycle, so a window must
+        span whole days of traffic (docs/drift.md)."""
         rows = []
         for instance, prediction in zip(instances, predictions, strict=True):
             transaction = Transaction.model_validate(instance["transaction"])
             tx = to_tx(transaction, "")
             rows.append({"amount": tx.amount, "hour": round(tx.hour, 3),
-                         "weekday": tx.weekday, "category": transaction.category,
+                         "is_night": NIGHT_HOURS[0] <= tx.hour < NIGHT_HOURS[1],
+                         "category": transaction.category,
                          "channel": transaction.channel,
                          "output.score": prediction["score"],
                          "output.is_anomaly": prediction["is_anomaly"]})

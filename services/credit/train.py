@@ -45,7 +45,7 @@ ONNX_TOLERANCE = 1e-5
 # different seeds hold out the same rows, so the promotion gate never judges a candidate on rows
 # production trained on (kit/gate.py). 42 was the default seed, so default runs are unchanged.
 HOLDOUT_SEED = 42
-PROFILE_ROWS = 5000  # training rows in the reference profile (about a second)
+PROFILE_ROWS = 5000  # holdout rows in the reference profile (about a second)
 LIBRARIES = ("xgboost-cpu", "xgboost", "onnxruntime", "onnxmltools", "scikit-learn", "numpy")
 
 
@@ -219,9 +219,9 @@ def train(dataset: Dataset, model_dir: Path, cfg: TrainConfig, progress: bool = 
                 run.staging, holdout_rows(dataset.frame, y_all, dataset.sensitive, idx_hold),
                 what="the holdout split: application, outcome, sensitive attributes"),
         )
-        # The reference profile: the training rows through the model being saved (kit/profile.py).
+        # The reference profile: holdout rows through the model being saved (kit/profile.py).
         attach_profile(run, CreditModel(CreditSettings()),
-                       dataset.frame.iloc[idx_train[:PROFILE_ROWS]].to_dict("records"))
+                       dataset.frame.iloc[idx_hold[:PROFILE_ROWS]].to_dict("records"))
         write_report(run, y_hold, p_hold)
         run.say(f"holdout AUC {run.manifest['metrics']['holdout']['auc']:.4f}")
         return run.save()

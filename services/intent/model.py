@@ -69,8 +69,7 @@ class IntentModel(ServedModel):
         parsed = validate_instances(self.adapter, instances)
         return self.classify([item.text for item in parsed])
 
-    def fit_drift(self, instances: list[Any], predictions: list[dict[str, Any]]
-                  ) -> dict[str, Any]:
+    def fit_drift(self, instances: list[Any]) -> dict[str, Any]:
         texts = _texts(instances)
         return fit_text_state(texts, self.encoder.encode(texts), DRIFT_COMPONENTS)
 

@@ -80,8 +80,7 @@ class NerModel(ServedModel):
                                errors=errors)
         return parsed
 
-    def fit_drift(self, instances: list[Any], predictions: list[dict[str, Any]]
-                  ) -> dict[str, Any]:
+    def fit_drift(self, instances: list[Any]) -> dict[str, Any]:
         texts = _texts(instances)
         return fit_text_state(texts, hashed_bag(texts), DRIFT_COMPONENTS)
 

@@ -154,10 +154,12 @@ def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainCon
         return run.save()
 
 
-def profile_instances(users: list[SyntheticUser]) -> list[dict]:
-    """One forecast request per household: its whole history, the next quarter."""
+def profile_instances(users: list[SyntheticUser], count: int | None = PROFILE_USERS
+                      ) -> list[dict]:
+    """One forecast request per household (the first `count`): its whole history, the next
+    quarter."""
     return [{"history": u.transactions, "horizon_months": PROFILE_HORIZON}
-            for u in users[:PROFILE_USERS]]
+            for u in users[:count]]
 
 
 def latest_config(model_dir: Path) -> tuple[ForecastConfig, str]:
