@@ -27,6 +27,9 @@ class ServedModel:
     inline_max_instances: ClassVar[int] = 0
     # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
     prediction_model: ClassVar[type[BaseModel] | None] = None
+    # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,
+    # not counted); training writes them into the reference profile (kit/profile.py).
+    drift_weights: ClassVar[dict[str, float]] = {}
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings

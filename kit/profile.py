@@ -240,6 +240,7 @@ def attach_profile(run: TrainingRun, model: ServedModel, instances: Sequence[Any
                                                       [p for _, p in chunk]),
                    list(zip(items, answers, strict=True)), batch)
     profile = build_profile(rows, state)
+    profile["weights"] = dict(model.drift_weights)
     profile["build_seconds"] = round(time.perf_counter() - started, 2)
     run.manifest[PROFILE_KEY] = profile
     run.say(f"reference profile: {len(profile['features'])} features over {len(rows)} rows "
