@@ -1,8 +1,9 @@
 """Drift statistics: a window of served feature dicts against a version's reference profile.
 
-Pure functions (numpy, scipy): no I/O, no clock, so the monitor, the tests and a notebook get
-the same numbers. `compare(profile, rows)` gives a DriftReport: a score per feature and one for
-the dataset, all on one 0–1 scale with the alert levels WARNING (0.3) and CRITICAL (0.5).
+Pure functions (numpy; scipy only for the reported χ² p-value): no I/O, no clock, so the
+monitor, the tests and a notebook get the same numbers. `compare(profile, rows)` gives a
+DriftReport: a score per feature and one for the dataset, all on one 0–1 scale with the alert
+levels WARNING (0.3) and CRITICAL (0.5).
 Why these definitions, and what the scenario tests measured: docs/drift.md.
 
 Per feature (each statistic has its sampling noise taken off, so a score means the same at a
@@ -27,7 +28,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from kit.profile import OTHER, OUTPUT_PREFIX, category, is_number
 
@@ -144,9 +144,20 @@ def categorical_drift(name: str, ref: dict[str, Any], values: Sequence[Any], row
     index = psi([shares[k] for k in keys], counts, rows)
     expected = np.maximum(np.array([shares[k] for k in keys]), EPSILON)
     expected = expected / expected.sum() * counts.sum()
-    p = float(stats.chisquare(counts, expected).pvalue) if len(keys) > 1 else 1.0
     return FeatureDrift(name, "categorical", _r(half_scale(index, PSI_HALF)), len(seen),
-                        psi=_r(index), chi2_p=round(p, 6))
+                        psi=_r(index), chi2_p=chi2_pvalue(counts, expected))
+
+
+def chi2_pvalue(counts: np.ndarray, expected: np.ndarray) -> float | None:
+    """Pearson's χ² goodness-of-fit p-value, reported beside the score (never part of it); None
+    where scipy is not installed (it is not a base dependency of the serving images)."""
+    try:
+        from scipy import stats
+    except ImportError:
+        return None
+    if len(counts) < 2:
+        return 1.0
+    return round(float(stats.chisquare(counts, expected).pvalue), 6)
 
 
 def centroid_drift(profile: dict[str, Any], rows: Sequence[dict[str, Any]]
