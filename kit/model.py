@@ -8,6 +8,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from kit.artifacts import Artifact
 from kit.errors import InvalidInput, pydantic_errors
+from kit.profile import PROFILE_KEY, scalar_features
 
 
 class ServedModel:
@@ -26,6 +27,9 @@ class ServedModel:
     inline_max_instances: ClassVar[int] = 0
     # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
     prediction_model: ClassVar[type[BaseModel] | None] = None
+    # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,
+    # not counted); training writes them into the reference profile (kit/profile.py).
+    drift_weights: ClassVar[dict[str, float]] = {}
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -52,6 +56,25 @@ class ServedModel:
         caller's request); a shadow one, so a warm-up writes no state."""
         if example is not None:
             self.predict_shadow([example])
+
+    def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+        """One flat dict per instance (numbers and categories; the answer's under `output.`):
+        what drift is measured on. Training profiles its data with it (kit/profile.py) and the
+        prediction log calls it on sampled served records, so both sides compute features
+        once, the same way. Default: the scalar fields of the instance and of the prediction."""
+        return [scalar_features(i, p) for i, p in zip(instances, predictions, strict=True)]
+
+    def fit_drift(self, instances: list[Any]) -> dict[str, Any]:
+        """What `drift_features` needs fitted on the training data (a text model's vocabulary
+        and embedding projection); training stores it in the profile as `state`."""
+        return {}
+
+    @property
+    def drift_state(self) -> dict[str, Any]:
+        """The fitted state from this version's profile; {} before profiles existed."""
+        manifest = self.artifact.manifest if self.artifact else {}
+        return (manifest.get(PROFILE_KEY) or {}).get("state") or {}
 
     def input_schema(self) -> dict[str, Any]:
         return {}

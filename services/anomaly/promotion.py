@@ -94,7 +94,8 @@ def evaluation_sets(candidate: Artifact) -> tuple[list[EvaluationSet], list[str]
     return sets, notes
 
 
-def _instance(row: dict[str, Any]) -> dict[str, Any]:
+def as_instance(row: dict[str, Any]) -> dict[str, Any]:
+    """A stream row as the predict instance a caller would send."""
     transaction = {"timestamp": row["timestamp"], "amount": row["amount"],
                    "merchant": row["merchant"]}
     for key in ("category", "channel"):
@@ -108,7 +109,7 @@ def outcomes(model: ServedModel, eval_set: EvaluationSet) -> dict[str, np.ndarra
     scores, labels = [], []
     for _, day in groupby(eval_set.rows, key=lambda r: r["timestamp"][:10]):
         day = list(day)
-        answers = model.predict([_instance(r) for r in day])
+        answers = model.predict([as_instance(r) for r in day])
         for row, answer in zip(day, answers, strict=True):
             if row["scored"]:
                 scores.append(answer["score"])

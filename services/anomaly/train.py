@@ -21,6 +21,7 @@ from sklearn.metrics import average_precision_score
 
 from kit.artifacts import Artifact, sha256_bytes
 from kit.gate import write_holdout
+from kit.profile import attach_profile
 from kit.training import TrainingRun, add_training_args, check_parity
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
 from services.anomaly.evaluation import holdout_metrics
@@ -32,13 +33,16 @@ from services.anomaly.features import (
     AmountPrior,
 )
 from services.anomaly.forest import ForestScorer
-from services.anomaly.promotion import HOLDOUT_FILE, stream_rows
+from services.anomaly.model import AnomalyModel
+from services.anomaly.promotion import HOLDOUT_FILE, as_instance, stream_rows
 from services.anomaly.replay import replay_features
 from services.anomaly.report import write_report
 from services.anomaly.schema import AnomalyInstance
+from services.anomaly.settings import AnomalySettings
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 ONNX_TOLERANCE = 1e-4
+PROFILE_ROWS = 5000  # test-window transactions in the reference profile
 LIBRARIES = ("scikit-learn", "skl2onnx", "onnxruntime", "numpy", "pandas")
 
 
@@ -211,6 +215,14 @@ def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
                 file=HOLDOUT_FILE, what="the transaction stream in time order; `scored` marks "
                                         "the test window"),
         )
+        # The reference profile: the test window's transactions and their served scores.
+        test_rows = stream_rows(df[w.test], np.ones(int(w.test.sum()), dtype=bool),
+                                cap=int(w.test.sum()))
+        sample = np.unique(np.linspace(0, len(test_rows) - 1, PROFILE_ROWS).astype(int))
+        attach_profile(run, AnomalyModel(AnomalySettings()),
+                       [as_instance(test_rows[i]) for i in sample],
+                       [{"score": round(float(onnx_scores[i]), 4),
+                         "is_anomaly": bool(onnx_scores[i] >= threshold)} for i in sample])
         write_report(run, onnx_scores, df.loc[w.test, "fraud"].to_numpy())
         return run.save()
 

@@ -72,6 +72,21 @@ class CreditModel(ServedModel):
         return [self._answer(inst, p, c) for inst, p, c in
                 zip(instances, probability.tolist(), contributions, strict=True)]
 
+    def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+        """The fields, the derived ratios the model reads (income × 0.6 moves three of them),
+        the probability and the band; `risk_score` and `decision` are left out, being the
+        probability and the band again. About 0.1 ms an instance (measured on a loaded 2-core
+        machine: docs/drift.md)."""
+        out = []
+        for instance, prediction in zip(instances, predictions, strict=True):
+            row = {f.name: instance.get(f.name) for f in self.spec.fields}
+            row.update({r.name: round(ratio_value(instance, r), 6) for r in self.spec.ratios})
+            row["output.probability_of_default"] = prediction["probability_of_default"]
+            row["output.band"] = prediction["band"]
+            out.append(row)
+        return out
+
     def _raw_probability(self, x: np.ndarray) -> np.ndarray:
         outputs = self.session.run(None, {self.input_name: x})
         probabilities = outputs[1]  # [rows, 2] or list of {0: p0, 1: p1} maps

@@ -48,6 +48,13 @@ def read_queries(directory: Path = QUERIES_DIR) -> dict[str, list[str]]:
     return out
 
 
+def in_profile_half(text: str) -> bool:
+    """Which half of the holdout the reference profile takes (another hash than `in_holdout`'s,
+    so the halves split every label alike); the drift tests replay the other half."""
+    digest = hashlib.sha256(b"profile:" + text.strip().lower().encode("utf-8")).digest()
+    return digest[0] % 2 == 0
+
+
 def _digest(rows: list[tuple[str, str]]) -> str:
     h = hashlib.sha256()
     for text, label in rows:

@@ -20,8 +20,15 @@ import numpy as np
 from kit.artifacts import Artifact
 from kit.datafiles import DataError
 from kit.gate import write_holdout
+from kit.profile import attach_profile
 from kit.training import TrainingRun, add_training_args
-from services.intent.data import Dataset, banking77_dataset, shipped_dataset, user_dataset
+from services.intent.data import (
+    Dataset,
+    banking77_dataset,
+    in_profile_half,
+    shipped_dataset,
+    user_dataset,
+)
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.export import (
     ENCODER_ONNX,
@@ -33,8 +40,10 @@ from services.intent.export import (
 )
 from services.intent.features import TfidfFeatures
 from services.intent.head import LinearHead, NearestNeighbours
+from services.intent.model import IntentModel
 from services.intent.report import write_report
 from services.intent.schema import OUT_OF_SCOPE
+from services.intent.settings import IntentSettings
 
 ENCODER_INT8 = "encoder.int8.onnx"
 PARITY_SENTENCES = [
@@ -353,6 +362,12 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
                                                                 strict=True)),
                 what="the holdout texts and their labels"),
         )
+        # The reference profile: half the holdout through the model being saved (the other
+        # half is the drift tests' traffic "like the training data"); vocabulary and
+        # projection fitted on the training texts.
+        attach_profile(run, IntentModel(IntentSettings()),
+                       [{"text": t} for t in holdout.texts if in_profile_half(t)],
+                       fit_instances=[{"text": t} for t in dataset.train.texts])
         write_report(run, curve, predicted, dataset.holdout.labels, label_names)
         return run.save()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,7 @@ from spacy.tokens import Doc, Span
 
 from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
+from kit.profile import fit_text_state, hashed_bag, text_drift_features
 from services.ner import gate, merchants  # noqa: F401  (register the pipeline's own steps)
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
@@ -21,6 +23,14 @@ from services.ner.schema import (
     input_json_schema,
 )
 from services.ner.settings import NerSettings
+
+DRIFT_COMPONENTS = 5  # the hashed bag of words' PCA components in the reference profile
+LABELS = BUILT_IN_LABELS  # the output counts drift watches (not a version's own labels)
+
+
+def _texts(instances: list[Any]) -> list[str]:
+    return [str(i.get("text", "") if isinstance(i, dict) else i) for i in instances]
+
 
 # The artifact's folder that holds the spaCy pipeline (training writes it, serving reads it).
 PIPELINE_DIR = "pipeline"
@@ -80,6 +90,22 @@ class NerModel(ServedModel):
             raise InvalidInput(f"{len(errors)} text(s) longer than {limit} characters",
                                errors=errors)
         return parsed
+
+    def fit_drift(self, instances: list[Any]) -> dict[str, Any]:
+        texts = _texts(instances)
+        return fit_text_state(texts, hashed_bag(texts), DRIFT_COMPONENTS)
+
+    def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+        """Length, unknown-token share and a hashed bag of words' PCA projection (the pipeline
+        has no sentence embedding of its own), then the entities found, in all and per label.
+        About 0.4 ms a sentence (measured on a loaded 2-core machine: docs/drift.md)."""
+        rows = text_drift_features(_texts(instances), self.drift_state, hashed_bag)
+        for row, prediction in zip(rows, predictions, strict=True):
+            labels = Counter(e["label"] for e in prediction["entities"])
+            row["output.entities"] = len(prediction["entities"])
+            row.update({f"output.{label.lower()}": labels[label] for label in LABELS})
+        return rows
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         parsed = self.parse(instances)

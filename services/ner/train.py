@@ -22,16 +22,18 @@ from spacy.util import fix_random_seed, minibatch
 from kit.artifacts import Artifact, sha256_bytes
 from kit.datafiles import DataError
 from kit.gate import write_holdout
+from kit.profile import attach_profile
 from kit.training import TrainingRun, add_training_args
 from services.ner.data import EVAL_SET, FIRE_DEV, LABELS, Sentence, load_eval_set, load_fire
 from services.ner.evaluation import evaluate
 from services.ner.generator import generate
-from services.ner.model import PIPELINE_DIR
+from services.ner.model import PIPELINE_DIR, NerModel
 from services.ner.own_data import new_labels, user_sentences
 from services.ner.patterns import blank_pipeline, ruler_patterns
 from services.ner.promotion import as_row
 from services.ner.report import write_report
 from services.ner.schema import input_json_schema
+from services.ner.settings import NerSettings
 
 LIBRARIES = ("spacy", "numpy", "pydantic")
 # The holdout comes from its own generator stream. The generator is prefix-stable (the first n
@@ -39,6 +41,7 @@ LIBRARIES = ("spacy", "numpy", "pydantic")
 # end would be training data of a version trained on more sentences, and the promotion gate
 # would judge a candidate on rows production had learnt (kit/gate.py).
 HOLDOUT_SEED_OFFSET = 100_000
+PROFILE_SENTENCES = 1000  # training sentences in the reference profile
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ def train(cfg: TrainConfig, model_dir: Path, fire_path: Path | None = FIRE_DEV,
             holdout_file=write_holdout(run.staging, map(as_row, holdout),
                                        what="the generated holdout sentences and their spans"),
         )
+        # The reference profile: training sentences through the pipeline being saved.
+        attach_profile(run, NerModel(NerSettings()),
+                       [{"text": s.text} for s in train_set[:PROFILE_SENTENCES]])
         write_report(run)
         return run.save()
 

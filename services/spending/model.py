@@ -121,6 +121,18 @@ class SpendingModel(ServedModel):
             answers[i] = {**answer, "cached": False}
         return answers
 
+    def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+        """The request's options, an inline history's size and level (its monthly mean, last
+        month, median transaction) and the answer: method, monthly forecast, interval width
+        relative to it. A stored history (`user_id`) adds no history features. About 2 ms per
+        thousand history items, a hundredth of the forecast itself."""
+        return [{**history_features(instance.get("history")),
+                 "horizon_months": instance.get("horizon_months"),
+                 "by_category": bool(instance.get("by_category", False)),
+                 **forecast_features(prediction)}
+                for instance, prediction in zip(instances, predictions, strict=True)]
+
     def _records(self, raw: dict[str, Any], instance: ForecastInstance) -> list[dict[str, Any]]:
         """The history as the caller sent it, or the user's stored transactions by date."""
         if instance.history is not None:
@@ -158,6 +170,29 @@ class SpendingModel(ServedModel):
         if instance.by_category:
             answer["categories"] = {name: _shape(part) for name, part in result.categories.items()}
         return answer
+
+
+def history_features(history: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if not history:
+        return {}
+    by_month: dict[str, float] = {}
+    for item in history:
+        month = str(item.get("month") or str(item.get("date"))[:7])
+        by_month[month] = by_month.get(month, 0.0) + float(item["amount"])
+    months = sorted(by_month)
+    return {"history.points": len(history), "history.months": len(months),
+            "history.monthly_mean": round(sum(by_month.values()) / len(months), 2),
+            "history.last_month": round(by_month[months[-1]], 2),
+            "history.median_amount": float(np.median([float(i["amount"]) for i in history]))}
+
+
+def forecast_features(prediction: dict[str, Any]) -> dict[str, Any]:
+    total = prediction["total"]
+    months = max(len(prediction["forecast"]), 1)
+    return {"output.method": prediction["method"],
+            "output.monthly_yhat": round(total["yhat"] / months, 2),
+            "output.interval_ratio": round((total["upper"] - total["lower"])
+                                           / max(abs(total["yhat"]), 1.0), 4)}
 
 
 def _shape(forecast: MonthlyForecast) -> dict[str, Any]:

@@ -20,15 +20,18 @@ import orjson
 
 from kit import Artifact, ArtifactStore
 from kit.gate import write_holdout
+from kit.profile import attach_profile
 from kit.training import Progress, TrainingRun, add_training_args
 from services.spending import evaluation
 from services.spending.data import M3_PATH, M3Series, SyntheticUser, generate_users, load_m3
 from services.spending.forecaster import ForecastConfig
 from services.spending.history import HistoryLimits, build_history
+from services.spending.model import SpendingModel
 from services.spending.promotion import holdout_row
 from services.spending.prophet_models import prophet_monthly
 from services.spending.report import write_m3_report, write_training_report
 from services.spending.schema import HistoryItem, forecast_input_schema
+from services.spending.settings import SpendingSettings
 
 WEIGHT_GRID = [round(float(w), 2) for w in np.arange(0.0, 1.01, 0.1)]
 SCALE_GRID = [round(float(s), 2) for s in np.arange(0.5, 3.01, 0.1)]
@@ -112,6 +115,10 @@ def holdout_metrics(cases: dict[str, list], fitted: ForecastConfig, width: float
             **{path: table(group, weights[path]) for path, group in cases.items()}}
 
 
+PROFILE_HORIZON = 3
+PROFILE_USERS = 30  # each is one served forecast (a Prophet fit): ~0.3 s apiece
+
+
 def data_hash(users: list[SyntheticUser]) -> str:
     blob = orjson.dumps([[u.user_id, u.transactions] for u in users])
     return hashlib.sha256(blob).hexdigest()
@@ -141,8 +148,18 @@ def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainCon
                                           config) for u in users),
                 what="each household's history up to its held-out months, and their totals"),
         )
+        # The reference profile: each household's request through the model being saved.
+        attach_profile(run, SpendingModel(SpendingSettings()), profile_instances(users))
         write_training_report(run, users, fitted, train_cfg)
         return run.save()
+
+
+def profile_instances(users: list[SyntheticUser], count: int | None = PROFILE_USERS
+                      ) -> list[dict]:
+    """One forecast request per household (the first `count`): its whole history, the next
+    quarter."""
+    return [{"history": u.transactions, "horizon_months": PROFILE_HORIZON}
+            for u in users[:count]]
 
 
 def latest_config(model_dir: Path) -> tuple[ForecastConfig, str]:
