@@ -23,6 +23,8 @@ from kit.metrics import ModelMetrics
 from kit.middleware import RequestContextMiddleware
 from kit.model import ServedModel
 from kit.openapi import ANY_OBJECT, predict_operation
+from kit.outcomes import outcomes_router
+from kit.predlog import PredictionLog
 from kit.registry import open_registry
 from kit.settings import ServiceSettings
 from kit.swap import ModelState
@@ -57,11 +59,13 @@ def create_app(
         app.state.model_state = state
         app.state.pool = pool
         watcher = asyncio.create_task(state.watch())
+        app.state.predlog.start()
         try:
             yield
         finally:
             watcher.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+            await asyncio.to_thread(app.state.predlog.stop)
             await asyncio.to_thread(state.close)
 
     app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -70,6 +74,7 @@ def create_app(
     app.state.settings = settings
     app.state.logger = logger
     app.state.metrics = metrics
+    app.state.predlog = PredictionLog(model_cls, settings, metrics.registry, logger)
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, logger=logger,
@@ -82,6 +87,7 @@ def create_app(
     app.hot_routes = (predict_route, version_route)
     app.include_router(_model_router(name, settings, metrics))
     app.include_router(admin_router(settings))
+    app.include_router(outcomes_router(model_cls))
     for router in routers:
         app.include_router(router)
     return app
@@ -254,9 +260,13 @@ async def _answer(request: Request, model: ServedModel, settings: ServiceSetting
     except Exception:
         counts.labels(name, "error").inc(len(instances))
         raise
-    metrics.predict_duration.labels(name).observe(time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    metrics.predict_duration.labels(name).observe(seconds)
     counts.labels(name, "ok").inc(len(instances))
-    return json_response(
-        {"model_name": name, "model_version": model.version, "predictions": predictions}
-    )
+    body = {"model_name": name, "model_version": model.version, "predictions": predictions}
+    ids = request.app.state.predlog.offer(request.scope, model.version, instances, predictions,
+                                          seconds, shadow)
+    if ids is not None:  # the log's ids, parallel to `predictions` (null: not sampled)
+        body["prediction_ids"] = ids
+    return json_response(body)
 

@@ -26,6 +26,14 @@ class ServedModel:
     inline_max_instances: ClassVar[int] = 0
     # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
     prediction_model: ClassVar[type[BaseModel] | None] = None
+    # The prediction log (kit/predlog.py): instance fields (dotted paths) holding user ids,
+    # hashed with the salt; free-text fields, logged only when <NAME>_LOG_INPUTS allows; the
+    # prediction's field its callers know it by (anomaly: transaction_id), for outcomes.
+    log_user_fields: ClassVar[tuple[str, ...]] = ()
+    log_text_fields: ClassVar[tuple[str, ...]] = ()
+    log_key_field: ClassVar[str | None] = None
+    # What an outcome's `label` is (POST /v1/models/<name>/outcomes validates it).
+    outcome_label: ClassVar[Any] = Any
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -54,6 +62,12 @@ class ServedModel:
             self.predict_shadow([example])
 
     def input_schema(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        """Metric name → value over (logged prediction, outcome label) pairs (kit/quality.py),
+        computed in the background for `finfleet_live_quality`."""
         return {}
 
     @classmethod

@@ -8,9 +8,10 @@ import numpy as np
 
 from kit.artifacts import Artifact
 from kit.model import ServedModel, validate_instances
+from kit.quality import accuracy
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.head import LinearHead
-from services.intent.schema import IntentPrediction, instance_adapter
+from services.intent.schema import IntentLabel, IntentPrediction, instance_adapter
 from services.intent.settings import IntentSettings
 
 ALTERNATIVES = 3
@@ -23,6 +24,12 @@ class IntentModel(ServedModel):
     prediction_model = IntentPrediction
     offload = True
     inline_max_instances = 1  # one query is ~3 ms of ONNX: no thread hop when it is the only call
+    log_text_fields = ("text",)
+    outcome_label = IntentLabel
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return accuracy(pairs, lambda p: p["label"])
 
     def __init__(self, settings: IntentSettings | None = None) -> None:
         super().__init__(settings or IntentSettings())

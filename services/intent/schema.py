@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
@@ -27,6 +27,8 @@ INTENTS: tuple[str, ...] = (
 )
 
 LABELS: tuple[str, ...] = (*INTENTS, OUT_OF_SCOPE)
+# An outcome's label (POST /v1/models/intent/outcomes): the intent the query really was.
+IntentLabel = Literal[LABELS]  # type: ignore[valid-type]
 
 
 def instance_adapter(max_text_length: int) -> TypeAdapter:

@@ -10,10 +10,17 @@ from spacy.tokens import Doc, Span
 
 from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
+from kit.quality import span_f1
 from services.ner import gate, merchants  # noqa: F401  (register the pipeline's own steps)
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
-from services.ner.schema import INSTANCE, NerInstance, NerPrediction, input_json_schema
+from services.ner.schema import (
+    INSTANCE,
+    NerInstance,
+    NerPrediction,
+    SpanLabel,
+    input_json_schema,
+)
 from services.ner.settings import NerSettings
 
 # The artifact's folder that holds the spaCy pipeline (training writes it, serving reads it).
@@ -43,6 +50,13 @@ class NerModel(ServedModel):
     prediction_model = NerPrediction
     offload = True  # about a millisecond per sentence: keep batches off the event loop
     inline_max_instances = 1  # but a lone sentence skips the thread hop
+    log_text_fields = ("text",)
+    outcome_label = list[SpanLabel]
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return span_f1(pairs, lambda p: [(e["start"], e["end"], e["label"]) for e in p["entities"]],
+                       lambda y: [(e["start"], e["end"], e["label"]) for e in y])
 
     def __init__(self, settings: NerSettings) -> None:
         super().__init__(settings)

@@ -38,6 +38,16 @@ class NerPrediction(BaseModel):
     reference_date: date
 
 
+class SpanLabel(BaseModel):
+    """One true entity of a text (an outcome's label is the list of them): offsets, label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    label: Label
+
+
 INSTANCE = TypeAdapter(NerInstance)
 
 
