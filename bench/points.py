@@ -7,7 +7,9 @@ cache key.
 
 Shadow points (`shadow=True`) are credit through a second gateway that copies every request to
 a candidate version (`bench/shadow.py`); each sits right after its twin without shadow, so the
-two are measured side by side in every round.
+two are measured side by side in every round. Log-off points (target `credit-nolog`) are credit
+direct on a second service with its prediction log off; the plain credit service logs every
+request (the default, 100 %), and each log-off point sits right after its log-on twin.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from bench.shadow import SHADOW_GATEWAY
 from kit.catalog import ServiceRow, load_catalog, value_at, with_value_at
 
 VARY = "__N__"
+LOG_MODEL = "credit"
+NOLOG_SERVICE = "credit-nolog"  # the same model with CREDIT_LOG_SAMPLE_RATE=0
 _VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
 
 
@@ -79,7 +83,13 @@ class Point:
     shadow: bool = False  # through the gateway that shadows every request to the candidate
 
     @property
+    def log_off(self) -> bool:
+        return self.target == NOLOG_SERVICE
+
+    @property
     def key(self) -> str:
+        if self.log_off:
+            return f"{self.route} (log off) c{self.connections} b{self.instances}"
         gateway = "gateway+shadow" if self.shadow else "gateway"
         via = f" via {gateway} ({self.cache})" if self.cache else ""
         return f"{self.route}{via} c{self.connections} b{self.instances}"
@@ -142,16 +152,25 @@ def shadow_twin(point: Point) -> Point:
     return replace(point, target=SHADOW_GATEWAY, shadow=True)
 
 
+def log_twin(point: Point) -> Point:
+    """The same direct point on the service whose prediction log is off."""
+    return replace(point, target=NOLOG_SERVICE)
+
+
 def baseline(point: Point) -> Point:
-    """A shadow point's twin without shadow (a plain point is its own)."""
+    """A shadow point's twin without shadow, a log-off point's twin with the log on (a plain
+    point is its own)."""
+    if point.log_off:
+        return replace(point, target=point.route)
     return replace(point, target="gateway", shadow=False) if point.shadow else point
 
 
 def select(points: list[Point], text: str) -> list[Point]:
-    """The points whose key contains `text`, and the twin without shadow of each shadow point
-    chosen (the shadow table compares the two), in the plan's order."""
+    """The points whose key contains `text`, and the twin of each shadow or log point chosen
+    (their tables compare the two), in the plan's order."""
     chosen = {p for p in points if text in p.key}
     chosen |= {baseline(p) for p in chosen}
+    chosen |= {log_twin(p) for p in chosen if log_twin(p) in points}
     return [p for p in points if p in chosen]
 
 
@@ -164,7 +183,11 @@ def plan(quick: bool) -> list[Point]:
     for name, entry in SERVICES.items():
         path = f"/v1/models/{entry.name}:predict"
         batches = BATCHES if (name == "credit" or not quick) else (1,)
-        points += [Point(name, name, path, c, b) for c in conns for b in batches]
+        for c in conns:
+            for b in batches:
+                points.append(Point(name, name, path, c, b))
+                if name == LOG_MODEL and b == 1:
+                    points.append(log_twin(points[-1]))
         if name == "credit":
             points += [Point("mlserver", "mlserver", "/v2/models/credit/infer", c, b)
                        for c in conns for b in batches]

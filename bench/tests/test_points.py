@@ -3,6 +3,7 @@ from dataclasses import replace
 
 from bench.points import (
     FANOUT_ROUTES,
+    NOLOG_SERVICE,
     SERVICES,
     VARY,
     Point,
@@ -107,3 +108,17 @@ def test_only_shadow_keeps_the_twins_without_shadow_in_plan_order():
     credit = select(full, "credit")
     assert credit == [p for p in full if "credit" in p.key] and any(p.shadow for p in credit)
     assert select(full, "c64") == [p for p in full if "c64" in p.key]
+
+
+def test_log_off_points_sit_right_after_their_logging_twin_and_come_with_it():
+    full = plan(False)
+    keys = [p.key for p in full]
+    for c in (1, 16, 64):
+        on = keys.index(f"credit c{c} b1")
+        assert keys[on + 1] == f"credit (log off) c{c} b1"
+        assert full[on + 1].target == NOLOG_SERVICE and full[on + 1].needs == ("credit",)
+    assert "credit (log off) c1 b32" not in keys  # the goal is one instance at one connection
+    assert [p.key for p in select(full, "credit c1 b1")] == ["credit c1 b1",
+                                                             "credit (log off) c1 b1"]
+    assert [p.key for p in select(full, "log off) c1 ")] == ["credit c1 b1",
+                                                             "credit (log off) c1 b1"]

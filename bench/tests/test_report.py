@@ -1,4 +1,11 @@
-from bench.report import gateway_ratios, peer_ratios, render_markdown, shadow_rows, summarize
+from bench.report import (
+    gateway_ratios,
+    log_rows,
+    peer_ratios,
+    render_markdown,
+    shadow_rows,
+    summarize,
+)
 
 
 def run(rps, p50, p99, non_2xx=0):
@@ -161,3 +168,23 @@ def test_cpu_per_request_splits_the_gateway_from_the_service_behind_it():
     text = render_markdown(results([plain, shadowed]))
     assert "| miss | 1 | 0.300 | 0.400 | 0.500 | 1.000 | 0.800 | 1.400 |" in text
     assert "Where the time goes" not in render_markdown(results(SHADOW_POINTS))
+
+
+def test_log_rows_pair_each_log_off_point_with_its_logging_twin_and_judge_the_goal():
+    on = point("credit", "", 1, 1, [run(1000, 0.95, 2)])
+    off = {**point("credit", "", 1, 1, [run(1080, 0.90, 2)], target="credit-nolog"),
+           "key": "credit (log off) c1 b1", "log_off": True}
+    slow = point("credit", "", 16, 1, [run(2000, 7, 20)])
+    slow_off = {**point("credit", "", 16, 1, [run(4000, 4, 9)], target="credit-nolog"),
+                "key": "credit (log off) c16 b1", "log_off": True}
+    rows = log_rows([on, off, slow, slow_off])
+    assert [(r["connections"], r["on_rps"], r["off_rps"], r["added_p50_ms"]) for r in rows] == [
+        (1, 1000, 1080, 0.05), (16, 2000, 4000, 3)]
+    assert rows[0]["verdict"] == "PASS"  # 0.926× and +0.05 ms
+    assert rows[1]["verdict"] == "" and rows[1]["rps_ratio"] == 0.5  # no goal at 16
+    worse = {**off, "median": summarize([run(1200, 0.90, 2)])}
+    assert log_rows([on, worse])[0]["verdict"] == "FAIL"  # 0.83×
+    # the log-off point never stands in for credit direct in the other tables
+    assert gateway_ratios([on, off]) == gateway_ratios([on])
+    markdown = render_markdown({**results([on, off]), "predlog": {"written": 5, "dropped": 0}})
+    assert "## The prediction log at 100 %" in markdown and "5 written, 0 dropped" in markdown
