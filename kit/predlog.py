@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import itertools
 import logging
 import os
 import random
@@ -87,6 +88,10 @@ class PredictionLog:
         self._failing = False
         self._quality_due = 0.0
         self._quality_labels: set[tuple[str, ...]] = set()
+        # Prediction ids: a random prefix per process (replicas and restarts never collide)
+        # and a counter, so an id costs the request no system call.
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
 
     # -- the request side -------------------------------------------------------------------
 
@@ -100,7 +105,7 @@ class PredictionLog:
         if self.rate < 1 and random.random() >= self.rate:
             self.metrics.records.labels(self.name, "sampled_out").inc(n)
             return [None] * n
-        base = os.urandom(10).hex()
+        base = f"{self._prefix}{next(self._counter):x}"
         ids: list[str | None] = [base] if n == 1 else [f"{base}-{i}" for i in range(n)]
         if len(self.queue) >= self.max_queue:
             self.metrics.records.labels(self.name, "dropped").inc(n)
@@ -189,7 +194,8 @@ class PredictionLog:
     def redacted(self, instance: Any) -> tuple[Any, str | None]:
         """The instance as logged (user ids hashed, text summarised unless allowed) and the
         first user id's hash."""
-        if not isinstance(instance, dict):
+        if not isinstance(instance, dict) or not (
+                self.model_cls.log_user_fields or self.model_cls.log_text_fields):
             return instance, None
         logged = dict(instance)
         user = None

@@ -59,7 +59,8 @@ def schema(d: Dialect) -> list[str]:
             latency_ms {d.float_type})""",
         "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
         "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
-        "CREATE INDEX IF NOT EXISTS predictions_key ON predictions (model, key)",
+        "CREATE INDEX IF NOT EXISTS predictions_key ON predictions (model, key) "
+        "WHERE key IS NOT NULL",
         f"""CREATE TABLE IF NOT EXISTS outcomes (
             prediction_id TEXT PRIMARY KEY, model TEXT NOT NULL, label {d.json_type} NOT NULL,
             ts {d.float_type} NOT NULL, source TEXT NOT NULL)""",
