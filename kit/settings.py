@@ -77,7 +77,8 @@ class ServiceSettings(HttpSettings):
                                    description="Share of requests logged (0: the log is off)")
     log_queue_size: int = Field(10_000, gt=0, description="Requests queued for the log writer; "
                                                           "past it records are dropped, counted")
-    log_flush_seconds: float = Field(0.25, gt=0, description="How often the log writer drains")
+    log_flush_seconds: float = Field(
+        1.0, gt=0, description="How often the log writer drains (one transaction a drain)")
     log_max_bytes: int = Field(64 << 20, gt=0,
                                description="Size at which an embedded log file is rotated")
     log_keep_files: int = Field(4, ge=0, description="Rotated embedded log files kept")
