@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.responses import Response
@@ -62,9 +63,15 @@ def validated_labels(model_cls: type[ServedModel], body: Outcomes) -> list[Any]:
     labels, errors = [], []
     for i, item in enumerate(body.outcomes):
         try:
-            labels.append(adapter.dump_python(adapter.validate_python(item.label), mode="json"))
+            label = adapter.dump_python(adapter.validate_python(item.label), mode="json")
+            orjson.dumps(label)  # what the store writes: integers past 64 bits are refused
         except ValidationError as exc:
             errors.extend(pydantic_errors(exc, prefix=f"outcomes[{i}].label"))
+        except orjson.JSONEncodeError as exc:
+            errors.append({"field": f"outcomes[{i}].label", "message": str(exc),
+                           "type": "unstorable"})
+        else:
+            labels.append(label)
     if errors:
         raise InvalidInput(f"{len(errors)} invalid label(s)", errors=errors)
     return labels

@@ -146,6 +146,13 @@ async def test_a_bad_outcome_is_a_422_naming_the_item(tmp_path):
         both = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
             {"prediction_id": "a", "request_id": "r", "label": True}]})
         empty = await client.post("/v1/models/scorer/outcomes", json={"outcomes": []})
+        Scorer.outcome_label = Any
+        try:
+            huge = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+                {"prediction_id": "a", "label": {"n": 2 ** 70}}]})
+        finally:
+            Scorer.outcome_label = bool
+    assert huge.status_code == 422 and huge.json()["errors"][0]["type"] == "unstorable"
     assert bad_label.status_code == 422
     assert bad_label.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in bad_label.json()["errors"]] == ["outcomes[1].label"]

@@ -43,8 +43,8 @@ class SpanLabel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    start: int = Field(ge=0, le=1_000_000)
+    end: int = Field(ge=0, le=1_000_000)
     label: Label
 
 
