@@ -161,6 +161,14 @@ class Answer:
     def prediction(self) -> Any:
         return self.predictions[0]
 
+    @property
+    def prediction_ids(self) -> list[str | None]:
+        """The prediction log's ids, parallel to `predictions`, for `outcomes` (None: not
+        logged, e.g. answered from the gateway's cache); empty when the log is off."""
+        if "prediction_id" in self.raw:
+            return [self.raw["prediction_id"]]
+        return list(self.raw.get("prediction_ids") or [])
+
 
 def _declared_class_name(model_file: Path) -> str | None:
     """The name `prediction_model = X` assigns in a service's model.py (read, not imported: the
@@ -268,6 +276,13 @@ class Client(_Base):
         """One instance (a dict) or a batch (a list) through `POST /v1/<model>`."""
         return _answer(model, self._request("POST", f"/v1/{model}", json=instances))
 
+    def outcomes(self, model: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        """`POST /v1/models/<model>/outcomes`: labels for earlier predictions, each
+        `{"prediction_id" or "request_id", "label"}`; one result per item (stored / unknown).
+        Safe to retry: a second label for a prediction replaces the first."""
+        return self._request("POST", f"/v1/models/{model}/outcomes",
+                             json={"outcomes": outcomes}).json()
+
     def models(self) -> list[dict[str, Any]]:
         """`GET /v1/models`: each model's version, readiness, circuit and traffic policy."""
         return self._request("GET", "/v1/models").json()["models"]
@@ -311,6 +326,10 @@ class AsyncClient(_Base):
     async def predict(self, model: str,
                       instances: dict[str, Any] | list[dict[str, Any]]) -> Answer:
         return _answer(model, await self._request("POST", f"/v1/{model}", json=instances))
+
+    async def outcomes(self, model: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        return (await self._request("POST", f"/v1/models/{model}/outcomes",
+                                    json={"outcomes": outcomes})).json()
 
     async def models(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/v1/models")).json()["models"]

@@ -13,7 +13,8 @@ from services.ner.model import NerModel
 from services.spending.model import SpendingModel
 
 CASES = [
-    (CreditModel, [({"probability_of_default": 0.9}, True), ({"probability_of_default": 0.2}, False),
+    (CreditModel, [({"probability_of_default": 0.9}, True),
+                   ({"probability_of_default": 0.2}, False),
                    ({"probability_of_default": 0.4}, True)],
      {"auc": 1.0, "average_precision": 1.0}, "maybe"),
     (AnomalyModel, [({"score": 0.7}, "fraud"), ({"score": 0.8}, "genuine"),
