@@ -115,10 +115,13 @@ class PredictionLog:
         key_field = self.model_cls.log_key_field
         keys = ([p.get(key_field) if isinstance(p, dict) else None for p in predictions]
                 if key_field else None)
-        self.queue.append((
-            ids, time.time(), version, scope.get("state", {}).get("request_id"),
-            self.served_by(scope, shadow), [_dumps(i) for i in instances],
-            [_dumps(p) for p in predictions], keys, seconds))
+        try:
+            inputs, outputs = [_dumps(i) for i in instances], [_dumps(p) for p in predictions]
+        except TypeError:  # not JSON (a model's bug the answer would meet too): never the log's
+            self.metrics.records.labels(self.name, "failed").inc(n)
+            return ids
+        self.queue.append((ids, time.time(), version, scope.get("state", {}).get("request_id"),
+                           self.served_by(scope, shadow), inputs, outputs, keys, seconds))
         return ids
 
     # -- the background side ----------------------------------------------------------------
