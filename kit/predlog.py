@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ class PredictionLog:
     # -- the request side -------------------------------------------------------------------
 
     def offer(self, scope: dict, version: str, instances: list[Any], predictions: list[Any],
-              seconds: float, shadow: bool) -> list[str | None] | None:
+              seconds: float, shadow: bool) -> Sequence[str | None] | None:
         """The prediction ids for the answer (None entries: not sampled; None: the log is
         off), after queueing the request's record."""
         if self.rate <= 0:
@@ -108,15 +109,18 @@ class PredictionLog:
             self.metrics.records.labels(self.name, "sampled_out").inc(n)
             return [None] * n
         base = f"{self._prefix}{next(self._counter):08x}"
-        ids: list[str | None] = [base] if n == 1 else [f"{base}-{i}" for i in range(n)]
+        # Tuples of strings and bytes only: the garbage collector untracks them, so a second
+        # of queued records is never walked by it (orjson writes a tuple as a JSON array).
+        ids: tuple[str, ...] = (base,) if n == 1 else tuple(f"{base}-{i}" for i in range(n))
         if len(self.queue) >= self.max_queue:
             self.metrics.records.labels(self.name, "dropped").inc(n)
             return ids
         key_field = self.model_cls.log_key_field
-        keys = ([p.get(key_field) if isinstance(p, dict) else None for p in predictions]
+        keys = (tuple(p.get(key_field) if isinstance(p, dict) else None for p in predictions)
                 if key_field else None)
         try:
-            inputs, outputs = [_dumps(i) for i in instances], [_dumps(p) for p in predictions]
+            inputs = tuple(_dumps(i) for i in instances)
+            outputs = tuple(_dumps(p) for p in predictions)
         except TypeError:  # not JSON (a model's bug the answer would meet too): never the log's
             self.metrics.records.labels(self.name, "failed").inc(n)
             return ids
