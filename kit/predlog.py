@@ -144,6 +144,10 @@ class PredictionLog:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
+        left = sum(len(record[0]) for record in self.queue)
+        if left:  # the backend refused the last drain: what it could not take is lost, counted
+            self.queue.clear()
+            self.metrics.records.labels(self.name, "failed").inc(left)
         self.store.close()
 
     def _run(self) -> None:
@@ -168,7 +172,7 @@ class PredictionLog:
                     self.logger.warning("prediction log write failed; records are dropped "
                                         "until it recovers", extra={"error": str(exc)})
                 self._failing = True
-                continue
+                break  # one try a drain (an unreachable server costs a connect timeout)
             if self._failing:
                 self.logger.warning("prediction log writes resumed")
                 self._failing = False
