@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench import mlserver, shadow
-from bench.points import BEFORE, SERVICES
+from bench.points import BEFORE, NOLOG_SERVICE, SERVICES
 from kit.artifacts import ArtifactStore
 from kit.procs import (
     Proc,
@@ -92,7 +92,9 @@ class Fleet:
                 continue
             finally:
                 self.setup_s += time.monotonic() - began
-            self.servers[name] = start_service(name, self.model_dir, self.logs, wait=False)
+            log_dir = {f"{entry.env_prefix}LOG_DIR": str(self.work / "predictions")}
+            self.servers[name] = start_service(name, self.model_dir, self.logs, wait=False,
+                                               env=log_dir)
             started.append(name)
         for name in started:
             self._wait(name, "/health/ready")
@@ -177,6 +179,20 @@ class Fleet:
         commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()
         self.versions[BEFORE] = f"{self.versions.get('credit')} on {commit or checkout}"
+
+    def start_nolog(self, name: str) -> None:
+        """A second `name` service on the same models with its prediction log off, for the
+        log-off twins (the plain service logs every request)."""
+        if name not in self.servers:
+            self.skip(NOLOG_SERVICE, f"the {name} service is not running")
+            return
+        prefix, port = SERVICES[name].env_prefix, free_port()
+        self.servers[NOLOG_SERVICE] = start_python(
+            NOLOG_SERVICE, [SERVICES[name].module], self.logs, port=port, wait=False,
+            env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
+                 f"{prefix}MODEL_DIR": str(self.model_dir), f"{prefix}LOG_SAMPLE_RATE": "0"})
+        self._wait(NOLOG_SERVICE, "/health/ready")
+        self.versions[NOLOG_SERVICE] = self.versions.get(name, "")
 
     def start_mlserver(self) -> None:
         if "credit" not in self.servers:

@@ -7,7 +7,9 @@ cache key.
 
 Shadow points (`shadow=True`) are credit through a second gateway that copies every request to
 a candidate version (`bench/shadow.py`); each sits right after its twin without shadow, so the
-two are measured side by side in every round.
+two are measured side by side in every round. Log-off points (target `credit-nolog`) are credit
+direct on a second service with its prediction log off; the plain credit service logs every
+request (the default, 100 %), and each log-off point sits right after its log-on twin.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from kit.v2 import json_request
 
 VARY = "__N__"
 BEFORE = "credit@before"  # the other checkout's credit service (`--before`)
+LOG_MODEL = "credit"
+NOLOG_SERVICE = "credit-nolog"  # the same model with CREDIT_LOG_SAMPLE_RATE=0
 _VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
 
 
@@ -84,7 +88,13 @@ class Point:
     variant: str = ""
 
     @property
+    def log_off(self) -> bool:
+        return self.target == NOLOG_SERVICE
+
+    @property
     def key(self) -> str:
+        if self.log_off:
+            return f"{self.route} (log off) c{self.connections} b{self.instances}"
         gateway = "gateway+shadow" if self.shadow else "gateway"
         via = f" via {gateway} ({self.cache})" if self.cache else ""
         variant = f" {self.variant}" if self.variant else ""
@@ -151,18 +161,27 @@ def shadow_twin(point: Point) -> Point:
     return replace(point, target=SHADOW_GATEWAY, shadow=True)
 
 
+def log_twin(point: Point) -> Point:
+    """The same direct point on the service whose prediction log is off."""
+    return replace(point, target=NOLOG_SERVICE)
+
+
 def baseline(point: Point) -> Point:
-    """A shadow point's twin without shadow (a plain point is its own)."""
+    """A shadow point's twin without shadow, a log-off point's twin with the log on (a plain
+    point is its own)."""
+    if point.log_off:
+        return replace(point, target=point.route)
     return replace(point, target="gateway", shadow=False) if point.shadow else point
 
 
 def select(points: list[Point], text: str) -> list[Point]:
     """The points whose key contains `text` (or one of its comma-separated parts), and the
-    twin without shadow of each shadow point chosen (the shadow table compares the two), in
-    the plan's order."""
+    twin of each shadow or log point chosen (their tables compare the two), in the plan's
+    order."""
     parts = [part for part in text.split(",") if part]
     chosen = {p for p in points if any(part in p.key for part in parts)}
     chosen |= {baseline(p) for p in chosen}
+    chosen |= {log_twin(p) for p in chosen if log_twin(p) in points}
     return [p for p in points if p in chosen]
 
 
@@ -178,6 +197,8 @@ def plan(quick: bool, before: bool = False) -> list[Point]:
         batches = BATCHES if (name == "credit" or not quick) else (1,)
         for c, b in ((c, b) for c in conns for b in batches):
             points.append(Point(name, name, path, c, b))
+            if name == LOG_MODEL and b == 1:
+                points.append(log_twin(points[-1]))
             if name == "credit":
                 if before:
                     points.append(Point(BEFORE, name, path, c, b, variant="before"))

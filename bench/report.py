@@ -12,6 +12,10 @@ SHADOW_OUTCOMES = ("sent", "dropped", "failed")
 # this many ms, and req/s at 16 connections keeps at least this share.
 SHADOW_P50_GOAL_MS = 0.2
 SHADOW_RPS_GOAL = 0.85
+# The prediction log's goals: logging every request (100 %) costs at most this share
+# of credit's req/s and this many ms of its p50, at one connection.
+LOG_RPS_GOAL = 0.90
+LOG_P50_GOAL_MS = 0.1
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -34,7 +38,8 @@ def usable(point: dict) -> bool:
 
 def _index(points: list[dict], shadow: bool = False, variant: str = "") -> dict[tuple, dict]:
     return {(p["route"], p["cache"], p["connections"], p["instances"]): p for p in points
-            if usable(p) and bool(p.get("shadow")) == shadow and p.get("variant", "") == variant}
+            if usable(p) and bool(p.get("shadow")) == shadow and p.get("variant", "") == variant
+            and not p.get("log_off")}
 
 
 def protocol_rows(points: list[dict]) -> list[dict[str, Any]]:
@@ -146,6 +151,36 @@ def shadow_rows(points: list[dict]) -> list[dict[str, Any]]:
             if both:
                 exact = row["with_rps"] / row["without_rps"]
                 row["verdict"] = "PASS" if exact >= SHADOW_RPS_GOAL else "FAIL"
+        rows.append(row)
+    return rows
+
+
+def log_rows(points: list[dict]) -> list[dict[str, Any]]:
+    """Each log-off point beside its twin with the log on (every request logged): req/s and p50
+    on both sides, on/off req/s, the p50 added, and at one connection the goal's verdict."""
+    plain = _index(points)
+    rows = []
+    for p in points:
+        if not p.get("log_off") or not p.get("median"):
+            continue
+        on, off = plain.get((p["route"], "", p["connections"], p["instances"])), (
+            p if usable(p) else None)
+        row: dict[str, Any] = {"route": p["route"], "connections": p["connections"],
+                               "instances": p["instances"]}
+        for side, point in (("off", off), ("on", on)):
+            row[f"{side}_rps"] = point["median"]["requests_per_s"] if point else None
+            row[f"{side}_p50_ms"] = point["median"]["p50_ms"] if point else None
+            row[f"{side}_cpu_ms"] = cpu_per_request(point)[0] if point else None
+        both = on is not None and off is not None
+        row["rps_ratio"] = _ratio(row["on_rps"], row["off_rps"])
+        row["added_p50_ms"] = round(row["on_p50_ms"] - row["off_p50_ms"], 3) if both else None
+        row["goal"], row["verdict"] = "", ""
+        if p["connections"] == 1:
+            row["goal"] = f"req/s ≥ {LOG_RPS_GOAL:g}×, p50 +≤ {LOG_P50_GOAL_MS:g} ms"
+            if both:
+                passed = (row["on_rps"] / row["off_rps"] >= LOG_RPS_GOAL
+                          and row["added_p50_ms"] <= LOG_P50_GOAL_MS)
+                row["verdict"] = "PASS" if passed else "FAIL"
         rows.append(row)
     return rows
 
@@ -275,6 +310,30 @@ def render_markdown(results: dict[str, Any]) -> str:
                   _fmt(_sum(r["without_gateway_cpu_ms"], r["without_service_cpu_ms"]), 3),
                   _fmt(_sum(r["with_gateway_cpu_ms"], r["with_service_cpu_ms"]), 3)]
                  for r in shadows])
+    logs = log_rows(results["points"])
+    if logs:
+        counts = results.get("predlog") or {}
+        written = ", ".join(f"{v:,} {k}" for k, v in counts.items()) or "not read"
+        out += ["## The prediction log at 100 %", "",
+                "Credit direct with its prediction log on (the default: every request sampled, "
+                "queued, and written in the background to the embedded SQLite files) beside a "
+                "second credit service on the same model with `CREDIT_LOG_SAMPLE_RATE=0`. Each "
+                "log-off point ran right after its log-on twin in every round. Records of the "
+                f"log-on service at the end (`finfleet_predlog_records_total`): {written}. "
+                f"Goals: at one connection req/s stays at {LOG_RPS_GOAL:g}× or more "
+                f"and the p50 grows by at most {LOG_P50_GOAL_MS:g} ms; a FAIL is reported, it "
+                "does not fail the run. CPU ms/req: the service's own CPU time (its writer "
+                "thread included) over the requests wrk counted, steadier than wall time on "
+                "shared cores.", ""]
+        out += _table(
+            ["route", "connections", "instances", "log off req/s", "log on req/s", "on/off",
+             "log off p50 ms", "log on p50 ms", "added p50 ms", "log off CPU ms/req",
+             "log on CPU ms/req", "goal", "verdict"],
+            [[r["route"], r["connections"], r["instances"], r["off_rps"], r["on_rps"],
+              _fmt(r["rps_ratio"], 2), _fmt(r["off_p50_ms"], 3), _fmt(r["on_p50_ms"], 3),
+              _fmt(r["added_p50_ms"], 3), _fmt(r["off_cpu_ms"], 3), _fmt(r["on_cpu_ms"], 3),
+              r["goal"] or "–",
+              f"**{r['verdict']}**" if r["verdict"] else "–"] for r in logs])
     measured = [p for p in results["points"] if p.get("median")]
     out += ["## Every point", ""]
     out += _table(

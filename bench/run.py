@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import shlex
 import signal
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import orjson
 from bench import report, shadow
 from bench.fleet import Fleet
 from bench.machine import load_average, machine_info
-from bench.points import SERVICES, VARY, Point, body_for, plan, select
+from bench.points import LOG_MODEL, SERVICES, VARY, Point, body_for, plan, select
 from bench.wrk import WrkError, run_wrk, wrk_binary
 from kit.procs import post_json
 from kit.settings import REPO_ROOT
@@ -191,6 +193,8 @@ def run(args: argparse.Namespace) -> dict:
             fleet.start_shadow()
         if args.before is not None:
             fleet.start_before(args.before)
+        if any(p.log_off for p in points):
+            fleet.start_nolog(LOG_MODEL)
         if any(p.target == "mlserver" for p in points) and not args.no_peer:
             fleet.start_mlserver()
         ready = runnable_points(points, fleet)
@@ -200,6 +204,7 @@ def run(args: argparse.Namespace) -> dict:
               f"(about {estimate / 60:.1f} min)", flush=True)
         runs = measure(ready, args.seconds, args.repeats, fleet, deadline + fleet.setup_s)
         after = fleet.rss_mb()
+        logged = predlog_counts(fleet, LOG_MODEL) if any(p.log_off for p, _, _ in ready) else {}
     finally:
         fleet.stop()
     machine["load_average_end"] = load_average()
@@ -216,11 +221,30 @@ def run(args: argparse.Namespace) -> dict:
                            "rss_after_mb": after.get(name)} for name in idle},
         "points": [{"key": p.key, "target": p.target, "route": p.route, "path": p.path,
                     "connections": p.connections, "instances": p.instances, "cache": p.cache,
-                    "shadow": p.shadow, "variant": p.variant, "runs": runs[p.key],
+                    "shadow": p.shadow, "variant": p.variant, "log_off": p.log_off,
+                    "runs": runs[p.key],
                     "median": report.summarize(runs[p.key])}
                    for p, _, _ in ready if runs.get(p.key)],
         "skipped": fleet.skipped,
+        "predlog": logged,
     }
+
+
+def predlog_counts(fleet: Fleet, name: str) -> dict[str, int]:
+    """`finfleet_predlog_records_total` by outcome of the service whose log was on, after
+    its writer drained (so the report says whether every record was written or some dropped)."""
+    server = fleet.servers.get(name)
+    if server is None:
+        return {}
+    time.sleep(1.0)  # one flush interval and then some
+    pattern = re.compile(r'^finfleet_predlog_records_total\{[^}]*outcome="(\w+)"[^}]*\} (\S+)$')
+    try:
+        with urllib.request.urlopen(server.url + "/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    return {m.group(1): int(float(m.group(2))) for line in text.splitlines()
+            if (m := pattern.match(line))}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -171,6 +171,14 @@ class Answer:
     def prediction(self) -> Any:
         return self.predictions[0]
 
+    @property
+    def prediction_ids(self) -> list[str | None]:
+        """The prediction log's ids, parallel to `predictions`, for `outcomes` (None: not
+        logged, e.g. answered from the gateway's cache); empty when the log is off."""
+        if "prediction_id" in self.raw:
+            return [self.raw["prediction_id"]]
+        return list(self.raw.get("prediction_ids") or [])
+
 
 @dataclass(frozen=True)
 class FanoutAnswer:
@@ -328,6 +336,13 @@ class Client(_Base):
         path = fanout_path(route)
         return _fanout_answer(path, self._request("POST", path, json=body))
 
+    def outcomes(self, model: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        """`POST /v1/models/<model>/outcomes`: labels for earlier predictions, each
+        `{"prediction_id" or "request_id", "label"}`; one result per item (stored / unknown).
+        Safe to retry: a second label for a prediction replaces the first."""
+        return self._request("POST", f"/v1/models/{model}/outcomes",
+                             json={"outcomes": outcomes}).json()
+
     def models(self) -> list[dict[str, Any]]:
         """`GET /v1/models`: each model's version, readiness, circuit and traffic policy."""
         return self._request("GET", "/v1/models").json()["models"]
@@ -375,6 +390,10 @@ class AsyncClient(_Base):
     async def fanout(self, route: str, body: dict[str, Any]) -> FanoutAnswer:
         path = fanout_path(route)
         return _fanout_answer(path, await self._request("POST", path, json=body))
+
+    async def outcomes(self, model: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        return (await self._request("POST", f"/v1/models/{model}/outcomes",
+                                    json={"outcomes": outcomes})).json()
 
     async def models(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/v1/models")).json()["models"]

@@ -35,6 +35,9 @@ class Prediction:
     model_name: str
     model_version: str
     predictions: list[Any]
+    # The service's prediction-log ids, parallel to `predictions`: None where the answer came
+    # from the cache (it never reached a service, so nothing was logged) or was not sampled.
+    prediction_ids: list[str | None] | None = None
 
 
 class CachedPredictor:
@@ -61,10 +64,11 @@ class CachedPredictor:
         name = upstream.name
         ttl = self.settings.cache_ttl_for(name)
         if ttl <= 0:
-            answer = await self._call(upstream, instances, list(range(len(instances))), request_id)
-            return Prediction(name, answer[0], answer[1])
+            version, predictions, ids = await self._call(
+                upstream, instances, list(range(len(instances))), request_id)
+            return Prediction(name, version, predictions, ids)
         keys = [instance_key(name, version or "?", instance) for instance in instances]
-        results: list[tuple[str, Any] | None] = [None] * len(instances)
+        results: list[tuple[str, Any, str | None] | None] = [None] * len(instances)
         if use_cache and version is not None:
             await self._lookup(name, version, keys, results)
         elif not use_cache:
@@ -75,7 +79,7 @@ class CachedPredictor:
         return await self._consistent(upstream, instances, results, request_id)
 
     async def _lookup(self, name: str, version: str, keys: list[str],
-                      results: list[tuple[str, Any] | None]) -> None:
+                      results: list[tuple[str, Any, str | None] | None]) -> None:
         try:
             cached = await self.cache.get_many(keys)
         except CacheUnavailable:
@@ -84,7 +88,7 @@ class CachedPredictor:
         hits = 0
         for i, value in enumerate(cached):
             if value is not None:
-                results[i] = (version, value)
+                results[i] = (version, value, None)
                 hits += 1
         if hits:
             self.metrics.cache.labels(name, "hit").inc(hits)
@@ -124,9 +128,9 @@ class CachedPredictor:
                 retry.append(i)  # the request leading this call left before its answer
         if retry:
             batch = [instances[i] for i in retry]
-            version, predictions = await self._call(upstream, batch, retry, request_id)
-            for i, prediction in zip(retry, predictions, strict=True):
-                results[i] = (version, prediction)
+            version, predictions, ids = await self._call(upstream, batch, retry, request_id)
+            for i, prediction, pid in zip(retry, predictions, ids, strict=True):
+                results[i] = (version, prediction, pid)
             await self._store(upstream.name, version, batch, predictions, ttl)
 
     async def _lead(self, upstream: Upstream, instances: list[Any], keys: list[str],
@@ -138,7 +142,8 @@ class CachedPredictor:
         try:
             batch = [instances[i] for i in led]
             try:
-                version, predictions = await self._call(upstream, batch, None, request_id)
+                version, predictions, ids = await self._call(upstream, batch, None,
+                                                             request_id)
             except asyncio.CancelledError:
                 for future in futures:
                     future.cancel()
@@ -148,9 +153,9 @@ class CachedPredictor:
                     if not future.done():
                         future.set_exception(exc)
                 return  # each caller raises it from its future
-            for future, prediction in zip(futures, predictions, strict=True):
+            for future, prediction, pid in zip(futures, predictions, ids, strict=True):
                 if not future.done():
-                    future.set_result((version, prediction))
+                    future.set_result((version, prediction, pid))
             await self._store(upstream.name, version, batch, predictions, ttl)
         finally:
             for i, future in zip(led, futures, strict=True):
@@ -168,8 +173,9 @@ class CachedPredictor:
 
     async def _call(self, upstream: Upstream, batch: list[Any], positions: list[int] | None,
                     request_id: str | None, want_version: str | None = None
-                    ) -> tuple[str, list[Any]]:
-        """One upstream predict; learns the version; 4xx field names follow `positions`."""
+                    ) -> tuple[str, list[Any], list[str | None]]:
+        """One upstream predict: version, predictions, their log ids; learns the version; 4xx
+        field names follow `positions`."""
         try:
             answer = await upstream.predict(batch, request_id, want_version=want_version)
         except UpstreamRejected as exc:
@@ -183,7 +189,10 @@ class CachedPredictor:
         version = str(answer.get("model_version") or "unknown")
         if upstream.role == PRODUCTION:
             self.versions.learn(upstream.name, version)
-        return version, predictions
+        ids = answer.get("prediction_ids")
+        if not isinstance(ids, list) or len(ids) != len(batch):
+            ids = [None] * len(batch)
+        return version, predictions, ids
 
     async def _consistent(self, upstream: Upstream, instances: list[Any], results: list,
                           request_id: str | None) -> Prediction:
@@ -191,11 +200,11 @@ class CachedPredictor:
         current one are fetched again; if replicas still disagree (mid-release), the whole
         request is asked once more, so its answer is one version's, old or new — and, where the
         registry orders versions, a whole answer of an older release is asked for once more."""
-        if len({version for version, _ in results}) > 1:
+        if len({version for version, *_ in results}) > 1:
             current = self.versions.get(upstream.name)
-            stale = [i for i, (version, _) in enumerate(results) if version != current]
+            stale = [i for i, (version, *_) in enumerate(results) if version != current]
             await self._refetch(upstream, instances, results, stale, request_id)
-        if len({version for version, _ in results}) > 1:
+        if len({version for version, *_ in results}) > 1:
             await self._refetch(upstream, instances, results, list(range(len(results))),
                                 request_id)
         version = results[0][0]
@@ -206,15 +215,16 @@ class CachedPredictor:
             await self._refetch(upstream, instances, results, list(range(len(results))),
                                 request_id, want_version=current)
             version = results[0][0]
-        return Prediction(upstream.name, version, [p for _, p in results])
+        return Prediction(upstream.name, version, [p for _, p, _ in results],
+                          [pid for *_, pid in results])
 
     async def _refetch(self, upstream: Upstream, instances: list[Any], results: list,
                        positions: list[int], request_id: str | None,
                        want_version: str | None = None) -> None:
-        version, predictions = await self._call(
+        version, predictions, ids = await self._call(
             upstream, [instances[i] for i in positions], positions, request_id, want_version)
-        for i, prediction in zip(positions, predictions, strict=True):
-            results[i] = (version, prediction)
+        for i, prediction, pid in zip(positions, predictions, ids, strict=True):
+            results[i] = (version, prediction, pid)
 
 def _being_cancelled() -> bool:
     task = asyncio.current_task()

@@ -44,10 +44,13 @@ async def predict_response(request: Request, name: str, instances: list[Any],
         return Response(exc.body, exc.status, media_type=exc.content_type)
     body: dict[str, Any] = {"model_name": result.model_name,
                             "model_version": result.model_version}
+    ids = result.prediction_ids or [None] * len(result.predictions)
     if single:
         body["prediction"] = result.predictions[0]
+        body["prediction_id"] = ids[0]
     else:
         body["predictions"] = result.predictions
+        body["prediction_ids"] = ids
     return json_response(body)
 
 
@@ -69,6 +72,16 @@ async def list_models(request: Request) -> Response:
         model["traffic"] = policy_dict(state.traffic.get(model["name"]),
                                        state.versions.candidate(model["name"]))
     return json_response({"models": models})
+
+
+@router.post("/models/{name}/outcomes", tags=["outcomes"])
+async def outcomes(name: str, request: Request) -> Response:
+    """Passed to the model's service as sent (`POST /v1/models/<name>/outcomes` there): labels
+    for earlier predictions by `prediction_id` or `request_id`; one result per item."""
+    upstream = request.app.state.pool.get(name)
+    status, body, content_type = await upstream.post(f"/v1/models/{name}/outcomes",
+                                                     await request.body(), request_id(request))
+    return Response(body, status, media_type=content_type)
 
 
 @router.get("/models/{name}/traffic")

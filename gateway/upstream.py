@@ -217,6 +217,20 @@ class Upstream:
                                          headers=headers, timeout=deadline)
         return reply.status, reply.body, reply.content_type
 
+    async def post(self, path: str, body: bytes, request_id: str | None
+                   ) -> tuple[int, bytes, str]:
+        """A POST passed through to one replica as it is (outcomes: replicas share the log),
+        answered as the service answered; unreachable or slow is the usual problem."""
+        client = self.client
+        assert client is not None, "Upstream.start() runs in the app lifespan"
+        headers = {"Content-Type": "application/json"}
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        with self._problems():
+            reply = await client.request("POST", path, body, headers=headers,
+                                         timeout=self.read_timeout)
+        return reply.status, reply.body, reply.content_type
+
     def _answer(self, status: int, raw: bytes, content_type: str) -> dict[str, Any]:
         if status == 200:
             try:
@@ -331,6 +345,8 @@ class UpstreamPool:
         for (_, role), upstream in self.beside.items():
             if role == SHADOW:
                 upstream.extra_headers = {"X-Finfleet-Shadow": "1"}
+            else:  # the service logs the prediction as served to a canaried caller
+                upstream.extra_headers = {"X-Finfleet-Served-By": "canary"}
         self.traced = tracing is not None
         for upstream in (*self.upstreams.values(), *self.beside.values()):
             upstream.tracing = tracing

@@ -23,6 +23,8 @@ from kit.metrics import ModelMetrics
 from kit.middleware import RequestContextMiddleware
 from kit.model import ServedModel
 from kit.openapi import ANY_OBJECT, predict_operation
+from kit.outcomes import outcomes_router
+from kit.predlog import PredictionLog
 from kit.registry import open_registry
 from kit.settings import ServiceSettings
 from kit.swap import ModelState
@@ -58,11 +60,13 @@ def create_app(
         app.state.model_state = state
         app.state.pool = pool
         watcher = asyncio.create_task(state.watch())
+        app.state.predlog.start()
         try:
             yield
         finally:
             watcher.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+            await asyncio.to_thread(app.state.predlog.stop)
             await asyncio.to_thread(state.close)
 
     app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -71,6 +75,7 @@ def create_app(
     app.state.settings = settings
     app.state.logger = logger
     app.state.metrics = metrics
+    app.state.predlog = PredictionLog(model_cls, settings, metrics.registry, logger)
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, logger=logger,
@@ -88,6 +93,7 @@ def create_app(
     app.include_router(_model_router(name, settings, metrics))
     app.include_router(admin_router(settings))
     app.include_router(v2_router(name))
+    app.include_router(outcomes_router(model_cls))
     for router in routers:
         app.include_router(router)
     return app
@@ -248,16 +254,19 @@ async def _answer(request: Request, model: ServedModel, settings: ServiceSetting
     `shadow`: `model.predict_shadow` (writes no state), counted apart."""
     instances = parse_instances(await request.body(), settings.max_instances,
                                 settings.max_json_depth)
-    predictions = await predict_batch(request, model, instances, metrics, shadow)
-    return json_response(
-        {"model_name": model.name, "model_version": model.version, "predictions": predictions}
-    )
+    predictions, ids = await predict_batch(request, model, instances, metrics, shadow)
+    body = {"model_name": model.name, "model_version": model.version, "predictions": predictions}
+    if ids is not None:  # the log's ids, parallel to `predictions` (null: not sampled)
+        body["prediction_ids"] = ids
+    return json_response(body)
 
 
 async def predict_batch(request: Request, model: ServedModel, instances: list[Any],
-                        metrics: ModelMetrics, shadow: bool = False) -> list[Any]:
-    """`model`'s predictions for parsed instances, counted and timed: what every protocol's
-    predict route (V1 `_answer`, V2 infer in kit/v2.py) runs, so they share one path."""
+                        metrics: ModelMetrics, shadow: bool = False,
+                        ) -> tuple[list[Any], list[str | None] | None]:
+    """`model`'s predictions for parsed instances, counted, timed and offered to the prediction
+    log, with the log's ids (None: nothing logged): what every protocol's predict route (V1
+    `_answer`, V2 infer in kit/v2.py) runs, so they share one path."""
     name = model.name
     fn, counts = ((model.predict_shadow, metrics.shadow_predictions) if shadow
                   else (model.predict, metrics.predictions))
@@ -272,7 +281,10 @@ async def predict_batch(request: Request, model: ServedModel, instances: list[An
     except Exception:
         counts.labels(name, "error").inc(len(instances))
         raise
-    metrics.predict_duration.labels(name).observe(time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    metrics.predict_duration.labels(name).observe(seconds)
     counts.labels(name, "ok").inc(len(instances))
-    return predictions
+    ids = request.app.state.predlog.offer(request.scope, model.version, instances, predictions,
+                                          seconds, shadow)
+    return predictions, ids
 

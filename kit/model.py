@@ -30,6 +30,14 @@ class ServedModel:
     # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,
     # not counted); training writes them into the reference profile (kit/profile.py).
     drift_weights: ClassVar[dict[str, float]] = {}
+    # The prediction log (kit/predlog.py): instance fields (dotted paths) holding user ids,
+    # hashed with the salt; free-text fields, logged only when <NAME>_LOG_INPUTS allows; the
+    # prediction's field its callers know it by (anomaly: transaction_id), for outcomes.
+    log_user_fields: ClassVar[tuple[str, ...]] = ()
+    log_text_fields: ClassVar[tuple[str, ...]] = ()
+    log_key_field: ClassVar[str | None] = None
+    # What an outcome's `label` is (POST /v1/models/<name>/outcomes validates it).
+    outcome_label: ClassVar[Any] = Any
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -77,6 +85,12 @@ class ServedModel:
         return (manifest.get(PROFILE_KEY) or {}).get("state") or {}
 
     def input_schema(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        """Metric name → value over (logged prediction, outcome label) pairs (kit/quality.py),
+        computed in the background for `finfleet_live_quality`."""
         return {}
 
     @classmethod

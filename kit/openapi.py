@@ -106,12 +106,24 @@ def error_responses(*statuses: int) -> dict[str, Any]:
             for status in statuses}
 
 
+PREDICTION_ID: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "null"}], "examples": ["5f0c9a1e2b7d44a8c3e1"],
+    "description": "The prediction log's id, for POST /v1/models/<name>/outcomes; null when "
+                   "the request was not sampled into the log, or (through the gateway) the "
+                   "answer came from its cache"}
+
+
 def answer_schema(prediction: dict[str, Any], key: str = "predictions") -> dict[str, Any]:
-    value = {"type": "array", "items": prediction} if key == "predictions" else prediction
+    if key == "predictions":
+        value: dict[str, Any] = {"type": "array", "items": prediction}
+        ids = {"prediction_ids": {"type": "array", "items": PREDICTION_ID, "description":
+                                  "One per prediction, in order (absent when the log is off)"}}
+    else:
+        value, ids = prediction, {"prediction_id": PREDICTION_ID}
     return {"type": "object", "required": ["model_name", "model_version", key],
             "properties": {"model_name": {"type": "string"},
                            "model_version": {"type": "string", "examples": ["20261201-090547"]},
-                           key: value}}
+                           key: value, **ids}}
 
 
 def instance_list(instance: dict[str, Any], max_instances: int) -> dict[str, Any]:

@@ -82,3 +82,27 @@ class ServiceSettings(HttpSettings):
         default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI") or None,
         description="MLflow server (http[s]://host:port) holding the registry; the file registry "
                     "under model_dir when unset. Defaults to MLFLOW_TRACKING_URI")
+    log_url: str | None = Field(
+        None, description="PostgreSQL (postgresql://user:pass@host/db) the prediction log and "
+                          "outcomes go to, shared by replicas; unset: SQLite files in log_dir")
+    log_dir: Path | None = Field(
+        None, description="Folder of the embedded prediction log (<model>/predictions*.sqlite); "
+                          "unset: logs/predictions beside model_dir")
+    log_sample_rate: float = Field(1.0, ge=0, le=1,
+                                   description="Share of requests logged (0: the log is off)")
+    log_queue_size: int = Field(10_000, gt=0, description="Requests queued for the log writer; "
+                                                          "past it records are dropped, counted")
+    log_flush_seconds: float = Field(
+        1.0, gt=0, description="How often the log writer drains (one transaction a drain)")
+    log_max_bytes: int = Field(64 << 20, gt=0,
+                               description="Size at which an embedded log file is rotated")
+    log_keep_files: int = Field(4, ge=0, description="Rotated embedded log files kept")
+    log_salt: str | None = Field(
+        None, description="Secret salt user ids are hashed with in the log (set it outside "
+                          "local runs; unset: a fixed development salt)")
+    log_inputs: bool = Field(
+        False, description="Log free-text inputs as sent; off: only their length and a summary")
+    quality_seconds: float = Field(
+        30.0, ge=0, description="How often live quality is computed from outcomes (0: never)")
+    quality_window_seconds: float = Field(
+        7 * 86400.0, gt=0, description="Predictions this recent count towards live quality")

@@ -255,10 +255,13 @@ async def answer(request: Request, model: ServedModel) -> Response:
     infer = decode_request(await request.body(), request.headers.get(HEADER_LENGTH), inputs,
                            settings.max_instances, settings.max_json_depth)
     chosen = chosen_outputs(infer, outputs)
-    predictions = await predict_batch(request, model, infer.instances, request.app.state.metrics)
-    head = {"model_name": model.name, "model_version": model.version}
+    predictions, ids = await predict_batch(request, model, infer.instances,
+                                           request.app.state.metrics)
+    head: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
     if infer.id is not None:
         head["id"] = infer.id
+    if ids is not None:  # the prediction log's ids, for outcomes (a V2 response parameter)
+        head["parameters"] = {"prediction_ids": ids}
     body, header_length = encode_response(head, predictions, chosen, infer.binary)
     if header_length is None:
         return Response(body, media_type="application/json")

@@ -7,10 +7,14 @@ model they serve is trained once per session.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +24,9 @@ from kit.catalog import load_catalog
 from kit.procs import Proc, free_port, start, wait_for_port
 from kit.settings import REPO_ROOT
 
-__all__ = ["APPLICANT", "REPO_ROOT", "Proc", "copy_as_new_version", "free_port", "nginx_test",
-           "require_binary", "start_credit", "start_echo", "start_gateway", "start_nginx",
-           "start_redis", "train_credit", "trained_credit_dir"]
+__all__ = ["APPLICANT", "REPO_ROOT", "PostgresServer", "Proc", "copy_as_new_version", "free_port",
+           "nginx_test", "require_binary", "start_credit", "start_echo", "start_gateway",
+           "start_nginx", "start_redis", "train_credit", "trained_credit_dir"]
 
 # The credit application the fleet tests send through the gateway: the table's example.
 APPLICANT = dict(load_catalog().service("credit").example)
@@ -98,3 +102,73 @@ def copy_as_new_version(model_dir: Path, name: str, version: str) -> None:
     manifest = json.loads((target / "manifest.json").read_text())
     manifest["version"] = version
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL on a free loopback port, stopped and started again at will (the
+    data stays). It refuses to run as root, so initdb and postgres run as the `postgres` user
+    (setpriv: the server is then the process we signal) in a temporary folder it owns."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.bin = self.binaries()
+        self.log_dir = log_dir
+        self.data = Path(tempfile.mkdtemp(prefix="finfleet-pg-"))
+        self.port = free_port()
+        self.url = f"postgresql://finfleet@127.0.0.1:{self.port}/postgres"
+        self.proc: Proc | None = None
+        shutil.chown(self.data, "postgres", "postgres")
+        subprocess.run([*self.as_postgres(), str(self.bin / "initdb"), "-D", str(self.data / "db"),
+                        "-U", "finfleet", "--auth=trust", "-E", "UTF8"],
+                       check=True, capture_output=True, timeout=120)
+
+    @staticmethod
+    def binaries() -> Path:
+        found = procs.find_binary("postgres") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)), None)
+        if found is None:
+            require_binary("postgres", "apt-get install -y postgresql")
+        return Path(found).parent
+
+    @staticmethod
+    def as_postgres() -> list[str]:
+        if os.geteuid() != 0:
+            return []
+        return [require_binary("setpriv"), "--reuid=postgres", "--regid=postgres",
+                "--init-groups", "--"]
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        import psycopg
+
+        argv = [*self.as_postgres(), str(self.bin / "postgres"), "-D", str(self.data / "db"),
+                "-p", str(self.port), "-h", "127.0.0.1", "-k", str(self.data)]
+        self.proc = start("postgres", argv, self.log_dir / "postgres.log", url=self.url)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                psycopg.connect(self.url, connect_timeout=1).close()
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline or not self.proc.alive():
+                    raise AssertionError(f"postgres did not start: {self.proc.log.read_text()}"
+                                         ) from exc
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT: clients are disconnected, not waited for)."""
+        if self.proc is not None and self.proc.alive():
+            self.proc.popen.send_signal(signal.SIGINT)
+            try:
+                self.proc.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.stop()
+        self.proc = None
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, connect_timeout=3) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)

@@ -67,7 +67,7 @@ def test_compose_refuses_to_start_without_api_keys_or_the_admin_token(missing: s
 
 
 def test_the_fleet_and_the_monitoring_profile(services) -> None:
-    assert set(services) == {"redis", *MODEL_SERVICES, *RETRAIN, "trainer", "gateway",
+    assert set(services) == {"redis", "predlog", *MODEL_SERVICES, *RETRAIN, "trainer", "gateway",
                              "nginx-config", "nginx", "prometheus", "grafana"}
     assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana",
                                                                      *RETRAIN}
@@ -132,6 +132,8 @@ def test_models_serve_their_registry_from_a_volume_their_retrain_job_shares(serv
         assert f"{prefix}_MODEL_VERSION" not in env, "a pin stops a model following its alias"
         assert float(env[f"{prefix}_REGISTRY_POLL_SECONDS"]) > 0
         assert env[f"{prefix}_ADMIN_TOKEN"] == ADMIN_TOKEN, "the token the gateway presents"
+        assert env[f"{prefix}_LOG_URL"] == (
+            "postgresql://finfleet:finfleet@predlog:5432/predlog"), "one shared prediction log"
         volume = f"{name}-models:/models"
         assert [v.removesuffix(":rw") for v in service["volumes"]] == [volume]
         script = " ".join(service["command"])

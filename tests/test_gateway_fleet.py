@@ -78,7 +78,10 @@ def test_cache_miss_then_hit_in_redis_matches_the_direct_answer(fleet):
     second = post_credit(gateway, dict(reversed(APPLICANT.items())))
     assert first.status_code == second.status_code == 200
     assert first.json()["prediction"] == direct["predictions"][0]
-    assert second.json() == first.json()
+    first_body, second_body = first.json(), second.json()
+    assert first_body.pop("prediction_id")
+    assert second_body.pop("prediction_id") is None  # the hit never reached the service
+    assert second_body == first_body
     assert first.json()["model_version"] == direct["model_version"]
     metrics = httpx.get(f"{gateway.url}/metrics").text
     assert metric(metrics, "finfleet_cache_requests_total", model="credit", result="miss") == 1
@@ -112,7 +115,10 @@ def test_identical_concurrent_misses_reach_credit_once(fleet):
     before = predicted()
     responses = asyncio.run(burst())
     assert {r.status_code for r in responses} == {200}
-    assert len({json.dumps(r.json(), sort_keys=True) for r in responses}) == 1
+    bodies = [r.json() for r in responses]
+    ids = {body.pop("prediction_id") for body in bodies}
+    assert len({json.dumps(body, sort_keys=True) for body in bodies}) == 1
+    assert len(ids - {None}) == 1  # one upstream call, one log record (hits have none)
     assert predicted() - before == 1
 
 

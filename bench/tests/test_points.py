@@ -3,6 +3,7 @@ from dataclasses import replace
 
 from bench.points import (
     FANOUT_ROUTES,
+    NOLOG_SERVICE,
     SERVICES,
     VARY,
     Point,
@@ -115,7 +116,7 @@ def test_credit_has_a_v2_point_beside_each_v1_point_and_before_ones_when_asked()
     for quick in (True, False):
         points = plan(quick)
         v1 = [(p.connections, p.instances) for p in points
-              if p.route == "credit" and not p.cache and not p.variant]
+              if p.route == "credit" and not p.cache and not p.variant and not p.log_off]
         v2 = [(p.connections, p.instances) for p in points if p.variant == "v2"]
         assert v1 == v2 and not any(p.variant == "before" for p in points)
         before = [(p.connections, p.instances, p.target) for p in plan(quick, before=True)
@@ -132,5 +133,20 @@ def test_credit_has_a_v2_point_beside_each_v1_point_and_before_ones_when_asked()
 
 def test_only_takes_several_comma_separated_texts():
     keys = [p.key for p in select(plan(True, before=True), "credit c,credit v2,credit before")]
-    assert keys == ["credit c16 b1", "credit before c16 b1", "credit v2 c16 b1",
-                    "credit c16 b32", "credit before c16 b32", "credit v2 c16 b32"]
+    assert keys == ["credit c16 b1", "credit (log off) c16 b1", "credit before c16 b1",
+                    "credit v2 c16 b1", "credit c16 b32", "credit before c16 b32",
+                    "credit v2 c16 b32"]
+
+
+def test_log_off_points_sit_right_after_their_logging_twin_and_come_with_it():
+    full = plan(False)
+    keys = [p.key for p in full]
+    for c in (1, 16, 64):
+        on = keys.index(f"credit c{c} b1")
+        assert keys[on + 1] == f"credit (log off) c{c} b1"
+        assert full[on + 1].target == NOLOG_SERVICE and full[on + 1].needs == ("credit",)
+    assert "credit (log off) c1 b32" not in keys  # the goal is one instance at one connection
+    assert [p.key for p in select(full, "credit c1 b1")] == ["credit c1 b1",
+                                                             "credit (log off) c1 b1"]
+    assert [p.key for p in select(full, "log off) c1 ")] == ["credit c1 b1",
+                                                             "credit (log off) c1 b1"]

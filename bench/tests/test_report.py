@@ -1,5 +1,6 @@
 from bench.report import (
     gateway_ratios,
+    log_rows,
     peer_ratios,
     protocol_rows,
     render_markdown,
@@ -180,3 +181,23 @@ def test_v2_and_before_points_pair_with_v1_and_stay_out_of_the_other_tables():
     assert peer_ratios(POINTS + variants) == peer_ratios(POINTS)
     assert gateway_ratios(POINTS + variants) == gateway_ratios(POINTS)
     assert protocol_rows(POINTS) == []
+
+
+def test_log_rows_pair_each_log_off_point_with_its_logging_twin_and_judge_the_goal():
+    on = point("credit", "", 1, 1, [run(1000, 0.95, 2)])
+    off = {**point("credit", "", 1, 1, [run(1080, 0.90, 2)], target="credit-nolog"),
+           "key": "credit (log off) c1 b1", "log_off": True}
+    slow = point("credit", "", 16, 1, [run(2000, 7, 20)])
+    slow_off = {**point("credit", "", 16, 1, [run(4000, 4, 9)], target="credit-nolog"),
+                "key": "credit (log off) c16 b1", "log_off": True}
+    rows = log_rows([on, off, slow, slow_off])
+    assert [(r["connections"], r["on_rps"], r["off_rps"], r["added_p50_ms"]) for r in rows] == [
+        (1, 1000, 1080, 0.05), (16, 2000, 4000, 3)]
+    assert rows[0]["verdict"] == "PASS"  # 0.926× and +0.05 ms
+    assert rows[1]["verdict"] == "" and rows[1]["rps_ratio"] == 0.5  # no goal at 16
+    worse = {**off, "median": summarize([run(1200, 0.90, 2)])}
+    assert log_rows([on, worse])[0]["verdict"] == "FAIL"  # 0.83×
+    # the log-off point never stands in for credit direct in the other tables
+    assert gateway_ratios([on, off]) == gateway_ratios([on])
+    markdown = render_markdown({**results([on, off]), "predlog": {"written": 5, "dropped": 0}})
+    assert "## The prediction log at 100 %" in markdown and "5 written, 0 dropped" in markdown

@@ -28,6 +28,8 @@ class FakeModelService:
         self.instances_seen: list[Any] = []
         self.request_ids: list[str | None] = []
         self.traceparents: list[str | None] = []
+        self.logging = False  # answers carry prediction_ids, as a service with its log on
+        self.outcome_bodies: list[Any] = []
         app = web.Application()
         app.router.add_get("/health/ready", self._ready)
         app.router.add_get("/v1/models/{tail}", self._describe)
@@ -35,6 +37,7 @@ class FakeModelService:
         app.router.add_post("/v1/models/{name}/versions/{tail}", self._predict_version)
         app.router.add_route("*", "/v2/{tail:.*}", self._v2)
         self.v2_calls: list[dict[str, Any]] = []
+        app.router.add_post("/v1/models/{name}/outcomes", self._outcomes)
         self.server = TestServer(app, host="127.0.0.1")
 
     async def start(self) -> FakeModelService:
@@ -80,11 +83,25 @@ class FakeModelService:
                 {"type": "https://finfleet.dev/problems/invalid-input", "title": "Invalid input",
                  "status": 422, "detail": "bad", "errors": errors},
                 status=422, content_type="application/problem+json")
-        return web.json_response({
+        answer = {
             "model_name": self.name, "model_version": self.version,
             "predictions": [{"double": inst["x"] * 2, "version": self.version} if "x" in inst
                             else {"echo": inst, "version": self.version} for inst in instances],
-        })
+        }
+        if self.logging:
+            answer["prediction_ids"] = [f"p{self.predict_calls}-{i}"
+                                        for i in range(len(instances))]
+        return web.json_response(answer)
+
+    async def _outcomes(self, request: web.Request) -> web.Response:
+        """Answers as the kit does for a known id, and 422 for a body without outcomes."""
+        body = await request.json()
+        self.outcome_bodies.append(body)
+        if not body.get("outcomes"):
+            return web.json_response({"status": 422, "title": "Invalid input"}, status=422,
+                                     content_type="application/problem+json")
+        return web.json_response({"model_name": self.name, "stored": len(body["outcomes"]),
+                                  "unknown": 0, "request_id": request.headers.get("X-Request-ID")})
 
     async def _predict_version(self, request: web.Request) -> web.Response:
         version = request.match_info["tail"].removesuffix(":predict")
@@ -93,7 +110,8 @@ class FakeModelService:
         body = await request.json()
         self.candidate_calls.append({"instances": body["instances"],
                                      "shadow": request.headers.get("X-Finfleet-Shadow"),
-                                     "traceparent": request.headers.get("traceparent")})
+                                     "traceparent": request.headers.get("traceparent"),
+                                     "served_by": request.headers.get("X-Finfleet-Served-By")})
         if self.candidate_fail_status:
             return web.json_response({"status": self.candidate_fail_status, "detail": "boom"},
                                      status=self.candidate_fail_status)

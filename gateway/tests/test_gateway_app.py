@@ -35,7 +35,8 @@ async def test_friendly_route_single_and_batch(make_settings, credit):
         many = await client.post("/v1/credit", json=[{"x": 1}, {"x": 3}])
     assert one.status_code == 200
     assert one.json() == {"model_name": "credit", "model_version": "v1",
-                          "prediction": {"double": 4, "version": "v1"}}
+                          "prediction": {"double": 4, "version": "v1"},
+                          "prediction_id": None}  # this service logs nothing
     assert many.json()["predictions"] == [{"double": 2, "version": "v1"},
                                           {"double": 6, "version": "v1"}]
     assert one.headers["x-request-id"]

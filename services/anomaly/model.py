@@ -12,12 +12,19 @@ from pydantic import TypeAdapter
 from kit.artifacts import Artifact
 from kit.errors import ProblemError
 from kit.model import ServedModel, validate_instances
+from kit.quality import ranking
 from kit.stores import record_store
 from services.anomaly.features import FEATURE_NAMES, LOCAL_TZ, NIGHT_HOURS, AmountPrior, Tx
 from services.anomaly.forest import ForestScorer
 from services.anomaly.profiles import ProfileStore
 from services.anomaly.reasons import ReasonRanker
-from services.anomaly.schema import AnomalyInstance, AnomalyPrediction, Feedback, Transaction
+from services.anomaly.schema import (
+    AnomalyInstance,
+    AnomalyPrediction,
+    Feedback,
+    FeedbackLabel,
+    Transaction,
+)
 from services.anomaly.settings import AnomalySettings
 
 _INSTANCES = TypeAdapter(AnomalyInstance)
@@ -48,6 +55,14 @@ class AnomalyModel(ServedModel):
 
     name = "anomaly"
     prediction_model = AnomalyPrediction
+    log_user_fields = ("user_id",)
+    log_text_fields = ("transaction.description",)
+    log_key_field = "transaction_id"  # feedback names a prediction by it
+    outcome_label = FeedbackLabel
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return ranking(pairs, lambda p: p["score"], lambda y: y == "fraud")
 
     def __init__(self, settings: AnomalySettings) -> None:
         super().__init__(settings)

@@ -72,13 +72,16 @@ class AnomalyPrediction(BaseModel):
     reasons: list[str] = Field(description="The most unusual features, in words")
 
 
+FeedbackLabel = Literal["fraud", "genuine"]
+
+
 class Feedback(BaseModel):
     """A confirmed outcome for a scored transaction (fraud or genuine)."""
 
     model_config = ConfigDict(extra="forbid")
 
     transaction_id: Id
-    label: Literal["fraud", "genuine"]
+    label: FeedbackLabel
     note: Annotated[str, Field(max_length=500)] | None = None
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from kit import Artifact, InvalidInput, ServedModel
+from kit.quality import ranking
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
 from services.credit.schema import DECISIONS, CreditPrediction, band_for, risk_score
@@ -35,6 +36,11 @@ class CreditModel(ServedModel):
     name = "credit"
     prediction_model = CreditPrediction
     offload = False  # ~100 µs a row: a thread hop would cost more than it saves
+    outcome_label = bool  # true: the applicant defaulted
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return ranking(pairs, lambda p: p["probability_of_default"], bool)
 
     def load(self, artifact: Artifact) -> None:
         super().load(artifact)

@@ -9,9 +9,10 @@ import numpy as np
 from kit.artifacts import Artifact
 from kit.model import ServedModel, validate_instances
 from kit.profile import fit_text_state, text_drift_features
+from kit.quality import accuracy
 from services.intent.encoder import OnnxSentenceEncoder
 from services.intent.head import LinearHead
-from services.intent.schema import OUT_OF_SCOPE, IntentPrediction, instance_adapter
+from services.intent.schema import OUT_OF_SCOPE, IntentLabel, IntentPrediction, instance_adapter
 from services.intent.settings import IntentSettings
 
 ALTERNATIVES = 3
@@ -33,6 +34,12 @@ class IntentModel(ServedModel):
     # too sparse for PSI to tell drift from chance in a window of tens of queries (it gave 2
     # false alarms in 5); the out-of-scope share and the confidence carry the domain signal.
     drift_weights: ClassVar[dict[str, float]] = {"output.label": 0.0}
+    log_text_fields = ("text",)
+    outcome_label = IntentLabel
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return accuracy(pairs, lambda p: p["label"])
 
     def __init__(self, settings: IntentSettings | None = None) -> None:
         super().__init__(settings or IntentSettings())

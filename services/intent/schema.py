@@ -27,6 +27,9 @@ INTENTS: tuple[str, ...] = (
 )
 
 LABELS: tuple[str, ...] = (*INTENTS, OUT_OF_SCOPE)
+# An outcome's label (POST /v1/models/intent/outcomes): the intent the query really was, one of
+# the served version's labels (the shipped ones, or a user's own: docs/own-data.md).
+IntentLabel = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
 def instance_adapter(max_text_length: int) -> TypeAdapter:

@@ -12,6 +12,7 @@ from spacy.tokens import Doc, Span
 from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
 from kit.profile import fit_text_state, hashed_bag, text_drift_features
+from kit.quality import span_f1
 from services.ner import gate, merchants  # noqa: F401  (register the pipeline's own steps)
 from services.ner.amounts import normalise_money
 from services.ner.dates import normalise_date
@@ -20,6 +21,7 @@ from services.ner.schema import (
     INSTANCE,
     NerInstance,
     NerPrediction,
+    SpanLabel,
     input_json_schema,
 )
 from services.ner.settings import NerSettings
@@ -59,6 +61,13 @@ class NerModel(ServedModel):
     prediction_model = NerPrediction
     offload = True  # about a millisecond per sentence: keep batches off the event loop
     inline_max_instances = 1  # but a lone sentence skips the thread hop
+    log_text_fields = ("text",)
+    outcome_label = list[SpanLabel]
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return span_f1(pairs, lambda p: [(e["start"], e["end"], e["label"]) for e in p["entities"]],
+                       lambda y: [(e["start"], e["end"], e["label"]) for e in y])
 
     def __init__(self, settings: NerSettings) -> None:
         super().__init__(settings)

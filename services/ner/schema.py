@@ -41,6 +41,17 @@ class NerPrediction(BaseModel):
     reference_date: date
 
 
+class SpanLabel(BaseModel):
+    """One true entity of a text (an outcome's label is the list of them): offsets, label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0, le=1_000_000)
+    end: int = Field(ge=0, le=1_000_000)
+    label: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,31}$",
+                       description="a built-in label or one the served version was trained with")
+
+
 INSTANCE = TypeAdapter(NerInstance)
 
 

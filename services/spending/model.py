@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from kit import Artifact, InvalidInput, ServedModel
 from kit.model import validate_instances
+from kit.quality import relative_error
 from kit.stores import record_store
 from services.spending.cache import ForecastCache, forecast_key
 from services.spending.forecaster import ForecastConfig, MonthlyForecast, forecast_spending
@@ -22,6 +23,7 @@ from services.spending.history import (
     build_history,
 )
 from services.spending.schema import (
+    ActualMonth,
     ForecastInstance,
     HistoryItem,
     SpendingPrediction,
@@ -31,6 +33,12 @@ from services.spending.schema import (
 from services.spending.settings import SpendingSettings
 
 INSTANCE = TypeAdapter(ForecastInstance)
+
+
+def month_forecast(prediction: dict[str, Any], actual: dict[str, Any]) -> float | None:
+    """The forecast's expected spending for the labelled month (None: not in its horizon)."""
+    return next((m["yhat"] for m in prediction.get("forecast", ())
+                 if m["month"] == actual["month"]), None)
 
 
 # A user's stored transactions live a year past their last upload (Redis TTL, and in process).
@@ -44,6 +52,12 @@ class SpendingModel(ServedModel):
     name = "spending"
     prediction_model = SpendingPrediction
     offload = True  # a forecast fits Prophet: tens to hundreds of milliseconds
+    log_user_fields = ("user_id",)
+    outcome_label = ActualMonth
+
+    @classmethod
+    def live_quality(cls, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
+        return relative_error(pairs, month_forecast, lambda y: y["amount"])
 
     def __init__(self, settings: SpendingSettings) -> None:
         super().__init__(settings)

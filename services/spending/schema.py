@@ -105,6 +105,15 @@ class SpendingPrediction(Forecast):
         None, description="Per category, when the request asked `by_category`")
 
 
+class ActualMonth(BaseModel):
+    """An outcome's label: what one forecast month actually came to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    month: str = Field(pattern=MONTH_PATTERN)
+    amount: float = Field(ge=0, allow_inf_nan=False)
+
+
 def forecast_input_schema() -> dict[str, Any]:
     """The instance JSON schema served on `GET /v1/models/spending`."""
     return ForecastInstance.model_json_schema()

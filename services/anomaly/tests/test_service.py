@@ -183,3 +183,20 @@ async def test_bad_feedback_is_422(client):
     response = await client.post("/v1/feedback", json={"transaction_id": "x", "label": "maybe"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "label"
+
+
+async def test_feedback_is_an_outcome_on_the_logged_prediction_with_user_ids_hashed(client):
+    log = client._transport.app.state.predlog
+    answer = await client.post("/v1/models/anomaly:predict", json={"instances": [
+        {**instance("alice-77", at(0), 900.0, tx_id="fb-log-1"),
+         "transaction": {"timestamp": at(0), "amount": 900.0, "merchant": "kirana-1",
+                         "description": "UPI to Ramesh for rent"}}]})
+    [pid] = answer.json()["prediction_ids"]
+    log.flush()
+    response = await client.post("/v1/feedback", json={"transaction_id": "fb-log-1",
+                                                      "label": "fraud"})
+    assert response.status_code == 201 and response.json()["prediction_id"] == pid
+    [row] = [r for r in log.store.labelled("anomaly") if r["prediction_id"] == pid]
+    assert (row["label"], row["source"], row["key"]) == ("fraud", "feedback", "fb-log-1")
+    assert "alice" not in str(row["input"]) and "Ramesh" not in str(row["input"])
+    assert row["input"]["transaction"]["description"]["words"] == 5

@@ -1,0 +1,421 @@
+"""Where the prediction log lives: local SQLite files (the embedded default) or one PostgreSQL
+server (compose, k8s: several replicas write to one place, the monitor reads one place).
+
+Both backends keep the same two tables, so one set of queries serves both, and a person reads
+either with the stock client (`sqlite3`, `psql`):
+
+- `predictions`: one row per logged prediction (id, request id, time, model, version,
+  served-by, the model's own key for it, hashed user, input, output, latency);
+- `outcomes`: the label that later arrived for a prediction, keyed by its id, so the join
+  prediction → outcome is one primary-key lookup.
+
+SQLite over JSONL/Parquet because outcomes must find their prediction by id (an index, not a
+scan of every file) and be written durably one at a time; it ships with Python and its CLI reads
+the files while the service writes them (WAL). The files rotate: past `max_bytes` the current
+file is renamed with its UTC time and a fresh one started; only `keep_files` old ones stay, so
+the log is size-bounded. An outcome is written into the file that holds its prediction.
+
+The reader API (`read_predictions`, `labelled`) is what the drift monitor and retraining use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+COLUMNS = ("prediction_id", "request_id", "ts", "model", "version", "served_by", "key",
+           "user_hash", "input", "output", "latency_ms")
+JSON_COLUMNS = frozenset({"input", "output", "label"})
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the two engines' SQL: placeholders and the JSON column type."""
+
+    param: str
+    json_param: str
+    json_type: str
+    float_type: str
+
+
+SQLITE = Dialect("?", "?", "TEXT", "REAL")
+POSTGRES = Dialect("%s", "%s::jsonb", "JSONB", "DOUBLE PRECISION")
+
+
+def schema(d: Dialect) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS predictions (
+            prediction_id TEXT PRIMARY KEY, request_id TEXT, ts {d.float_type} NOT NULL,
+            model TEXT NOT NULL, version TEXT NOT NULL, served_by TEXT NOT NULL, key TEXT,
+            user_hash TEXT, input {d.json_type}, output {d.json_type},
+            latency_ms {d.float_type})""",
+        "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
+        "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
+        "CREATE INDEX IF NOT EXISTS predictions_key ON predictions (model, key) "
+        "WHERE key IS NOT NULL",
+        f"""CREATE TABLE IF NOT EXISTS outcomes (
+            prediction_id TEXT PRIMARY KEY, model TEXT NOT NULL, label {d.json_type} NOT NULL,
+            ts {d.float_type} NOT NULL, source TEXT NOT NULL)""",
+    ]
+
+
+def insert_predictions(d: Dialect) -> str:
+    values = ", ".join(d.json_param if c in JSON_COLUMNS else d.param for c in COLUMNS)
+    return (f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({values}) "
+            "ON CONFLICT (prediction_id) DO NOTHING")
+
+
+def upsert_outcome(d: Dialect) -> str:
+    p = d.param
+    return (f"INSERT INTO outcomes (prediction_id, model, label, ts, source) "
+            f"VALUES ({p}, {p}, {d.json_param}, {p}, {p}) ON CONFLICT (prediction_id) DO UPDATE "
+            "SET label = excluded.label, ts = excluded.ts, source = excluded.source")
+
+
+def find_prediction(d: Dialect, by: str) -> str:
+    """By id; by request id or key, never a shadow copy (it shares both with the answer the
+    caller got), and by key the newest (a transaction scored again keeps its id)."""
+    where = f"SELECT prediction_id FROM predictions WHERE model = {d.param} AND {by} = {d.param}"
+    if by == "prediction_id":
+        return where
+    order = " ORDER BY ts DESC LIMIT 1" if by == "key" else " LIMIT 2"
+    return f"{where} AND served_by <> 'shadow'{order}"
+
+
+def select_predictions(d: Dialect, until: bool) -> str:
+    p = d.param
+    cols = ", ".join(f"p.{c}" for c in COLUMNS)
+    bound = f" AND p.ts < {p}" if until else ""
+    return (f"SELECT {cols} FROM predictions p WHERE p.model = {p} AND p.ts >= {p}{bound} "
+            "ORDER BY p.ts")
+
+
+def select_labelled(d: Dialect) -> str:
+    p = d.param
+    cols = ", ".join(f"p.{c}" for c in COLUMNS)
+    return (f"SELECT {cols}, o.label, o.ts AS labelled_at, o.source FROM outcomes o "
+            f"JOIN predictions p ON p.prediction_id = o.prediction_id "
+            f"WHERE o.model = {p} AND p.ts >= {p} ORDER BY p.ts")
+
+
+class LogUnavailable(RuntimeError):
+    """The backend could not be reached or written (the outcome route answers 503)."""
+
+
+@dataclass
+class OutcomeItem:
+    """One outcome to attach: found by exactly one of prediction id, request id or the model's
+    own key (anomaly: the transaction id)."""
+
+    label: Any
+    prediction_id: str | None = None
+    request_id: str | None = None
+    key: str | None = None
+    source: str = "api"
+
+    def lookup(self) -> tuple[str, str]:
+        for column in ("prediction_id", "request_id", "key"):
+            value = getattr(self, column)
+            if value is not None:
+                return column, value
+        raise ValueError("an outcome names a prediction_id, request_id or key")
+
+
+def resolved(rows: list[tuple], column: str, value: str) -> tuple[str | None, str | None]:
+    """(prediction id, None) for exactly one match, else (None, why not)."""
+    if len(rows) == 1:
+        return rows[0][0], None
+    if not rows:
+        return None, f"no logged prediction has {column} {value!r}"
+    return None, f"{column} {value!r} names several predictions; give a prediction_id"
+
+
+def decoded(row: Iterable[Any], names: Iterable[str]) -> dict[str, Any]:
+    return {name: (orjson.loads(value) if name in JSON_COLUMNS and isinstance(value, str | bytes)
+                   else value) for name, value in zip(names, row, strict=True)}
+
+
+LABELLED_NAMES = (*COLUMNS, "label", "labelled_at", "source")
+
+
+class LogStore:
+    """The operations both backends offer (writer thread, outcome route, readers)."""
+
+    def write_predictions(self, rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+    def attach_outcomes(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
+        """Each item's result, in order: `{"status": "stored", "prediction_id"}` once durably
+        written, or `{"status": "unknown", "detail"}`. Raises LogUnavailable."""
+        raise NotImplementedError
+
+    def read_predictions(self, model: str, since: float = 0.0,
+                         until: float | None = None) -> list[dict[str, Any]]:
+        """The model's logged predictions with `since <= ts < until` (unix seconds), oldest
+        first, input and output decoded."""
+        raise NotImplementedError
+
+    def labelled(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
+        """The model's predictions since `since` that have an outcome, with `label`,
+        `labelled_at` and `source`, oldest first."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections (the store reconnects on next use)."""
+
+
+class SqliteLogStore(LogStore):
+    """Files `<root>/<model>/predictions.sqlite` (current) and `predictions-<UTC>.sqlite`
+    (rotated). One writing process per model folder (a single machine); replicas share the
+    PostgreSQL backend instead."""
+
+    CURRENT = "predictions.sqlite"
+
+    def __init__(self, root: Path, max_bytes: int = 64 << 20, keep_files: int = 4) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self.keep_files = keep_files
+        self._lock = threading.Lock()
+        self._current: dict[str, sqlite3.Connection] = {}
+
+    def folder(self, model: str) -> Path:
+        return self.root / model
+
+    def files(self, model: str) -> list[Path]:
+        """The model's files, newest first (the current one, then rotated by time)."""
+        folder = self.folder(model)
+        rotated = sorted(folder.glob("predictions-*.sqlite"), reverse=True)
+        current = folder / self.CURRENT
+        return ([current] if current.exists() else []) + rotated
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # Predictions are best effort (a failed flush is counted and dropped): NORMAL survives
+        # a crash of the process, and spares each flush an fsync. Outcomes commit with FULL.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        for statement in schema(SQLITE):
+            conn.execute(statement)
+        return conn
+
+    def _writer(self, model: str) -> sqlite3.Connection:
+        conn = self._current.get(model)
+        if conn is None:
+            conn = self._current[model] = self._open(self.folder(model) / self.CURRENT)
+        return conn
+
+    def write_predictions(self, rows: list[tuple]) -> None:
+        by_model: dict[str, list[tuple]] = {}
+        for row in rows:
+            by_model.setdefault(row[3], []).append(row)
+        with self._lock:
+            for model, batch in by_model.items():
+                conn = self._writer(model)
+                with _transaction(conn):
+                    conn.executemany(insert_predictions(SQLITE), batch)
+                self._rotate_if_full(model)
+
+    def _rotate_if_full(self, model: str) -> None:
+        current = self.folder(model) / self.CURRENT
+        wal = current.with_name(current.name + "-wal")
+        size = sum(p.stat().st_size for p in (current, wal) if p.exists())
+        if size < self.max_bytes:
+            return
+        conn = self._current.pop(model)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        target = current.with_name(f"predictions-{stamp}-{time.time_ns() % 10**9:09d}.sqlite")
+        current.rename(target)
+        with contextlib.suppress(FileNotFoundError):
+            wal.unlink()
+        for old in self.files(model)[1 + self.keep_files:]:
+            for part in (old, old.with_name(old.name + "-wal"), old.with_name(old.name + "-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    part.unlink()
+
+    def attach_outcomes(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
+        results = []
+        now = time.time()
+        with self._lock:
+            self._writer(model)  # the current file exists, so a first outcome finds the tables
+            for item in items:
+                column, value = item.lookup()
+                found, why = None, f"no logged prediction has {column} {value!r}"
+                for path in self.files(model):
+                    conn = self._connection(model, path)
+                    try:
+                        rows = conn.execute(find_prediction(SQLITE, column),
+                                            (model, value)).fetchall()
+                        found, why = resolved(rows, column, value)
+                        if found is None and not rows:
+                            continue
+                        if found is not None:
+                            with _durable(conn), _transaction(conn):
+                                conn.execute(upsert_outcome(SQLITE), (
+                                    found, model, orjson.dumps(item.label).decode(), now,
+                                    item.source))
+                        break
+                    finally:
+                        if conn is not self._current.get(model):
+                            conn.close()
+                results.append({"status": "stored", "prediction_id": found} if found
+                               else {"status": "unknown", "detail": why})
+        return results
+
+    def _connection(self, model: str, path: Path) -> sqlite3.Connection:
+        if path.name == self.CURRENT:
+            return self._writer(model)
+        return self._open(path)
+
+    def _each_file(self, model: str) -> Iterator[sqlite3.Connection]:
+        for path in reversed(self.files(model)):  # oldest first
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    def read_predictions(self, model: str, since: float = 0.0,
+                         until: float | None = None) -> list[dict[str, Any]]:
+        params = (model, since) if until is None else (model, since, until)
+        out = []
+        for conn in self._each_file(model):
+            rows = conn.execute(select_predictions(SQLITE, until is not None), params)
+            out.extend(decoded(row, COLUMNS) for row in rows)
+        return out
+
+    def labelled(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
+        out = []
+        for conn in self._each_file(model):
+            rows = conn.execute(select_labelled(SQLITE), (model, since))
+            out.extend(decoded(row, LABELLED_NAMES) for row in rows)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._current.values():
+                conn.close()
+            self._current.clear()
+
+
+@contextlib.contextmanager
+def _durable(conn: sqlite3.Connection) -> Iterator[None]:
+    """Commits inside are synced to disk before they return (an acknowledged outcome survives
+    a power loss, not only a crash)."""
+    conn.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class PostgresLogStore(LogStore):
+    """One PostgreSQL database for every replica of every service. The connection is opened
+    lazily and dropped on any error, so a server that goes away and comes back is picked up
+    again by the next write, with no restart."""
+
+    def __init__(self, url: str, connect_timeout: float = 3.0) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._conn = None
+
+    def _connection(self):
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(self.url, autocommit=True,
+                                   connect_timeout=max(1, round(self.connect_timeout)),
+                                   options="-c statement_timeout=5000")
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(7414)")  # replicas start together
+                for statement in schema(POSTGRES):
+                    conn.execute(statement)
+            self._conn = conn
+        return self._conn
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Any]:
+        import psycopg
+
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    yield conn
+            except psycopg.Error as exc:
+                self._drop()
+                raise LogUnavailable(f"the prediction log's PostgreSQL failed: {exc}") from exc
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+    def write_predictions(self, rows: list[tuple]) -> None:
+        with self._session() as conn, conn.cursor() as cur:
+            cur.executemany(insert_predictions(POSTGRES), rows)
+
+    def attach_outcomes(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
+        results = []
+        now = time.time()
+        with self._session() as conn:
+            for item in items:
+                column, value = item.lookup()
+                rows = conn.execute(find_prediction(POSTGRES, column), (model, value)).fetchall()
+                found, why = resolved(rows, column, value)
+                if found is not None:
+                    conn.execute(upsert_outcome(POSTGRES), (
+                        found, model, orjson.dumps(item.label).decode(), now, item.source))
+                results.append({"status": "stored", "prediction_id": found} if found
+                               else {"status": "unknown", "detail": why})
+        return results
+
+    def read_predictions(self, model: str, since: float = 0.0,
+                         until: float | None = None) -> list[dict[str, Any]]:
+        params = (model, since) if until is None else (model, since, until)
+        with self._session() as conn:
+            rows = conn.execute(select_predictions(POSTGRES, until is not None), params)
+            return [decoded(row, COLUMNS) for row in rows]
+
+    def labelled(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
+        with self._session() as conn:
+            rows = conn.execute(select_labelled(POSTGRES), (model, since))
+            return [decoded(row, LABELLED_NAMES) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+def open_log_store(url: str | None, directory: Path, max_bytes: int = 64 << 20,
+                   keep_files: int = 4) -> LogStore:
+    """PostgreSQL when `url` is a postgres(ql):// URL, else the SQLite files under
+    `directory`. For readers too: `open_log_store(None, Path("logs/predictions"))`."""
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"the prediction log URL must be postgresql://...; got {url!r}")
+        return PostgresLogStore(url)
+    return SqliteLogStore(directory, max_bytes, keep_files)

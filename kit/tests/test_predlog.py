@@ -1,0 +1,253 @@
+"""The prediction log and outcomes on the embedded (SQLite) backend, through a kit app."""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from typing import Any
+
+import pytest
+
+from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
+from kit.predlog_store import OutcomeItem, SqliteLogStore
+from kit.quality import auc, average_precision, ranking, relative_error, span_f1
+from kit.testing import running_client
+
+
+class Scorer(ServedModel):
+    """Scores `amount`; its instances carry a user id and free text, as real ones do."""
+
+    name = "scorer"
+    offload = False
+    log_user_fields = ("user_id",)
+    log_text_fields = ("note.text",)
+    log_key_field = "ref"
+    outcome_label = bool
+
+    def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        return [{"score": i["amount"] / 100, "ref": i.get("ref", "r")} for i in instances]
+
+    @classmethod
+    def live_quality(cls, pairs):
+        return ranking(pairs, lambda p: p["score"], bool)
+
+
+def instance(amount: float, ref: str = "r") -> dict[str, Any]:
+    return {"user_id": "alice@example.com", "amount": amount, "ref": ref,
+            "note": {"text": "salary 4200 from ACME", "lang": "en"}}
+
+
+def app_on(tmp_path, **settings):
+    staging = tmp_path / "staging"
+    staging.mkdir(exist_ok=True)
+    (staging / "w.bin").write_bytes(b"w")
+    ArtifactStore(tmp_path / "models", "scorer").save(staging, {"metrics": {}})
+    options = {"model_dir": tmp_path / "models", "log_flush_seconds": 60, "log_salt": "pepper",
+               "quality_seconds": 0, **settings}
+    return create_app(Scorer, ServiceSettings(**options))
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} {labels} not in /metrics")
+
+
+async def test_each_prediction_is_logged_with_ids_hashed_users_and_summarised_text(tmp_path):
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        answer = await client.post("/v1/models/scorer:predict",
+                                   json={"instances": [instance(10), instance(90)]},
+                                   headers={"X-Request-ID": "req-1"})
+        body = answer.json()
+        assert answer.status_code == 200
+        assert body["predictions"] == [{"score": 0.1, "ref": "r"}, {"score": 0.9, "ref": "r"}]
+        ids = body["prediction_ids"]
+        assert len(ids) == 2 and len(set(ids)) == 2
+        version = body["model_version"]
+        shadow = await client.post(f"/v1/models/scorer/versions/{version}:predict",
+                                   json={"instances": [instance(50)]},
+                                   headers={"X-Finfleet-Shadow": "1"})
+        canary = await client.post(f"/v1/models/scorer/versions/{version}:predict",
+                                   json={"instances": [instance(50)]},
+                                   headers={"X-Finfleet-Served-By": "canary"})
+        assert app.state.predlog.flush() == 4
+        rows = app.state.predlog.store.read_predictions("scorer")
+    assert [r["prediction_id"] for r in rows[:2]] == ids
+    first = rows[0]
+    assert first["request_id"] == "req-1" and first["version"] == version
+    assert first["served_by"] == "production" and first["key"] == "r"
+    assert first["output"] == {"score": 0.1, "ref": "r"}
+    assert "alice" not in str(first["input"]) and first["input"]["user_id"] == first["user_hash"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first["user_hash"])
+    assert first["input"]["note"]["lang"] == "en"  # only the text is summarised
+    summary = first["input"]["note"]["text"]
+    assert {k: summary[k] for k in ("chars", "words", "digits")} == {
+        "chars": 21, "words": 4, "digits": 4}
+    assert first["latency_ms"] >= 0
+    served = {r["prediction_id"]: r["served_by"] for r in rows}
+    assert served[shadow.json()["prediction_ids"][0]] == "shadow"
+    assert served[canary.json()["prediction_ids"][0]] == "canary"
+
+
+async def test_text_is_logged_as_sent_when_log_inputs_allows_it(tmp_path):
+    app = app_on(tmp_path, log_inputs=True)
+    async with running_client(app) as client:
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(1)]})
+        app.state.predlog.flush()
+        row = app.state.predlog.store.read_predictions("scorer")[0]
+    assert row["input"]["note"]["text"] == "salary 4200 from ACME"
+    assert "alice" not in str(row["input"])  # user ids are hashed all the same
+
+
+async def test_outcomes_attach_by_prediction_or_request_id_and_feed_live_quality(tmp_path):
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        batch = (await client.post("/v1/models/scorer:predict", json={
+            "instances": [instance(a) for a in (10, 20, 80, 90)]})).json()
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(70)]},
+                          headers={"X-Request-ID": "one-instance"})
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(1)] * 2},
+                          headers={"X-Request-ID": "two-instances"})
+        app.state.predlog.flush()
+        ids = batch["prediction_ids"]
+        labels = [False, True, False, True]
+        answer = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+            *({"prediction_id": p, "label": y} for p, y in zip(ids, labels, strict=True)),
+            {"request_id": "one-instance", "label": True},
+            {"prediction_id": "never-made", "label": True},
+            {"request_id": "two-instances", "label": False}]})
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["stored"] == 5 and body["unknown"] == 2
+        statuses = [r["status"] for r in body["results"]]
+        assert statuses == ["stored"] * 5 + ["unknown"] * 2
+        assert "never-made" in body["results"][5]["detail"]
+        assert "several predictions" in body["results"][6]["detail"]
+        labelled = app.state.predlog.store.labelled("scorer")
+        assert [r["label"] for r in labelled] == [*labels, True]
+        app.state.predlog.update_quality()
+        text = (await client.get("/metrics")).text
+    version = batch["model_version"]
+    # scores .1 .2 .8 .9 .7 against F T F T T: 4 of the 6 (pos, neg) pairs ordered right
+    assert metric(text, "finfleet_live_quality", version=version, metric="auc") == pytest.approx(
+        4 / 6)
+    assert metric(text, "finfleet_live_labelled", version=version) == 5
+    assert metric(text, "finfleet_outcomes_total", result="unknown") == 2
+
+
+async def test_a_bad_outcome_is_a_422_naming_the_item(tmp_path):
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        bad_label = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+            {"prediction_id": "a", "label": True}, {"prediction_id": "b", "label": "perhaps"}]})
+        both = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+            {"prediction_id": "a", "request_id": "r", "label": True}]})
+        empty = await client.post("/v1/models/scorer/outcomes", json={"outcomes": []})
+        Scorer.outcome_label = Any
+        try:
+            huge = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+                {"prediction_id": "a", "label": {"n": 2 ** 70}}]})
+        finally:
+            Scorer.outcome_label = bool
+    assert huge.status_code == 422 and huge.json()["errors"][0]["type"] == "unstorable"
+    assert bad_label.status_code == 422
+    assert bad_label.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in bad_label.json()["errors"]] == ["outcomes[1].label"]
+    assert both.status_code == 422 and "exactly one" in both.text
+    assert empty.status_code == 422
+
+
+async def test_a_full_queue_drops_and_counts_without_failing_the_request(tmp_path):
+    app = app_on(tmp_path, log_queue_size=1)
+    async with running_client(app) as client:
+        answers = [await client.post("/v1/models/scorer:predict",
+                                     json={"instances": [instance(5)] * 3}) for _ in range(3)]
+        assert {a.status_code for a in answers} == {200}
+        text = (await client.get("/metrics")).text
+        assert metric(text, "finfleet_predlog_records_total", outcome="dropped") == 6
+        assert metric(text, "finfleet_predlog_queue_depth") == 1
+        assert app.state.predlog.flush() == 3
+
+
+async def test_a_failing_backend_counts_failed_records_and_predicts_go_on(tmp_path):
+    app = app_on(tmp_path)
+
+    def refuse(rows):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async with running_client(app) as client:
+        app.state.predlog.store.write_predictions = refuse
+        answer = await client.post("/v1/models/scorer:predict", json={"instances": [instance(5)]})
+        assert answer.status_code == 200
+        app.state.predlog.flush()
+        text = (await client.get("/metrics")).text
+    assert metric(text, "finfleet_predlog_records_total", outcome="failed") == 1
+    assert metric(text, "finfleet_predlog_records_total", outcome="written") == 0
+
+
+async def test_sampling_off_answers_without_ids_and_logs_nothing(tmp_path):
+    app = app_on(tmp_path, log_sample_rate=0)
+    async with running_client(app) as client:
+        body = (await client.post("/v1/models/scorer:predict",
+                                  json={"instances": [instance(5)]})).json()
+        assert "prediction_ids" not in body
+        assert app.state.predlog.flush() == 0
+
+
+async def test_the_predict_operation_documents_prediction_ids(tmp_path):
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        spec = (await client.get("/openapi.json")).json()
+    answer = spec["paths"]["/v1/models/scorer:predict"]["post"]["responses"]["200"]
+    properties = answer["content"]["application/json"]["schema"]["properties"]
+    assert properties["prediction_ids"]["type"] == "array"
+    assert "/v1/models/scorer/outcomes" in spec["paths"]
+
+
+def rows_of(n: int, start: float = 0.0) -> list[tuple]:
+    return [(f"p{start + i:.0f}", None, start + i, "m", "v1", "production", f"k{i % 3}", None,
+             '{"x": 1}', '{"y": "' + "z" * 200 + '"}', 0.1) for i in range(n)]
+
+
+def test_embedded_files_rotate_stay_bounded_and_outcomes_find_old_files(tmp_path):
+    store = SqliteLogStore(tmp_path, max_bytes=40_000, keep_files=2)
+    for batch in range(12):
+        store.write_predictions(rows_of(50, start=batch * 50))
+    files = store.files("m")
+    assert len(files) == 3  # the current file and two rotated ones
+    kept = store.read_predictions("m")
+    assert kept == sorted(kept, key=lambda r: r["ts"]) and len(kept) < 600
+    oldest = kept[0]["prediction_id"]
+    assert store.read_predictions("m", since=kept[-1]["ts"]) == [kept[-1]]
+    results = store.attach_outcomes("m", [OutcomeItem(True, prediction_id=oldest),
+                                          OutcomeItem(True, prediction_id="p0"),
+                                          OutcomeItem(False, key="k1")])
+    assert [r["status"] for r in results] == ["stored", "unknown", "stored"]
+    newest_k1 = max((r for r in kept if r["key"] == "k1"), key=lambda r: r["ts"])
+    assert results[2]["prediction_id"] == newest_k1["prediction_id"]
+    assert {r["prediction_id"] for r in store.labelled("m")} == {
+        oldest, newest_k1["prediction_id"]}
+    store.close()
+
+
+def test_ranking_metrics_match_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = random.Random(7)
+    scores = [round(rng.random(), 1) for _ in range(300)]  # rounded: many ties
+    labels = [rng.random() < s for s in scores]
+    assert auc(scores, labels) == pytest.approx(metrics.roc_auc_score(labels, scores))
+    assert average_precision(scores, labels) == pytest.approx(
+        metrics.average_precision_score(labels, scores))
+    assert auc(scores, [True] * 300) is None
+
+
+def test_span_f1_and_relative_error():
+    pairs = [([(0, 4, "MONEY"), (9, 15, "MERCHANT")], [(0, 4, "MONEY"), (20, 25, "DATE")])]
+    assert span_f1(pairs, list, list)["span_f1"] == pytest.approx(0.5)
+    forecast = [({"2026-11": 110.0}, {"month": "2026-11", "amount": 100.0}),
+                ({"2026-11": 50.0}, {"month": "2027-01", "amount": 10.0})]
+    found = relative_error(forecast, lambda p, y: p.get(y["month"]), lambda y: y["amount"])
+    assert found == {"relative_error": pytest.approx(0.1)}
