@@ -204,6 +204,12 @@ def test_a_training_file_the_model_cannot_use_is_a_422_naming_line_and_column(tm
         assert {"field": "line 3, column text", "message": "empty text", "type": "data",
                 "line": 3, "column": "text"} in errors
         assert any("at least two labels" in e["message"] for e in errors)
+        sentences = b'{"text": "send 500 to rahul@ybl", "entities": [[12, 99, "UPI_ID"]]}\n{oops\n'
+        ner = client.post("/v1/jobs", data={"model": "ner"},
+                          files={"data": ("mine.jsonl", sentences, "application/x-ndjson")})
+        assert ner.status_code == 422, ner.text
+        fields = {e["field"] for e in ner.json()["errors"]}
+        assert {"line 1, column entities[0]", "line 2"} <= fields
         loans = credit_csv(tmp_path / "data" / "loans.csv")
         no_target = client.post("/v1/jobs", json={"model": "credit", "data_path": str(loans),
                                                   "parameters": {"target": "repaid"}})
