@@ -148,6 +148,8 @@ def test_infer_answers_what_v1_answers(fleet, name, via, binary):
     assert response["model_name"] == name and response["model_version"] == metadata["versions"][0]
     if not binary:
         assert_valid(response, "inference_response")
+    [prediction_id] = response["parameters"]["prediction_ids"]  # logged, as V1's are
+    assert prediction_id
     [got] = predictions_of(result, metadata)
     prediction_model(name).model_validate(got)
     [want] = httpx.post(f"{fleet[name]}/v1/models/{name}:predict",
