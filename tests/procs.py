@@ -26,7 +26,7 @@ from kit.settings import REPO_ROOT
 
 __all__ = ["APPLICANT", "REPO_ROOT", "PostgresServer", "Proc", "copy_as_new_version", "free_port",
            "nginx_test", "require_binary", "start_credit", "start_echo", "start_gateway",
-           "start_nginx", "start_redis", "train_credit", "trained_credit_dir"]
+           "start_nginx", "start_redis", "train_credit", "trained_credit_dir", "upstreams_with"]
 
 # The credit application the fleet tests send through the gateway: the table's example.
 APPLICANT = dict(load_catalog().service("credit").example)
@@ -42,6 +42,13 @@ def require_binary(name: str, hint: str | None = None) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def upstreams_with(**real: str) -> dict[str, str]:
+    """GATEWAY_UPSTREAMS for a gateway in front of `real` (name → URL): every other model of the
+    table at a closed port, so it answers 503 for them."""
+    return {row.name: real.get(row.name) or f"http://127.0.0.1:{free_port()}"
+            for row in load_catalog().services}
 
 
 def start_redis(log_dir: Path) -> Proc:

@@ -45,11 +45,8 @@ def gateway(tmp_path_factory):
     try:
         credit = procs.start_credit(model_dir, log_dir)
         started.append(credit)
-        upstreams = {name: f"http://127.0.0.1:{procs.free_port()}"
-                     for name in ("intent", "ner", "spending", "anomaly")}
-        upstreams["credit"] = credit.url
         started.append(procs.start_gateway(
-            {"GATEWAY_UPSTREAMS": json.dumps(upstreams),
+            {"GATEWAY_UPSTREAMS": json.dumps(procs.upstreams_with(credit=credit.url)),
              "GATEWAY_API_KEY_SHA256": json.dumps([hash_key(KEY)])}, log_dir))
         yield started[-1]
     finally:

@@ -92,10 +92,8 @@ def test_the_installed_client_gets_typed_answers_from_a_real_gateway(installed, 
     try:
         credit = procs.start_credit(model_dir, tmp_path)
         started.append(credit)
-        upstreams = {name: f"http://127.0.0.1:{procs.free_port()}"
-                     for name in ("intent", "ner", "spending", "anomaly")}
         gateway = procs.start_gateway(
-            {"GATEWAY_UPSTREAMS": json.dumps({**upstreams, "credit": credit.url})}, tmp_path)
+            {"GATEWAY_UPSTREAMS": json.dumps(procs.upstreams_with(credit=credit.url))}, tmp_path)
         started.append(gateway)
         script = ("import json, sys; from finfleet import Client\n"
                   "with Client(sys.argv[1]) as fleet:\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -70,10 +71,8 @@ def started_fleet(tmp_path, model_dir, model: str):
             "trainer", ["trainer"], tmp_path, port=port,
             env={"TRAINER_PORT": str(port), "TRAINER_MODEL_DIR": str(model_dir),
                  "TRAINER_JOBS_DIR": str(tmp_path / "jobs"), "TRAINER_LOG_LEVEL": "WARNING"})
-        others = {name: f"http://127.0.0.1:{procs.free_port()}"
-                  for name in ("intent", "ner", "spending", "anomaly", "credit")}
         started["gateway"] = procs.start_gateway({
-            "GATEWAY_UPSTREAMS": json.dumps({**others, model: started[model].url}),
+            "GATEWAY_UPSTREAMS": json.dumps(procs.upstreams_with(**{model: started[model].url})),
             "GATEWAY_TRAINER_URL": started["trainer"].url,
             "GATEWAY_ADMIN_KEY_SHA256": json.dumps([hash_key(ADMIN_KEY)]),
             "GATEWAY_VERSION_REFRESH_SECONDS": str(POLL_SECONDS)}, tmp_path)
@@ -105,22 +104,32 @@ def promote_and_wait(client: httpx.Client, model: str, version: str, ask) -> Non
         time.sleep(POLL_SECONDS)
 
 
+def asker(client: httpx.Client, model: str, default_text: str):
+    """A text model's answer through the gateway, never from its cache."""
+    def ask(text: str = default_text) -> dict:
+        answer = client.post(f"/v1/{model}", json={"text": text},
+                             headers={"Cache-Control": "no-cache"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+    return ask
+
+
+def quick_job_on(client: httpx.Client, model: str, data: Path, media_type: str) -> dict:
+    """A quick training job on an uploaded file, through the gateway, once it has succeeded."""
+    started = client.post("/admin/jobs", headers=ADMIN,
+                          data={"model": model, "parameters": '{"quick": true}'},
+                          files={"data": (data.name, data.read_bytes(), media_type)})
+    assert started.status_code == 202, started.text
+    job = wait_for_job(client, started.json()["id"])
+    assert job["state"] == "succeeded", job
+    return job
+
+
 def test_an_uploaded_intent_csv_with_new_labels_is_answered_without_a_restart(intent_fleet):
     with httpx.Client(base_url=intent_fleet["gateway"].url, timeout=60) as client:
-        def ask(text: str = "please freeze my card, I lost it") -> dict:
-            answer = client.post("/v1/intent", json={"text": text},
-                                 headers={"Cache-Control": "no-cache"})
-            assert answer.status_code == 200, answer.text
-            return answer.json()
-
+        ask = asker(client, "intent", "please freeze my card, I lost it")
         assert ask()["prediction"]["label"] != "freeze_card"  # the shipped labels
-        started = client.post("/admin/jobs", headers=ADMIN,
-                              data={"model": "intent", "parameters": '{"quick": true}'},
-                              files={"data": ("own_intents.csv", OWN_INTENTS.read_bytes(),
-                                              "text/csv")})
-        assert started.status_code == 202, started.text
-        job = wait_for_job(client, started.json()["id"])
-        assert job["state"] == "succeeded", job
+        job = quick_job_on(client, "intent", OWN_INTENTS, "text/csv")
         promote_and_wait(client, "intent", job["version"], ask)
         assert ask()["prediction"]["label"] == "freeze_card"
         assert ask("charged twice for my amazon order")["prediction"]["label"] == (
@@ -131,20 +140,9 @@ def test_an_uploaded_intent_csv_with_new_labels_is_answered_without_a_restart(in
 
 def test_uploaded_sentences_with_a_new_label_are_found_without_a_restart(ner_fleet):
     with httpx.Client(base_url=ner_fleet["gateway"].url, timeout=60) as client:
-        def ask(text: str = "please send ₹700 to ankit77@oksbi") -> dict:
-            answer = client.post("/v1/ner", json={"text": text},
-                                 headers={"Cache-Control": "no-cache"})
-            assert answer.status_code == 200, answer.text
-            return answer.json()
-
+        ask = asker(client, "ner", "please send ₹700 to ankit77@oksbi")
         assert "UPI_ID" not in {e["label"] for e in ask()["prediction"]["entities"]}
-        started = client.post("/admin/jobs", headers=ADMIN,
-                              data={"model": "ner", "parameters": '{"quick": true}'},
-                              files={"data": ("own_sentences.jsonl", OWN_SENTENCES.read_bytes(),
-                                              "application/x-ndjson")})
-        assert started.status_code == 202, started.text
-        job = wait_for_job(client, started.json()["id"])
-        assert job["state"] == "succeeded", job
+        job = quick_job_on(client, "ner", OWN_SENTENCES, "application/x-ndjson")
         assert job["metrics"]["own_holdout"]["exact"]["micro"]["f1"] > 0.5
         promote_and_wait(client, "ner", job["version"], ask)
         found = {e["label"]: e for e in ask()["prediction"]["entities"]}

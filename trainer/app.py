@@ -72,6 +72,9 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
     def runner_of(request: Request) -> JobRunner:
         return request.app.state.runner
 
+    def view(job: Job) -> dict[str, Any]:
+        return job_view(job, store, settings.log_tail_lines, settings.store_of(job.model))
+
     @app.get("/health/live", tags=["probes"])
     async def live() -> Response:
         return json_response({"status": "alive"})
@@ -97,8 +100,7 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
         (`model`, `parameters` as JSON text, the file as `data`). Answers 202 with the job."""
         job = await job_from(request, settings, catalog, store)
         runner_of(request).submit(job)
-        return json_response(job_view(job, store, settings.log_tail_lines,
-                                      settings.store_of(job.model)), 202)
+        return json_response(view(job), 202)
 
     @app.get("/v1/jobs", tags=["jobs"])
     async def list_jobs() -> Response:
@@ -107,8 +109,7 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
     @app.get("/v1/jobs/{job_id}", tags=["jobs"])
     async def get_job(job_id: str) -> Response:
         job = found(store, job_id)
-        return json_response(job_view(job, store, settings.log_tail_lines,
-                                      settings.store_of(job.model)))
+        return json_response(view(job))
 
     @app.delete("/v1/jobs/{job_id}", tags=["jobs"])
     async def cancel_job(job_id: str, request: Request) -> Response:
@@ -116,8 +117,7 @@ def build_app(settings: TrainerSettings | None = None) -> FastAPI:
         SIGTERM, then SIGKILL after the grace period) and its staging folder removed."""
         job = found(store, job_id)
         job = await runner_of(request).cancel(job_id) or job
-        return json_response(job_view(job, store, settings.log_tail_lines,
-                                      settings.store_of(job.model)))
+        return json_response(view(job))
 
     return app
 
