@@ -80,6 +80,6 @@ def _with_empty_months(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _complete_months(history: list[dict[str, Any]]) -> int:
     try:
         items = [HistoryItem(**item) for item in history]
-        return build_history(items, HistoryLimits(min_months=0, max_points=10**6)).months
+        return build_history(items, HistoryLimits(min_months=1, max_points=10**6)).months
     except HistoryError:
         return 0
