@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.datafiles import Problems, csv_rows
+from kit.datafiles import Problems, csv_rows, plain_number
 from services.anomaly.data import COLUMNS
 from services.anomaly.features import LOCAL_TZ, MIN_HISTORY
 from services.anomaly.schema import EARLIEST, LATEST
@@ -139,14 +139,8 @@ def parse_time(value: str) -> datetime | str:
 def parse_amount(value: str) -> float | str:
     """Rupees as a plain decimal (`1234.50`); zero is a payment (card checks are), a negative
     amount is not."""
-    try:
-        amount = float(value)
-    except ValueError:
-        return (f"{value!r} is not a number: write 1234.50 (no currency sign or thousands "
-                "separator)") if value else "empty amount"
-    if not math.isfinite(amount):
-        return f"{value!r} is not a finite number"
-    if amount < 0:
+    amount = plain_number(value)
+    if isinstance(amount, float) and amount < 0:
         return f"{value} is negative: a refund or reversal is not a payment; leave it out"
     return amount
 

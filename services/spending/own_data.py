@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from kit.datafiles import DataError, Problem, Problems, csv_rows
+from kit.datafiles import DataError, Problem, Problems, csv_rows, plain_number
 from services.spending.data import SyntheticUser
 from services.spending.history import HistoryLimits, build_history
 from services.spending.schema import HistoryItem
@@ -115,13 +114,11 @@ def _row(kind: str, line: int, row: dict[str, str], problems: Problems, today: d
 
 
 def _amount(value: str) -> float | str:
-    try:
-        amount = float(value)
-    except ValueError:
-        return (f"{value!r} is not a number: write 1234.50 (no currency sign or thousands "
-                "separator)") if value else "empty amount"
-    if not math.isfinite(amount) or amount > MAX_AMOUNT:
-        return f"{value!r} is not a finite amount up to {MAX_AMOUNT:.0e}"
+    amount = plain_number(value)
+    if isinstance(amount, str):
+        return amount
+    if amount > MAX_AMOUNT:
+        return f"{value!r} is more than {MAX_AMOUNT:.0e}"
     if amount < 0:
         return f"{value} is negative: spending is never below 0 (net a refund against its month)"
     return amount

@@ -21,7 +21,7 @@ from services.anomaly.own_data import (
     read_transactions,
     write_transactions,
 )
-from services.anomaly.promotion import as_instance
+from services.anomaly.promotion import as_instance, evaluation_sets
 from services.anomaly.retrain_data import log_dataset
 from services.anomaly.settings import AnomalySettings
 from services.anomaly.train import main, run_config
@@ -95,6 +95,8 @@ def test_an_unlabelled_file_trains_unsupervised_and_its_report_says_so(files, tm
     assert 0.0 < holdout["flagged_rate"] < 0.1 and holdout["users"] == 50
     assert manifest["metrics"]["all_features_baseline"] is None
     assert "holdout_file" not in manifest  # no fraud to judge: the gate uses its golden set
+    sets, notes = evaluation_sets(artifact)
+    assert [s.name for s in sets] == ["golden"] and "without fraud labels" in notes[0]
     assert not any(f.startswith("merchant_fraud") for f in manifest["features"]["model"])
     assert manifest["parameters"]["select_features"] is False
     report = artifact.file("report.md").read_text()

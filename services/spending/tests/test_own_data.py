@@ -116,7 +116,7 @@ def test_bad_cells_are_named_by_line_and_column(files, tmp_path):
     monthly[1]["total"] = "inf"
     found = problems(write(tmp_path / "badm.csv", monthly))
     assert "is not a month such as 2024-03" in found[(2, "month")]
-    assert "not a finite amount" in found[(3, "total")]
+    assert "not a finite number" in found[(3, "total")]
 
 
 def test_duplicate_and_missing_months_and_gaps_in_transactions(files, tmp_path):
