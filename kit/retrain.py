@@ -40,7 +40,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -211,7 +211,7 @@ def check_drift(name: str, production: Artifact, predictions: list[dict[str, Any
         raise RetrainError(f"drift cannot be checked: {problem}; retrain with --force",
                            NO_DRIFT_CHECK)
     if problem:
-        why += f" ({problem})"
+        why += f"; {problem}"
     return Decision(retrain, why, report, new_labels)
 
 
@@ -349,7 +349,7 @@ def retrain(args: argparse.Namespace, trainer_args: Sequence[str], progress: Pro
 
     since = time.time() - args.since
     say(f"reading {name}'s prediction log since "
-        f"{datetime.fromtimestamp(since).isoformat(timespec='seconds')}")
+        f"{datetime.fromtimestamp(since, UTC).isoformat(timespec='seconds')}")
     predictions, labelled = read_log(open_store(settings, args), name, since)
     say(f"{len(predictions)} served records, {len(labelled)} with an outcome")
     if len(labelled) < args.min_labelled:
