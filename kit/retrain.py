@@ -272,6 +272,14 @@ def judge(name: str, registry: Registry, version: str, production: str | None, *
 
 
 # --- the command -------------------------------------------------------------------------------
+def switch(p: argparse.ArgumentParser, dest: str, default: bool, *, on: tuple[str, str],
+           off: tuple[str, str]) -> None:
+    """Two exclusive flags (name, help) that set `dest` true and false."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(on[0], dest=dest, action="store_true", default=default, help=on[1])
+    group.add_argument(off[0], dest=dest, action="store_false", help=off[1])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="finfleet retrain", allow_abbrev=False,
@@ -281,18 +289,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the model (services.toml)")
     p.add_argument("--since", type=parse_since, default=parse_since("30d"),
                    help="how far back the log is read (default 30d; s, m, h, d, w)")
-    data = p.add_mutually_exclusive_group()
-    data.add_argument("--with-original", dest="original", action="store_true", default=True,
-                      help="add the original training data (default; per model: docs)")
-    data.add_argument("--log-only", dest="original", action="store_false",
-                      help="train on the logged, labelled records alone")
+    switch(p, "original", True,
+           on=("--with-original", "add the original training data (default; per model: docs)"),
+           off=("--log-only", "train on the logged, labelled records alone"))
     p.add_argument("--min-labelled", type=int, default=MIN_LABELLED,
                    help=f"fewest labelled records to retrain on (default {MIN_LABELLED})")
-    check = p.add_mutually_exclusive_group()
-    check.add_argument("--drift-check", dest="force", action="store_false", default=False,
-                       help="retrain only when the rule says so (default)")
-    check.add_argument("--force", dest="force", action="store_true",
-                       help="retrain whatever the drift check says")
+    switch(p, "force", False, on=("--force", "retrain whatever the drift check says"),
+           off=("--drift-check", "retrain only when the rule says so (default)"))
     p.add_argument("--drift-threshold", type=float, default=DRIFT_THRESHOLD,
                    help=f"drift score that calls for retraining (default {DRIFT_THRESHOLD})")
     p.add_argument("--new-labels", type=int, default=NEW_LABELS,

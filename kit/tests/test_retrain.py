@@ -87,3 +87,46 @@ def test_texts_the_log_did_not_keep_are_a_clear_error() -> None:
         retrain.corrected_texts([summary])
     assert caught.value.status == retrain.DATA_UNUSABLE
     assert retrain.corrected_texts([]) == {}
+
+
+class Gate:
+    """Stands in for kit.gate's result (a unit test: the gate itself is kit/tests/test_gate.py)."""
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = passed
+
+    def table(self) -> str:
+        return f"the gate's table (passed={self.passed})"
+
+
+@pytest.mark.parametrize(("passed", "status"), [(True, retrain.OK),
+                                                (False, retrain.GATE_REFUSED)])
+def test_promote_goes_through_the_gate_and_a_refusal_has_its_own_status(
+        passed: bool, status: int, monkeypatch, capsys) -> None:
+    from kit import releases
+    from kit.registry import Change
+
+    asked = []
+
+    def promote(registry, version, *, actor, reason):
+        asked.append((version, actor, reason))
+        if not passed:
+            raise releases.GateRefused("refused", extensions={"table": Gate(False).table()})
+        change = Change(7, "production", "v1", version, "now", actor, reason)
+        return releases.Promotion(version, "v1", True, False, change, Gate(True))
+
+    monkeypatch.setattr(releases, "promote", promote)
+    said = []
+    code = retrain.judge("credit", object(), "v2", "v1", promote=True, actor="cronjob/x",
+                         say=said.append)
+    assert code == status
+    assert asked == [("v2", "cronjob/x", "retrained from the prediction log (cronjob/x)")]
+    assert f"the gate's table (passed={passed})" in capsys.readouterr().out
+    assert ("production v1 → v2 (change #7)" in said[-1]) is passed
+
+
+def test_a_first_version_has_nothing_to_be_gated_against() -> None:
+    said = []
+    assert retrain.judge("credit", object(), "v1", None, promote=True, actor="a",
+                         say=said.append) == retrain.OK
+    assert "first version" in said[0]
