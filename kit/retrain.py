@@ -138,13 +138,14 @@ class Decision:
 
 def window_features(name: str, production: Artifact, rows: list[dict[str, Any]]
                     ) -> list[dict[str, Any]]:
-    """Each record's drift features: the log's `features` column where it has one, else the
-    serving version's own hook on the logged instance and answer (instances whose text the log
-    summarised cannot be recomputed and are left out)."""
+    """The window's drift features: the log's `features` column (a sample of records, computed
+    by the version that answered) where the window has any; else, for a log written before it,
+    the serving version's own hook on the logged instances and answers (instances whose text
+    the log summarised cannot be recomputed and are left out)."""
     features = [r["features"] for r in rows if isinstance(r.get("features"), dict)]
-    missing = [r for r in rows if not isinstance(r.get("features"), dict)]
-    if not missing:
+    if features:
         return features
+    missing = rows
     from kit.gate import served_model
 
     model = served_model(name, production)

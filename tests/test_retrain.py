@@ -2,7 +2,9 @@
 to SQLite files in a temporary folder, real predictions over HTTP, real outcomes through
 `POST /v1/models/credit/outcomes`, then `python -m kit.retrain credit` (what `finfleet retrain`
 runs): the drift check, a `candidate` trained on the log (plus the generated set) with the
-model's own trainer, and the gate's verdict, with production left where it was."""
+model's own trainer, and the gate's verdict, with production left where it was. The same for
+intent with a few corrected labels (its texts logged: INTENT_LOG_INPUTS=true), on the shipped
+model (about three minutes on two cores: the trainer exports MiniLM)."""
 
 from __future__ import annotations
 
@@ -23,22 +25,24 @@ from tests.procs import REPO_ROOT, procs, trained_credit_dir
 pytestmark = pytest.mark.integration
 
 
-def aliases(model_dir: Path) -> dict[str, str]:
-    return json.loads((model_dir / "credit" / "aliases.json").read_text())["aliases"]
+def aliases(model_dir: Path, name: str = "credit") -> dict[str, str]:
+    return json.loads((model_dir / name / "aliases.json").read_text())["aliases"]
 
 
-def run_retrain(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kit.retrain", "credit", *args], cwd=REPO_ROOT,
+def run_retrain(*args: str, name: str = "credit", timeout_s: float = 900
+                ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kit.retrain", name, *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout_s)
 
 
-def attach_all(url: str, ids: list[str], labels: list[bool], timeout_s: float = 20) -> None:
+def attach_all(url: str, ids: list[str], labels: list, name: str = "credit",
+               timeout_s: float = 20) -> None:
     """Outcomes for every id; an id the writer has not flushed yet is `unknown`: sent again."""
     pending = dict(zip(ids, labels, strict=True))
     deadline = time.monotonic() + timeout_s
     while pending:
         body = {"outcomes": [{"prediction_id": i, "label": y} for i, y in pending.items()]}
-        answer = httpx.post(f"{url}/v1/models/credit/outcomes", json=body, timeout=10)
+        answer = httpx.post(f"{url}/v1/models/{name}/outcomes", json=body, timeout=10)
         assert answer.status_code == 200, answer.text
         for result in answer.json()["results"]:
             if result["status"] == "stored":
@@ -101,4 +105,51 @@ def test_a_retrain_on_logged_outcomes_registers_a_candidate_the_gate_judges(serv
     assert manifest["data"].startswith("credit-log-") and manifest["metrics"]["n_train"] == (
         round((20_000 + 120) * 0.8))
     assert f"credit: candidate {after['candidate']} vs production {before['production']}" in out
+    assert "the gate would pass" in out or "the gate would refuse" in out
+
+
+# Queries with the intent they really were (what a support agent's correction would say).
+CORRECTIONS = {
+    "is my card blocked after three wrong pins": "account_management",
+    "how much did zomato take from me in june": "spending_summary",
+    "what will I spend next quarter": "spending_forecast",
+    "someone used my card in another city": "fraud_report",
+    "hello there": "greeting",
+    "tell me a joke about cats": "out_of_scope",
+}
+
+
+def test_corrected_intents_in_the_log_retrain_intent_and_the_gate_judges_it(tmp_path) -> None:
+    shipped = REPO_ROOT / "models" / "intent"
+    if not shipped.is_dir():
+        pytest.skip("no shipped intent model: run `make models`")
+    model_dir, log_dir = tmp_path / "models", tmp_path / "log"
+    shutil.copytree(shipped, model_dir / "intent")
+    proc = procs.start_service("intent", model_dir, tmp_path, timeout_s=120, env={
+        "INTENT_LOG_DIR": str(log_dir), "INTENT_LOG_INPUTS": "true",
+        "INTENT_LOG_FLUSH_SECONDS": "0.2", "INTENT_QUALITY_SECONDS": "0",
+        "INTENT_LOG_LEVEL": "WARNING"})
+    try:
+        answer = httpx.post(f"{proc.url}/v1/models/intent:predict", timeout=60, json={
+            "instances": [{"text": t} for t in CORRECTIONS]})
+        assert answer.status_code == 200, answer.text
+        attach_all(proc.url, answer.json()["prediction_ids"], list(CORRECTIONS.values()),
+                   name="intent")
+    finally:
+        proc.stop()
+    before = aliases(model_dir, "intent")
+    where = ["--model-dir", str(model_dir), "--log-dir", str(log_dir)]
+    done = run_retrain(*where, "--min-labelled", "5", "--new-labels", "5", "--quick",
+                       "--no-progress", name="intent")
+    out = done.stdout
+    assert done.returncode == retrain.OK, out + done.stderr
+    assert "6 served records, 6 with an outcome" in out
+    assert "retraining: 6 new labels ≥ 5" in out and "with the shipped queries" in out
+    after = aliases(model_dir, "intent")
+    assert after["production"] == before["production"]
+    assert after["candidate"] != before.get("candidate")
+    manifest = json.loads((model_dir / "intent" / after["candidate"] / "manifest.json")
+                          .read_text())
+    assert manifest["data"].startswith("intent-log-")
+    assert f"intent: candidate {after['candidate']} vs production {before['production']}" in out
     assert "the gate would pass" in out or "the gate would refuse" in out
