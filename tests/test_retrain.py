@@ -20,7 +20,7 @@ import pytest
 
 from kit import retrain
 from services.credit.data import generate_applications
-from tests.procs import REPO_ROOT, procs, trained_credit_dir
+from tests.procs import REPO_ROOT, PostgresServer, procs, trained_credit_dir
 
 pytestmark = pytest.mark.integration
 
@@ -52,16 +52,12 @@ def attach_all(url: str, ids: list[str], labels: list, name: str = "credit",
         time.sleep(0.3)
 
 
-@pytest.fixture
-def served(tmp_path, tmp_path_factory):
-    """A copy of the session's quick credit model, served with the log in tmp_path/log, after
-    120 applications were scored and their outcomes attached."""
-    model_dir = tmp_path / "models"
-    shutil.copytree(trained_credit_dir(tmp_path_factory), model_dir)
-    log_dir = tmp_path / "log"
+def serve_and_label(model_dir: Path, tmp_path: Path, log: dict[str, str]) -> None:
+    """The credit service over `model_dir` with the log `log` (env), 120 applications scored
+    over HTTP and their outcomes attached; then the service stops."""
     proc = procs.start_service("credit", model_dir, tmp_path, env={
-        "CREDIT_LOG_DIR": str(log_dir), "CREDIT_LOG_FLUSH_SECONDS": "0.2",
-        "CREDIT_QUALITY_SECONDS": "0", "CREDIT_LOG_LEVEL": "WARNING"})
+        **log, "CREDIT_LOG_FLUSH_SECONDS": "0.2", "CREDIT_QUALITY_SECONDS": "0",
+        "CREDIT_LOG_LEVEL": "WARNING"})
     try:
         traffic = generate_applications(n=120, seed=31)
         apps = traffic.frame.to_dict("records")
@@ -72,9 +68,19 @@ def served(tmp_path, tmp_path_factory):
             assert answer.status_code == 200, answer.text
             ids += answer.json()["prediction_ids"]
         attach_all(proc.url, ids, [bool(y) for y in traffic.target])
-        yield model_dir, log_dir
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def served(tmp_path, tmp_path_factory):
+    """A copy of the session's quick credit model, its log in tmp_path/log (SQLite), after
+    120 applications were scored and their outcomes attached."""
+    model_dir = tmp_path / "models"
+    shutil.copytree(trained_credit_dir(tmp_path_factory), model_dir)
+    log_dir = tmp_path / "log"
+    serve_and_label(model_dir, tmp_path, {"CREDIT_LOG_DIR": str(log_dir)})
+    return model_dir, log_dir
 
 
 def test_a_retrain_on_logged_outcomes_registers_a_candidate_the_gate_judges(served) -> None:
@@ -106,6 +112,31 @@ def test_a_retrain_on_logged_outcomes_registers_a_candidate_the_gate_judges(serv
         round((20_000 + 120) * 0.8))
     assert f"credit: candidate {after['candidate']} vs production {before['production']}" in out
     assert "the gate would pass" in out or "the gate would refuse" in out
+
+
+def test_the_shared_postgresql_log_is_read_and_an_unreachable_one_is_its_own_exit(
+        tmp_path, tmp_path_factory) -> None:
+    """What the CronJob reads (`<NAME>_LOG_URL`): the same checks against a real PostgreSQL,
+    short of training (the SQLite test above trains)."""
+    model_dir = tmp_path / "models"
+    shutil.copytree(trained_credit_dir(tmp_path_factory), model_dir)
+    pg = PostgresServer(tmp_path)
+    try:
+        pg.start()
+        serve_and_label(model_dir, tmp_path, {"CREDIT_LOG_URL": pg.url})
+        where = ["--model-dir", str(model_dir), "--log-url", pg.url]
+        few = run_retrain(*where, "--min-labelled", "1000")
+        assert few.returncode == retrain.TOO_FEW_LABELLED, few.stdout + few.stderr
+        assert "120 served records, 120 with an outcome" in few.stdout
+        quiet = run_retrain(*where, "--min-labelled", "50", "--drift-threshold", "0.99")
+        assert quiet.returncode == retrain.NOT_NEEDED, quiet.stdout + quiet.stderr
+        assert "drift score" in quiet.stdout and "nothing to retrain" in quiet.stdout
+        pg.stop()
+        down = run_retrain(*where)
+        assert down.returncode == retrain.LOG_UNREACHABLE, down.stdout + down.stderr
+        assert "the prediction log is unreachable" in down.stderr
+    finally:
+        pg.close()
 
 
 # Queries with the intent they really were (what a support agent's correction would say).
