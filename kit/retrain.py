@@ -356,10 +356,16 @@ def retrain(args: argparse.Namespace, trainer_args: Sequence[str], progress: Pro
         f"{datetime.fromtimestamp(since, UTC).isoformat(timespec='seconds')}")
     predictions, labelled = read_log(open_store(settings, args), name, since)
     say(f"{len(predictions)} served records, {len(labelled)} with an outcome")
-    if len(labelled) < args.min_labelled:
-        raise RetrainError(f"too few labelled records: {len(labelled)} of {name}'s predictions "
-                           f"since then have an outcome; at least {args.min_labelled} are "
-                           "needed (--min-labelled)", TOO_FEW_LABELLED)
+    # Spending learns from the served histories themselves: no outcome needed.
+    needs_outcomes = getattr(module, "NEEDS_OUTCOMES", True)
+    records = labelled if needs_outcomes else predictions
+    if len(records) < args.min_labelled:
+        raise RetrainError(
+            f"too few labelled records: {len(labelled)} of {name}'s predictions since then "
+            f"have an outcome; at least {args.min_labelled} are needed (--min-labelled)"
+            if needs_outcomes else f"too few served records: {len(predictions)} of {name}'s "
+            f"since then; at least {args.min_labelled} are needed (--min-labelled)",
+            TOO_FEW_LABELLED)
 
     say(f"checking drift against {production_version}'s reference profile")
     decision = check_drift(name, production, predictions, labelled, args)
@@ -374,7 +380,7 @@ def retrain(args: argparse.Namespace, trainer_args: Sequence[str], progress: Pro
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         data = args.data_out or Path(work) / f"{name}-log-{stamp}{suffix}"
         data.parent.mkdir(parents=True, exist_ok=True)
-        rows = module.log_dataset(labelled, data, args.original)
+        rows = module.log_dataset(records, data, args.original)
         original = getattr(module, "ORIGINAL", "the original training data")
         say(f"wrote {rows} training rows to {data} ("
             + (f"with {original})" if args.original else "logged records only)"))

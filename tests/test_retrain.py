@@ -184,3 +184,38 @@ def test_corrected_intents_in_the_log_retrain_intent_and_the_gate_judges_it(tmp_
     assert manifest["data"].startswith("intent-log-")
     assert f"intent: candidate {after['candidate']} vs production {before['production']}" in out
     assert "the gate would pass" in out or "the gate would refuse" in out
+
+
+def test_served_spending_histories_retrain_spending_with_no_outcome(tmp_path) -> None:
+    """Spending learns from the households' own served histories (no outcome needed)."""
+    from services.spending.data import generate_users
+
+    shipped = REPO_ROOT / "models" / "spending"
+    if not shipped.is_dir():
+        pytest.skip("no shipped spending model: run `make models`")
+    model_dir, log_dir = tmp_path / "models", tmp_path / "log"
+    shutil.copytree(shipped, model_dir / "spending")
+    before = aliases(model_dir, "spending")
+    proc = procs.start_service("spending", model_dir, tmp_path, timeout_s=120, env={
+        "SPENDING_LOG_DIR": str(log_dir), "SPENDING_LOG_FLUSH_SECONDS": "0.2",
+        "SPENDING_QUALITY_SECONDS": "0", "SPENDING_LOG_LEVEL": "WARNING"})
+    households = generate_users(6, seed=9, min_months=8, max_months=12)
+    try:
+        for household in households:
+            history = [{k: (str(v) if k == "date" else v) for k, v in t.items()
+                        if k in ("date", "amount", "category")} for t in household.transactions]
+            answer = httpx.post(f"{proc.url}/v1/models/spending:predict", timeout=60, json={
+                "instances": [{"history": history, "horizon_months": 1}]})
+            assert answer.status_code == 200, answer.text
+        time.sleep(1.0)  # the log's writer flushes every 0.2 s
+    finally:
+        proc.stop()
+    done = run_retrain("--model-dir", str(model_dir), "--log-dir", str(log_dir), "--log-only",
+                       "--min-labelled", "5", "--force", "--no-progress", name="spending")
+    out = done.stdout
+    assert done.returncode == retrain.OK, out + done.stderr
+    assert "6 served records, 0 with an outcome" in out
+    after = aliases(model_dir, "spending")
+    assert after["production"] == before["production"]
+    assert after["candidate"] not in (before.get("candidate"), before["production"])
+    assert "the gate would pass" in out or "the gate would refuse" in out

@@ -27,6 +27,9 @@ ITEMS = TypeAdapter(list[HistoryItem])
 GENERATED_USERS = 60  # train.TrainConfig: the default model's households
 
 
+NEEDS_OUTCOMES = False  # kit.retrain hands this module the served records, not labelled ones
+
+
 def log_dataset(labelled: list[dict[str, Any]], out: Path, original: bool) -> int:
     """Write the logged households (rows of `LogStore.labelled` or `read_predictions` for
     "spending") to `out`: a transactions CSV when every history is transactions, else monthly
