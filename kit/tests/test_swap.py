@@ -141,6 +141,10 @@ async def test_candidate_and_production_side_by_side_by_version(models):
     registry.set_alias(CANDIDATE, V2, actor="test", reason="new")
     app = create_app(ToyModel, _settings(root, serve_candidate=True))
     async with running_client(app) as client:
+        for _ in range(200):  # the candidate loads in the background, after production
+            if app.state.model_state.by_version(V2) is not None:
+                break
+            await asyncio.sleep(0.05)
         for version in (V1, V2):
             answer = await _predict(client, path=f"/v1/models/toy/versions/{version}:predict")
             assert answer.status_code == 200
