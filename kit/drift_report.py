@@ -285,6 +285,7 @@ def banner_html(window: Window, report: DriftReport, profile: dict[str, Any]) ->
 
 # --- the command -------------------------------------------------------------------------------
 def report(args: argparse.Namespace) -> dict[str, Any]:
+    from kit.artifacts import ArtifactError
     from kit.registry import RegistryError, open_registry
     from kit.releases import _settings as service_settings
 
@@ -304,7 +305,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     version = args.version or serving_version(settings, registry)
     try:
         artifact = registry.fetch(version)
-    except (RegistryError, FileNotFoundError, OSError, ValueError) as exc:
+    except (ArtifactError, RegistryError, OSError) as exc:
         raise ReportError(f"cannot load {args.name} {version}: {exc}") from exc
     profile = reference_profile(artifact.manifest)
     if profile is None:
