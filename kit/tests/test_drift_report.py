@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -201,3 +202,18 @@ def test_the_window_takes_the_logs_features_and_only_this_version(tmp_path, prof
     assert kinds == {"numerical": ["income"], "categorical": ["employment"]}
     assert drift_report.table([{"income": 2, "employment": True, "x": 1}], kinds) == [
         {"income": 2.0, "employment": "true"}]
+
+
+def test_the_summary_a_person_reads(profile):
+    poorer = [{**r, "income": r["income"] * 0.6} for r in reference_sample(profile, n=400)]
+    window = drift_report.Window("credit", "v1", NOW - 3600, NOW, poorer, {"v0": 3}, 2)
+    evidently = {"drifted_columns": 2, "columns": 5, "share": 0.4, "reference_rows": 4000}
+    lines = drift_report.summary_lines(window, compare(profile, poorer), evidently,
+                                       Path("r.html"))
+    assert lines[0] == ("credit v1: 400 records from 2025-11-24 15:00 UTC to 2025-11-24 16:00 "
+                        "UTC (v0: 3 of other versions left out; --version chooses)")
+    assert "2 records have no drift features" in lines[1]
+    assert re.match(r"  drift score 0\.\d\d \((ok|warning|critical)\); inputs", lines[2])
+    assert lines[3].startswith("  drifted: income ")
+    assert lines[4].startswith("  Evidently: 2 of 5 columns drifted (share 0.40)")
+    assert lines[5] == "  report: r.html"

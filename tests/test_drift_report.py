@@ -1,0 +1,70 @@
+"""`finfleet drift report` end to end: a real credit service logs shifted traffic (incomes × 0.6)
+over HTTP, the command reads that log, prints finfleet's verdict and writes Evidently's HTML
+from Evidently's own venv (`make evidently`; skipped with a message without it, failed in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from bench.drift_page import poorer_applications, serve_and_replay
+from kit.drift_report import EVIDENTLY_VENV
+from tests.procs import REPO_ROOT, trained_credit_dir
+
+pytestmark = pytest.mark.integration
+REQUESTS = 300
+
+
+def require_evidently() -> None:
+    if (EVIDENTLY_VENV / "bin" / "python").is_file():
+        return
+    message = f"no Evidently venv at {EVIDENTLY_VENV}: run `make evidently`"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def evidently_verdicts(page: str) -> dict[str, str]:
+    """Each column's `Detected` / `Not Detected` as Evidently's drift table shows it (the
+    widgets' JSON inside the page)."""
+    out = {}
+    for found in re.finditer(r'"column_name": "([\w.]+)", "column_type": "\w+"', page):
+        verdict = re.search(r'"data_drift": "(Detected|Not Detected)"', page[found.end():])
+        if verdict:
+            out.setdefault(found.group(1), verdict.group(1))
+    return out
+
+
+def test_shifted_credit_traffic_gives_an_evidently_page_that_shows_income_drift(
+        tmp_path, tmp_path_factory):
+    require_evidently()
+    model_dir = trained_credit_dir(tmp_path_factory)
+    log_dir = tmp_path / "log"
+    serve_and_replay(model_dir, log_dir, poorer_applications(REQUESTS))
+    out = tmp_path / "report" / "credit.html"
+    argv = [sys.executable, "-m", "fleet.cli", "drift", "report", "credit", "--since", "1h",
+            "--model-dir", str(model_dir), "--log-dir", str(log_dir), "--out", str(out)]
+    done = subprocess.run([*argv, "--json"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["records"] == REQUESTS and summary["other_versions"] == {}
+    drift = summary["drift"]
+    assert drift["score"] > 0.3 and "income" in drift["drifted"], drift
+    assert not {"age", "tenure_months", "employment_type"} & set(drift["drifted"])
+    evidently = summary["evidently"]
+    assert evidently["per_column"]["income"]["drifted"] is True
+    assert evidently["current_rows"] == REQUESTS
+
+    page = out.read_text()
+    verdicts = evidently_verdicts(page)
+    assert verdicts["income"] == "Detected" and len(verdicts) == evidently["columns"], verdicts
+    assert "Drift is detected for" in page
+    assert "drawn from" in page and summary["version"] in page  # finfleet's header
+    assert not re.search(r"<script[^>]+src=", page)  # the page needs no CDN
