@@ -16,6 +16,7 @@ import pytest
 from bench.drift_page import poorer_applications, serve_and_replay
 from kit.drift_report import EVIDENTLY_VENV
 from tests.procs import REPO_ROOT, trained_credit_dir
+from tests.test_docs_pages import rendered_dom
 
 pytestmark = pytest.mark.integration
 REQUESTS = 300
@@ -68,3 +69,12 @@ def test_shifted_credit_traffic_gives_an_evidently_page_that_shows_income_drift(
     assert "Drift is detected for" in page
     assert "drawn from" in page and summary["version"] in page  # finfleet's header
     assert not re.search(r"<script[^>]+src=", page)  # the page needs no CDN
+    # and in a browser with no network: the page renders Evidently's verdict and drift table
+    dom = rendered_dom(out.as_uri(), tmp_path / "chromium")
+    shown = re.search(r">Drift is detected for [\d.]+% of columns \((\d+) out of (\d+)\)\.<", dom)
+    assert shown, "Evidently's table title is not rendered"
+    assert (int(shown.group(1)), int(shown.group(2))) == (evidently["drifted_columns"],
+                                                          evidently["columns"])
+    cells = re.findall(r'data-testid="mtablecell"[^>]*>([^<]*)</td>', dom)
+    assert cells.count("Detected") + cells.count("Not Detected") == 10  # its first page
+    assert set(cells[::5]) <= set(verdicts), cells
