@@ -51,7 +51,10 @@ def test_numbers_follow_the_profiles_quantiles(profile):
         upto = np.searchsorted(x, q[1:-1], side="right") / len(x)
         assert np.all(below <= levels + 0.015) and np.all(upto >= levels - 0.015), name
         assert values.min() >= q[0] and values.max() <= q[-1]
-        assert abs(np.mean(values) - ref["mean"]) < 0.05 * ref["std"], name
+        assert abs(np.mean(values) - ref["mean"]) < 0.02 * ref["std"], name
+        # the outer percentiles keep a long tail near its inner edge (drawn evenly up to the
+        # maximum, the lognormal income's spread came out 20 % too wide)
+        assert abs(np.std(values) / ref["std"] - 1) < 0.05, name
 
 
 def test_categories_missing_shares_and_the_seed(profile):
