@@ -220,3 +220,13 @@ def test_the_summary_a_person_reads(profile):
     assert lines[3].startswith("  drifted: income ")
     assert lines[4].startswith("  Evidently: 2 of 5 columns drifted (share 0.40)")
     assert lines[5] == "  report: r.html"
+
+
+def test_evidently_is_locked_apart_from_the_project_and_every_image():
+    from kit.settings import REPO_ROOT
+
+    requirements = REPO_ROOT / "requirements"
+    own = (requirements / "evidently.txt").read_text()
+    assert re.search(r"^evidently==[\d.]+ \\$", own, re.M) and "--hash=sha256:" in own
+    for lock in [requirements / "all.txt", *sorted((requirements / "images").glob("*.txt"))]:
+        assert not re.search(r"^evidently==", lock.read_text(), re.M), lock.name
