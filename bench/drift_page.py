@@ -53,13 +53,15 @@ def replay(url: str, instances: list[dict], batch: int = 25) -> int:
 
 
 def serve_and_replay(model_dir: Path, log_dir: Path, instances: list[dict],
-                     version: str | None = None) -> None:
-    """A real credit service logging every request into `log_dir`, sent `instances`, stopped
-    (its log writer drains the queue on the way out)."""
+                     version: str | None = None, log_url: str | None = None) -> None:
+    """A real credit service logging every request into `log_dir` (or the PostgreSQL at
+    `log_url`), sent `instances`, stopped (its log writer drains the queue on the way out)."""
     env = {"CREDIT_LOG_DIR": str(log_dir), "CREDIT_LOG_FLUSH_SECONDS": "0.2",
            "CREDIT_LOG_LEVEL": "WARNING", "CREDIT_QUALITY_SECONDS": "0"}
     if version:
         env["CREDIT_MODEL_VERSION"] = version
+    if log_url:
+        env["CREDIT_LOG_URL"] = log_url
     service = procs.start_service("credit", model_dir, log_dir, env=env)
     try:
         replay(service.url, instances)

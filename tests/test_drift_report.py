@@ -15,7 +15,7 @@ import pytest
 
 from bench.drift_page import poorer_applications, serve_and_replay
 from kit.drift_report import EVIDENTLY_VENV
-from tests.procs import REPO_ROOT, trained_credit_dir
+from tests.procs import REPO_ROOT, PostgresServer, trained_credit_dir
 from tests.test_docs_pages import rendered_dom
 
 pytestmark = pytest.mark.integration
@@ -42,6 +42,16 @@ def evidently_verdicts(page: str) -> dict[str, str]:
     return out
 
 
+def report(model_dir, out, *log: str) -> dict:
+    """`finfleet drift report credit --since 1h --json` as a person runs it; its summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fleet.cli", "drift", "report", "credit", "--since", "1h",
+         "--model-dir", str(model_dir), "--out", str(out), *log, "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_shifted_credit_traffic_gives_an_evidently_page_that_shows_income_drift(
         tmp_path, tmp_path_factory):
     require_evidently()
@@ -49,12 +59,7 @@ def test_shifted_credit_traffic_gives_an_evidently_page_that_shows_income_drift(
     log_dir = tmp_path / "log"
     serve_and_replay(model_dir, log_dir, poorer_applications(REQUESTS))
     out = tmp_path / "report" / "credit.html"
-    argv = [sys.executable, "-m", "fleet.cli", "drift", "report", "credit", "--since", "1h",
-            "--model-dir", str(model_dir), "--log-dir", str(log_dir), "--out", str(out)]
-    done = subprocess.run([*argv, "--json"], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
+    summary = report(model_dir, out, "--log-dir", str(log_dir))
     assert summary["records"] == REQUESTS and summary["other_versions"] == {}
     drift = summary["drift"]
     assert drift["score"] > 0.3 and "income" in drift["drifted"], drift
@@ -78,3 +83,21 @@ def test_shifted_credit_traffic_gives_an_evidently_page_that_shows_income_drift(
     cells = re.findall(r'data-testid="mtablecell"[^>]*>([^<]*)</td>', dom)
     assert cells.count("Detected") + cells.count("Not Detected") == 10  # its first page
     assert set(cells[::5]) <= set(verdicts), cells
+
+
+def test_the_report_reads_the_shared_postgresql_log(tmp_path, tmp_path_factory):
+    """Replicas log to one PostgreSQL; the command reads the same place (--log-url)."""
+    require_evidently()
+    model_dir = trained_credit_dir(tmp_path_factory)
+    pg = PostgresServer(tmp_path)
+    try:
+        pg.start()
+        serve_and_replay(model_dir, tmp_path / "log", poorer_applications(100), log_url=pg.url)
+        out = tmp_path / "credit.html"
+        summary = report(model_dir, out, "--log-url", pg.url)
+    finally:
+        pg.close()
+    assert summary["records"] == 100 and "income" in summary["drift"]["drifted"]
+    assert summary["evidently"]["per_column"]["income"]["drifted"] is True
+    assert evidently_verdicts(out.read_text())["income"] == "Detected"
+    assert not (tmp_path / "log" / "credit").exists()  # nothing went to the SQLite files
