@@ -206,9 +206,14 @@ def test_a_refused_promotion_fails_the_job_once_and_auto_promotion_is_off(overla
     rules = cron["podFailurePolicy"]["rules"]
     assert rules == [{"action": "FailJob", "onExitCodes": {
         "containerName": "train", "operator": "In", "values": list(retrain_exit_codes())}}]
-    env = {e["name"]: e["value"] for e in cron["template"]["spec"]["containers"][0]["env"]}
-    assert env["AUTO_PROMOTE"] == "false", "auto-promotion is an overlay's choice"
-    assert env["TMPDIR"] == "/models/.staging"
+    env = {e["name"]: e for e in cron["template"]["spec"]["containers"][0]["env"]}
+    assert env["AUTO_PROMOTE"]["value"] == "false", "auto-promotion is an overlay's choice"
+    assert env["TMPDIR"]["value"] == "/models/.staging"
+    # It retrains from the log the model writes (kit/retrain.py): the same Secret's URL.
+    server = one(overlay[1], "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    served = {e["name"]: e for e in server["env"]}
+    log_url = f"{name.upper()}_LOG_URL"
+    assert secret_ref(env, log_url) == secret_ref(served, log_url)
 
 
 def secret_ref(env: dict, name: str) -> dict:
@@ -331,6 +336,13 @@ def test_network_policies_let_only_the_gateway_reach_the_models(overlay) -> None
     redis_clients = {n for n in labels if n != "redis"
                      and ingress_allowed(docs, labels[n], labels["redis"], namespace)}
     assert redis_clients == {"gateway", "spending", "anomaly"}
+    # The prediction log: the models write it, the retrain jobs read it; nothing else.
+    retrain_pods = [one(docs, "CronJob", f"{m}-retrain")["spec"]["jobTemplate"]["spec"][
+        "template"]["metadata"]["labels"] for m in MODEL_SERVICES]
+    for source in [labels[m] for m in MODEL_SERVICES] + retrain_pods:
+        assert ingress_allowed(docs, source, labels["predlog"], namespace), source
+    assert not ingress_allowed(docs, labels["gateway"], labels["predlog"], namespace)
+    assert not ingress_allowed(docs, None, labels["predlog"], namespace)
 
 
 def probe_paths(docs: list[dict]) -> set[str]:
@@ -405,8 +417,9 @@ def test_auto_promotion_is_one_component_that_changes_only_the_cronjobs(tmp_path
     for model in MODEL_SERVICES:
         job = one(after, "CronJob", f"{model}-retrain")["spec"]["jobTemplate"]["spec"]
         container = job["template"]["spec"]["containers"][0]
-        env = {e["name"]: e["value"] for e in container["env"]}
-        assert env == {"AUTO_PROMOTE": "true", "TMPDIR": "/models/.staging"}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env == {"AUTO_PROMOTE": "true", "TMPDIR": "/models/.staging",
+                       f"{model.upper()}_LOG_URL": None}  # the URL comes from the Secret
         assert "retrain.py" in " ".join(container["command"])
 
 
@@ -420,3 +433,35 @@ def test_tracing_is_one_component_that_sets_the_otlp_endpoint_of_gateway_and_mod
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
     assert not any("OTEL_EXPORTER_OTLP_ENDPOINT" in str(d) for d in before), "off in the base"
+
+
+def test_the_trainer_writes_each_models_volume_and_only_the_gateway_reaches_it(overlay) -> None:
+    docs = overlay[1]
+    deployment = one(docs, "Deployment", "trainer")
+    spec = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 1  # the jobs folder has one writer
+    container = spec["containers"][0]
+    assert container["image"].split(":")[0].endswith("finfleet/trainer")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in spec["volumes"] if "persistentVolumeClaim" in v}
+    assert claims[mounts[env["TRAINER_JOBS_DIR"]]] == "trainer-jobs"
+    for model, path in json.loads(env["TRAINER_MODEL_DIRS"]).items():
+        served = one(docs, "Deployment", model)["spec"]["template"]["spec"]
+        model_claim = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+                       for v in served["volumes"] if "persistentVolumeClaim" in v}["models"]
+        assert claims[mounts[path]] == model_claim, model
+    assert set(json.loads(env["TRAINER_MODEL_DIRS"])) == set(MODEL_SERVICES)
+    config = one(docs, "ConfigMap", next(d["metadata"]["name"] for d in find(docs, "ConfigMap")
+                                         if d["metadata"]["name"].startswith("gateway-config")))
+    service = one(docs, "Service", "trainer")
+    port = service["spec"]["ports"][0]["port"]
+    assert config["data"]["GATEWAY_TRAINER_URL"] == f"http://trainer:{port}"
+    labels = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+              for d in find(docs, "Deployment")}
+    namespace = docs[0]["metadata"].get("namespace", "")
+    assert ingress_allowed(docs, labels["gateway"], labels["trainer"], namespace)
+    assert not ingress_allowed(docs, None, labels["trainer"], namespace)
+    for model in MODEL_SERVICES:
+        assert not ingress_allowed(docs, labels[model], labels["trainer"], namespace)
