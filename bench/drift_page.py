@@ -18,10 +18,12 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kit import procs
 from kit.artifacts import ArtifactStore
+from kit.predlog_store import LogStore, open_log_store
 from kit.profile import reference_profile
 from kit.settings import REPO_ROOT
 
@@ -55,7 +57,8 @@ def replay(url: str, instances: list[dict], batch: int = 25) -> int:
 def serve_and_replay(model_dir: Path, log_dir: Path, instances: list[dict],
                      version: str | None = None, log_url: str | None = None) -> None:
     """A real credit service logging every request into `log_dir` (or the PostgreSQL at
-    `log_url`), sent `instances`, stopped (its log writer drains the queue on the way out)."""
+    `log_url`), sent `instances`, and stopped once the log holds every one of them (a stop
+    signal reaches the log's writer process too, so what is queued then may be lost)."""
     env = {"CREDIT_LOG_DIR": str(log_dir), "CREDIT_LOG_FLUSH_SECONDS": "0.2",
            "CREDIT_LOG_LEVEL": "WARNING", "CREDIT_QUALITY_SECONDS": "0"}
     if version:
@@ -65,8 +68,28 @@ def serve_and_replay(model_dir: Path, log_dir: Path, instances: list[dict],
     service = procs.start_service("credit", model_dir, log_dir, env=env)
     try:
         replay(service.url, instances)
+        wait_logged(open_log_store(log_url, log_dir), len(instances))
     finally:
         service.stop()
+
+
+def wait_logged(store: LogStore, count: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (seen := logged(store)) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the credit log holds {seen} of {count} records after "
+                                   f"{timeout_s:.0f} s")
+            time.sleep(0.2)
+    finally:
+        store.close()
+
+
+def logged(store: LogStore) -> int:
+    try:
+        return len(store.read_predictions("credit"))
+    except Exception:  # the writer has not made its file or tables yet
+        return 0
 
 
 def screenshot(html: Path, png: Path, size: str = "1400,1800") -> None:

@@ -2,9 +2,10 @@
 version's reference profile, summarised here and written as an Evidently HTML report.
 
 It runs in the project's venv: it reads the log the model's service writes (the same settings:
-`<NAME>_LOG_URL` / `<NAME>_LOG_DIR`, or the flags), takes each record's drift features (the
-log's `features` column; for a record written before it, the model's own `drift_features` on
-the logged input and output, where the input was logged whole), loads the version's reference
+`<NAME>_LOG_URL` / `<NAME>_LOG_DIR`, or the flags), takes the window's drift features (the
+log's `features` column, which the log's writer fills for a sample of records; for a log written
+before it, the model's own `drift_features` on the logged inputs and outputs, where the input
+was logged whole: `kit.retrain.window_features`), loads the version's reference
 profile from its artifact and prints `kit.drift.compare`'s verdict. Evidently lives in its own
 venv (`make evidently`, `.venv-evidently/`), never the project's or an image's: this module
 hands it files — the window's rows and a reference sample drawn from the profile
@@ -129,7 +130,11 @@ def serving_version(settings: Any, registry: Any) -> str:
 
 def read_window(store: Any, name: str, version: str, since: float, until: float,
                 artifact: Any) -> Window:
-    """The version's records in the window, each turned into its drift features."""
+    """The version's records in the window as drift features: the log's features sample, or
+    for a log written before it the model's own hook (`kit.retrain.window_features`, what the
+    retraining job's drift check reads too)."""
+    from kit.retrain import window_features
+
     window = Window(name, version, since, until)
     records = []
     for record in store.read_predictions(name, since, until):
@@ -138,35 +143,9 @@ def read_window(store: Any, name: str, version: str, since: float, until: float,
         else:
             window.other_versions[record["version"]] = \
                 window.other_versions.get(record["version"], 0) + 1
-    logged = [r for r in records if isinstance(r.get("features"), dict)]
-    older = [r for r in records if not isinstance(r.get("features"), dict)]
-    window.rows = [r["features"] for r in logged]
-    if older:
-        computed = hook_features(name, artifact, older)
-        window.rows += computed
-        window.without_features = len(older) - len(computed)
+    window.rows = window_features(name, artifact, records) if records else []
+    window.without_features = len(records) - len(window.rows)
     return window
-
-
-def hook_features(name: str, artifact: Any, records: Sequence[dict[str, Any]]
-                  ) -> list[dict[str, Any]]:
-    """Features for records logged before the log stored them: the model's `drift_features` on
-    the logged input and output — only where the input was logged whole (a text model's text
-    is logged only when <NAME>_LOG_INPUTS allows; its summary is no input to the hook)."""
-    from kit.gate import served_model
-
-    model = served_model(name, artifact)
-    whole = [r for r in records if r["input"] is not None and r["output"] is not None
-             and all(isinstance(_at(r["input"], path), str) for path in model.log_text_fields)]
-    if not whole:
-        return []
-    return model.drift_features([r["input"] for r in whole], [r["output"] for r in whole])
-
-
-def _at(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 # --- the tables Evidently reads ----------------------------------------------------------------
@@ -246,8 +225,8 @@ def summary_lines(window: Window, report: DriftReport, evidently: dict[str, Any]
                   out: Path | None) -> list[str]:
     lines = [describe_window(window)]
     if window.without_features:
-        lines.append(f"  {window.without_features} records have no drift features (logged "
-                     "before the log stored them, input not logged) and are left out")
+        lines.append(f"  {window.without_features} more records have no drift features (outside "
+                     "the log's features sample, or text the log summarised) and are left out")
     lines.append(f"  drift score {report.score:.2f} ({report.level}); inputs "
                  f"{_fmt(report.input_score)}, outputs {_fmt(report.output_score)}; "
                  "warning 0.3, critical 0.5")

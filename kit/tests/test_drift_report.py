@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 import sys
@@ -176,9 +177,9 @@ def test_no_records_in_the_window(capsys, models, tmp_path, fake_venv, profile):
     store = open_log_store(None, log)
     # one record of another version, and one of this version before the window
     store.write_predictions([
-        ("a", None, NOW, "credit", "plain", "production", None, None, "{}", "{}", 1.0),
+        ("a", None, NOW, "credit", "plain", "production", None, None, "{}", "{}", 1.0, None),
         ("b", None, NOW - 30 * 86400, "credit", "profiled", "production", None, None, "{}",
-         "{}", 1.0)])
+         "{}", 1.0, None)])
     store.close()
     err = fail(capsys, "credit", "--model-dir", str(models), "--version", "profiled",
                "--log-dir", str(log), "--evidently-venv", str(fake_venv),
@@ -191,16 +192,18 @@ def test_no_records_in_the_window(capsys, models, tmp_path, fake_venv, profile):
 
 
 def test_the_window_takes_the_logs_features_and_only_this_version(tmp_path, profile):
-    class Store:  # the log reader's contract: rows with `features` (dict, or None when older)
-        def read_predictions(self, model, since, until):
-            assert (model, since, until) == ("credit", 1.0, 2.0)
-            return [{"version": "v1", "features": {"income": 1.0}, "input": {}, "output": {}},
-                    {"version": "v2", "features": {"income": 2.0}, "input": {}, "output": {}},
-                    {"version": "v1", "features": {"income": 3.0}, "input": {}, "output": {}}]
-
-    window = drift_report.read_window(Store(), "credit", "v1", 1.0, 2.0, artifact=None)
-    assert window.rows == [{"income": 1.0}, {"income": 3.0}]
-    assert window.other_versions == {"v2": 1} and window.without_features == 0
+    store = open_log_store(None, tmp_path / "log")  # the real log: its `features` column
+    rows = [("p1", None, NOW, "v1", {"income": 1.0}), ("p2", None, NOW + 1, "v2", {"income": 2.0}),
+            ("p3", None, NOW + 2, "v1", {"income": 3.0}), ("p4", None, NOW + 3, "v1", None),
+            ("p5", None, NOW + 9, "v1", {"income": 9.0})]
+    store.write_predictions([
+        (pid, rid, ts, "credit", version, "production", None, None, "{}", "{}", 1.0,
+         None if features is None else json.dumps(features))
+        for pid, rid, ts, version, features in rows])
+    window = drift_report.read_window(store, "credit", "v1", NOW, NOW + 5, artifact=None)
+    store.close()
+    assert window.rows == [{"income": 1.0}, {"income": 3.0}]  # p4: not in the features sample
+    assert window.other_versions == {"v2": 1} and window.without_features == 1
     kinds = drift_report.columns(profile, [{"income": 1.0, "employment": "gig", "x": 1}])
     assert kinds == {"numerical": ["income"], "categorical": ["employment"]}
     assert drift_report.table([{"income": 2, "employment": True, "x": 1}], kinds) == [
@@ -215,7 +218,7 @@ def test_the_summary_a_person_reads(profile):
                                        Path("r.html"))
     assert lines[0] == ("credit v1: 400 records from 2025-11-24 15:00 UTC to 2025-11-24 16:00 "
                         "UTC (v0: 3 of other versions left out; --version chooses)")
-    assert "2 records have no drift features" in lines[1]
+    assert "2 more records have no drift features" in lines[1]
     assert re.match(r"  drift score 0\.\d\d \((ok|warning|critical)\); inputs", lines[2])
     assert lines[3].startswith("  drifted: income ")
     assert lines[4].startswith("  Evidently: 2 of 5 columns drifted (share 0.40)")
