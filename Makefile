@@ -11,7 +11,7 @@ SERVICE_PORTS = $(shell python3 -c 'import tomllib; print(" ".join("%s=%s" % (s[
 LOCK := requirements/all.txt
 
 .PHONY: setup lock models run demo test lint bench bench-quick eval images k8s-check clean \
-	mlflow-server-venv mlflow-server-lock
+	mlflow-server-venv mlflow-server-lock evidently evidently-lock
 
 setup: $(STAMP)
 
@@ -86,6 +86,24 @@ mlflow-server-lock: setup
 	.venv/bin/uv pip compile --quiet --upgrade --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make mlflow-server-lock" \
 	  requirements/mlflow-server.in -o $(MLFLOW_LOCK)
+
+# Evidently, for `finfleet drift report NAME` (docs/drift.md): its own venv from its own hashed
+# lock, like the MLflow server's; never in the project's venv or an image. CI builds it.
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY_LOCK := requirements/evidently.txt
+
+evidently: $(EVIDENTLY_VENV)/.finfleet-installed
+
+$(EVIDENTLY_VENV)/.finfleet-installed: $(EVIDENTLY_LOCK) | $(STAMP)
+	@test -x $(EVIDENTLY_VENV)/bin/python || $(PY) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/pip install -q --require-hashes --no-deps -r $(EVIDENTLY_LOCK)
+	$(EVIDENTLY_VENV)/bin/pip check
+	@touch $@
+
+evidently-lock: setup
+	.venv/bin/uv pip compile --quiet --upgrade --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make evidently-lock" \
+	  requirements/evidently.in -o $(EVIDENTLY_LOCK)
 
 clean:
 	rm -rf models logs .pytest_cache
