@@ -1,4 +1,4 @@
-"""The monitor's runs, metrics and endpoint in-process, over a log held in a list (the
+"""The drift monitor's runs, metrics and endpoint in-process, over a log held in a list (the
 integration test, tests/test_monitor_drift.py, runs the real processes)."""
 
 from __future__ import annotations
