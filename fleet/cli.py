@@ -4,6 +4,7 @@
     finfleet train NAME [ARGS]              a model's trainer (services/<name>/train.py)
     finfleet models list|promote|rollback|alias NAME ...   releases (kit.releases)
     finfleet traffic show|set NAME ...      canary and shadow (gateway.traffic_cli)
+    finfleet drift [show] NAME              a model's drift, from the monitor (fleet.drift_cli)
     finfleet bench [ARGS]                   make bench (bench.run)
     finfleet nginx render [ARGS]            the nginx config (gateway.nginx)
     finfleet auth hash-key KEY              an API or admin key's sha256 (gateway.auth)
@@ -27,6 +28,7 @@ COMMANDS = {
     "train": (None, "train one model: finfleet train NAME [--data FILE] [--quick] ..."),
     "models": ("kit.releases", "list | promote | rollback | alias NAME (no verb: train missing)"),
     "traffic": ("gateway.traffic_cli", "show | set NAME: canary and shadow at the gateway"),
+    "drift": ("fleet.drift_cli", "[show] NAME: a model's drift per version, from the monitor"),
     "bench": ("bench.run", "the benchmarks (make bench)"),
     "nginx": ("gateway.nginx", "render the nginx config"),
     "auth": ("gateway.auth", "hash-key KEY: the sha256 to list in the settings"),

@@ -14,6 +14,7 @@ import json
 import httpx
 import pytest
 
+from fleet import drift_cli
 from kit.drift import WARNING
 from tests.procs import (
     start_credit,
@@ -81,7 +82,7 @@ def version_report(gateway_url: str) -> dict | None:
     return versions[0] if versions else None
 
 
-def test_shifted_incomes_raise_the_drift_score_over_the_warning(fleet) -> None:
+def test_shifted_incomes_raise_the_drift_score_over_the_warning(fleet, capsys) -> None:
     credit, monitor, gateway = fleet
 
     send(credit.url, applications(shifted=False))
@@ -107,6 +108,11 @@ def test_shifted_incomes_raise_the_drift_score_over_the_warning(fleet) -> None:
     assert report["features"]["income"]["psi"] > 0
     history = [point["score"] for point in report["history"]]
     assert min(history) < WARNING < max(history)  # the chart shows the move
+
+    capsys.readouterr()
+    assert drift_cli.main(["--url", gateway.url, "credit"]) == 0  # `finfleet drift credit`
+    table = capsys.readouterr().out
+    assert version in table and report["level"] in table and "income" in table
 
 
 def test_the_gateway_says_unknown_model_and_monitor_down(fleet) -> None:
