@@ -66,8 +66,8 @@ def drift_view(monitor: DriftMonitor, result: ModelDrift, since: float) -> dict[
     return {"model": result.model, "checked_at": result.checked_at,
             "status": "error" if result.error else "ok" if result.checked_at else "pending",
             "error": result.error, "thresholds": thresholds(),
-            "window": {"seconds": settings.window_seconds, "max_records": settings.window_max,
-                       "min_records": settings.window_min},
+            "window": {"seconds": settings.window_of(result.model),
+                       "max_records": settings.window_max, "min_records": settings.window_min},
             "interval_seconds": settings.interval_seconds, "versions": versions}
 
 

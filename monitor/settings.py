@@ -24,6 +24,10 @@ class MonitorSettings(HttpSettings):
     interval_seconds: float = Field(30.0, gt=0, description="How often every model is scored")
     window_seconds: float = Field(3600.0, gt=0,
                                   description="The window: predictions this recent are scored")
+    window_seconds_by_model: dict[str, float] = Field(
+        default_factory=lambda: {"anomaly": 86400.0},
+        description="Per-model windows that override window_seconds, JSON name → seconds "
+                    "(anomaly: a whole day, its hours have a daily cycle)")
     window_max: int = Field(5000, gt=0, description="Most records a window holds (the newest)")
     window_min: int = Field(100, gt=0, description="Records a version needs in the window "
                                                    "before it is scored")
@@ -46,6 +50,9 @@ class MonitorSettings(HttpSettings):
                                           "JSON name → folder (compose: each model's volume)")
     mlflow_tracking_uri: str | None = Field(
         None, description="MLflow registry holding the artifacts; the file store when unset")
+
+    def window_of(self, model: str) -> float:
+        return self.window_seconds_by_model.get(model, self.window_seconds)
 
     def log_dir_of(self, model: str) -> Path:
         return self.log_dirs.get(model, self.log_dir)

@@ -89,7 +89,8 @@ class DriftMonitor:
         self.metrics = DriftMetrics(registry)
         for model in models:
             self.metrics.errors.labels(model)
-        self.spec = WindowSpec(settings.window_seconds, settings.window_max, settings.window_min)
+        self.specs = {m: WindowSpec(settings.window_of(m), settings.window_max,
+                                    settings.window_min) for m in models}
         self.profiles = Profiles(settings)
         self._stores: dict[str, LogStore] = {}
         self._store_of = store_of or self._open_store
@@ -114,9 +115,9 @@ class DriftMonitor:
 
     def check(self, model: str, now: float) -> ModelDrift:
         try:
-            rows = read_window(self._store_of(model), model, self.spec, now)
+            rows = read_window(self._store_of(model), model, self.specs[model], now)
             versions = version_reports(rows, lambda v: self.profiles.get(model, v),
-                                       self.spec.minimum)
+                                       self.specs[model].minimum)
         except Exception as exc:  # a log or registry that is down: said, tried again next run
             self.metrics.errors.labels(model).inc()
             self.logger.warning("drift check failed", extra={"model": model, "error": str(exc)})

@@ -129,3 +129,11 @@ def test_since_takes_a_duration_or_unix_seconds() -> None:
     assert parse_since("7d", 1e6) == 1e6 - 7 * 86400
     assert parse_since("1234.5", 0) == 1234.5
     assert parse_since(None, 5.0) == 0.0
+
+
+def test_anomaly_windows_span_a_day_unless_set() -> None:
+    settings = MonitorSettings()
+    assert settings.window_of("anomaly") == 86400.0
+    assert settings.window_of("credit") == settings.window_seconds
+    custom = MonitorSettings(window_seconds_by_model={"credit": 60})
+    assert custom.window_of("credit") == 60 and custom.window_of("anomaly") == 3600
