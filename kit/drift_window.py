@@ -23,6 +23,7 @@ from kit.predlog_store import LogStore
 
 NOT_ENOUGH_DATA = "not enough data"
 NO_PROFILE = "no reference profile"
+FIRST_SPAN = 60.0  # seconds: the first read of a window (read_window)
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,18 @@ class VersionDrift:
 
 def read_window(store: LogStore, model: str, spec: WindowSpec, now: float | None = None
                 ) -> list[dict[str, Any]]:
-    """The model's logged predictions of the last `spec.seconds`, the newest `max_records`."""
+    """The model's logged predictions of the last `spec.seconds`, the newest `max_records`.
+
+    The read starts with the last minute and widens fourfold until it holds `max_records` or
+    spans the window, so a busy model's hour (hundreds of thousands of records) is never read
+    and decoded whole to keep its newest 5,000; a quiet one costs a few small reads."""
     now = time.time() if now is None else now
-    rows = store.read_predictions(model, since=now - spec.seconds)
-    return rows[-spec.max_records:] if spec.max_records else rows
+    span = min(spec.seconds, FIRST_SPAN)
+    while True:
+        rows = store.read_predictions(model, since=now - span)
+        if len(rows) >= spec.max_records or span >= spec.seconds:
+            return rows[-spec.max_records:]
+        span = min(spec.seconds, span * 4)
 
 
 def version_reports(rows: Iterable[dict[str, Any]],

@@ -74,8 +74,12 @@ def test_rows_without_features_count_but_are_not_scored() -> None:
     assert drift.report is not None and drift.report.window == 120
 
 
-def test_the_window_is_the_last_seconds_and_at_most_the_newest_records() -> None:
-    store = ListStore(rows("v1", features(np.random.default_rng(4), 500)))
+def test_the_window_is_the_newest_records_read_from_a_widening_span() -> None:
+    store = ListStore(rows("v1", features(np.random.default_rng(4), 500)))  # one a second
     got = read_window(store, "credit", WindowSpec(seconds=300, max_records=100), now=500.0)
-    assert store.asked == [("credit", 200.0)]
+    assert store.asked == [("credit", 440.0), ("credit", 260.0)]  # 60 s: too few; 240 s: enough
     assert len(got) == 100 and got[0]["ts"] == 400.0 and got[-1]["ts"] == 499.0
+    store.asked.clear()
+    quiet = read_window(store, "credit", WindowSpec(seconds=300, max_records=1000), now=500.0)
+    assert store.asked == [("credit", 440.0), ("credit", 260.0), ("credit", 200.0)]
+    assert len(quiet) == 300 and quiet[0]["ts"] == 200.0  # the whole window, no more
