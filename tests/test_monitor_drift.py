@@ -1,5 +1,6 @@
-"""The drift monitor end to end: a real credit service logging to SQLite in a temporary folder,
-the real monitor process reading the same files, and a real gateway in front of both.
+"""The drift monitor end to end: a real credit service logging to SQLite in a temporary folder
+(or to a real PostgreSQL, as in compose and Kubernetes), the real monitor process reading the
+same log, and a real gateway in front of both.
 
 Traffic drawn like the training data keeps `finfleet_drift_dataset_score` and the answer of
 `GET /v1/models/credit/drift` (through the gateway) under the warning level; the same
@@ -17,7 +18,8 @@ import pytest
 from fleet import drift_cli
 from kit.drift import WARNING
 from tests.procs import (
-    start_credit,
+    PostgresServer,
+    procs,
     start_gateway,
     start_monitor,
     trained_credit_dir,
@@ -48,20 +50,32 @@ def send(url: str, instances: list[dict]) -> None:
         assert reply.status_code == 200, reply.text
 
 
-@pytest.fixture
-def fleet(tmp_path, tmp_path_factory):
+def backend(kind: str, tmp_path) -> tuple[dict[str, str], dict[str, str], object]:
+    """The credit service's and the monitor's log settings for one backend, and the server to
+    close (PostgreSQL) or None."""
+    if kind == "sqlite":
+        log_dir = str(tmp_path / "predictions")
+        return {"CREDIT_LOG_DIR": log_dir}, {"MONITOR_LOG_DIR": log_dir}, None
+    pg = PostgresServer(tmp_path)
+    pg.start()
+    return {"CREDIT_LOG_URL": pg.url}, {"MONITOR_LOG_URL": pg.url}, pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fleet(request, tmp_path, tmp_path_factory):
+    """credit → its log (SQLite files in a temporary folder, or a real PostgreSQL) → the monitor
+    → the gateway."""
     model_dir = trained_credit_dir(tmp_path_factory)
-    log_dir = tmp_path / "predictions"
-    started = []
+    started, server = [], None
     try:
-        credit = start_credit(model_dir, tmp_path, env={
-            "CREDIT_LOG_DIR": str(log_dir), "CREDIT_LOG_FLUSH_SECONDS": "0.2",
-            "CREDIT_LOG_LEVEL": "WARNING"})
+        credit_log, monitor_log, server = backend(request.param, tmp_path)
+        credit = procs.start_service("credit", model_dir, tmp_path, env={
+            **credit_log, "CREDIT_LOG_FLUSH_SECONDS": "0.2", "CREDIT_LOG_LEVEL": "WARNING"})
         started.append(credit)
         monitor = start_monitor({
-            "MONITOR_MODELS": '["credit"]', "MONITOR_LOG_DIR": str(log_dir),
-            "MONITOR_MODEL_DIR": str(model_dir), "MONITOR_INTERVAL_SECONDS": "0.5",
-            "MONITOR_WINDOW_MAX": str(WINDOW), "MONITOR_WINDOW_MIN": "100"}, tmp_path)
+            **monitor_log, "MONITOR_MODELS": '["credit"]', "MONITOR_MODEL_DIR": str(model_dir),
+            "MONITOR_INTERVAL_SECONDS": "0.5", "MONITOR_WINDOW_MAX": str(WINDOW),
+            "MONITOR_WINDOW_MIN": "100"}, tmp_path)
         started.append(monitor)
         gateway = start_gateway({
             "GATEWAY_UPSTREAMS": json.dumps(upstreams_with(credit=credit.url)),
@@ -72,6 +86,8 @@ def fleet(tmp_path, tmp_path_factory):
     finally:
         for proc in reversed(started):
             proc.stop()
+        if server is not None:
+            server.close()
 
 
 def version_report(gateway_url: str) -> dict | None:
@@ -115,8 +131,19 @@ def test_shifted_incomes_raise_the_drift_score_over_the_warning(fleet, capsys) -
     assert version in table and report["level"] in table and "income" in table
 
 
-def test_the_gateway_says_unknown_model_and_monitor_down(fleet) -> None:
-    _, monitor, gateway = fleet
+def test_the_window_counts_what_was_logged_and_the_gateway_says_unknown_and_down(fleet
+                                                                                ) -> None:
+    credit, monitor, gateway = fleet
+    send(credit.url, applications(shifted=False)[:30])
+
+    def counted() -> dict | None:
+        versions = httpx.get(f"{gateway.url}/v1/models/credit/drift", timeout=10).json()[
+            "versions"]
+        return versions[0] if versions and versions[0]["records"] == 30 else None
+
+    window = eventually(counted, 60, "the 30 logged records in the monitor's window")
+    assert window["served_by"] == {"production": 30} and window["score"] is None
+    assert window["reason"].startswith("not enough data")
     unknown = httpx.get(f"{gateway.url}/v1/models/nope/drift", timeout=10)
     assert unknown.status_code == 404
     assert unknown.headers["content-type"].startswith("application/problem+json")
