@@ -59,6 +59,7 @@ def create_app(
         state = ModelState(model_cls, settings, open_registry(settings, name), metrics, logger)
         app.state.model_state = state
         app.state.pool = pool
+        app.state.predlog.models = state.by_version
         watcher = asyncio.create_task(state.watch())
         app.state.predlog.start()
         try:

@@ -30,6 +30,10 @@ class ServedModel:
     # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,
     # not counted); training writes them into the reference profile (kit/profile.py).
     drift_weights: ClassVar[dict[str, float]] = {}
+    # Drift features computed for at most this many logged predictions a second (the log's
+    # thread pays them in the serving process): cheap ones for every request of a busy credit
+    # service, a text encoder's for a sample.
+    drift_features_per_second: ClassVar[float] = 100.0
     # The prediction log (kit/predlog.py): instance fields (dotted paths) holding user ids,
     # hashed with the salt; free-text fields, logged only when <NAME>_LOG_INPUTS allows; the
     # prediction's field its callers know it by (anomaly: transaction_id), for outcomes.

@@ -4,19 +4,22 @@ On a request, `PredictionLog.offer` does only what the caller's answer needs and
 there than later: a sampling draw, the prediction ids it returns, each instance and prediction
 as JSON bytes (orjson, about a microsecond each: the queue then holds bytes, which the garbage
 collector never walks, instead of the request's object graphs), and one append to a bounded
-deque. When the deque is full the record is dropped and counted; the request never waits. A
-background thread drains the deque every `log_flush_seconds`: it builds the rows (user ids hashed
-with the configured salt, free text replaced by its length and a summary unless
-`<NAME>_LOG_INPUTS` allows it), writes them in one transaction, and counts them written or
-failed. A backend that is down costs failed records, never a failed predict; the
-next flush reconnects. The same thread computes live quality over the labelled window.
+deque. When the deque is full the record is dropped and counted; the request never waits.
+
+A background thread drains the deque every `log_flush_seconds`. For a sample of the records —
+at most `log_features_per_second` (a token bucket, so a quiet service features every record and
+a busy one a bounded share) — it computes the serving version's drift features, the columns the
+monitor compares with the version's reference profile. It then hands chunks of records to the
+log's writer process (kit/predlog_writer.py), which hashes user ids with the configured salt,
+replaces free text by its length and a summary unless `<NAME>_LOG_INPUTS` allows it, writes one
+transaction a chunk and says how many rows went in. A backend that is down, or a writer that
+died, costs failed records, never a failed predict; the next flush reconnects or restarts it.
+The same thread computes live quality over the labelled window.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import itertools
 import logging
 import os
@@ -24,7 +27,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +37,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from kit.metrics import CachedLabels
 from kit.model import ServedModel
 from kit.predlog_store import LogStore, open_log_store
+from kit.predlog_writer import WriterProcess, WriterUnavailable
 
 SERVED_BY_HEADER = b"x-finfleet-served-by"
 SERVED_BY = frozenset({"production", "canary"})  # what a caller's header may claim
 DEV_SALT = "finfleet-dev-salt"
-# Requests per write: small enough that building their rows holds the GIL for well under the
-# interpreter's 5 ms switch interval, large enough that a commit's cost is shared.
-FLUSH_CHUNK = 256
+# Requests per chunk handed to the writer process: pickling them holds the GIL well under the
+# interpreter's 5 ms switch interval; a commit's cost is shared by as many.
+FLUSH_CHUNK = 512
+FEATURE_BURST_SECONDS = 60  # the token bucket holds at most this many seconds of features
 
 
 def log_directory(settings: Any) -> Path:
@@ -86,12 +91,29 @@ class PredictionLog:
         self.salt = (settings.log_salt or DEV_SALT).encode()
         self.store = store or open_log_store(settings.log_url, log_directory(settings),
                                              settings.log_max_bytes, settings.log_keep_files)
+        self.writer = WriterProcess({
+            "name": self.name, "url": settings.log_url, "directory": str(log_directory(settings)),
+            "max_bytes": settings.log_max_bytes, "keep_files": settings.log_keep_files,
+            "user_fields": list(model_cls.log_user_fields),
+            "text_fields": list(model_cls.log_text_fields),
+            "log_inputs": settings.log_inputs, "salt": self.salt.decode()})
+        # The served model of a version (set by the app once it has a ModelState): drift
+        # features need the version's own encoder and fitted state.
+        self.models: Callable[[str], ServedModel | None] = lambda version: None
+        rate = settings.log_features_per_second
+        self.features_rate = model_cls.drift_features_per_second if rate is None else rate
+        self._tokens = self.features_rate * FEATURE_BURST_SECONDS
+        self._tokens_at = time.monotonic()
         self.metrics = LogMetrics(self.name, registry)
         self.metrics.queue.labels(self.name).set_function(lambda: len(self.queue))
         self.queue: deque[tuple] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._features_failed = False
+        # Never in the features: what the log itself hashes or summarises.
+        self._private = frozenset((*model_cls.log_user_fields,
+                                   *(() if settings.log_inputs else model_cls.log_text_fields)))
         self._quality_due = 0.0
         self._quality_labels: set[tuple[str, ...]] = set()
         # Prediction ids: a random prefix per process (replicas and restarts never collide)
@@ -128,18 +150,24 @@ class PredictionLog:
             self.metrics.records.labels(self.name, "failed").inc(n)
             return ids
         self.queue.append((ids, time.time(), version, scope.get("state", {}).get("request_id"),
-                           self.served_by(scope, shadow), inputs, outputs, keys, seconds))
+                           self.served_by(scope, shadow), inputs, outputs, keys, seconds, None))
         return ids
 
     # -- the background side ----------------------------------------------------------------
 
     def start(self) -> None:
+        if self.rate > 0:
+            try:
+                self.writer.start()
+            except OSError as exc:  # tried again by the first flush
+                self.logger.warning("the log writer process did not start",
+                                    extra={"error": str(exc)})
         self._thread = threading.Thread(target=self._run, name=f"{self.name}-predlog",
                                         daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Write what is queued, then close the store."""
+        """Write what is queued, then stop the writer process and close the store."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -148,6 +176,7 @@ class PredictionLog:
         if left:  # the backend refused the last drain: what it could not take is lost, counted
             self.queue.clear()
             self.metrics.records.labels(self.name, "failed").inc(left)
+        self.writer.close()
         self.store.close()
 
     def _run(self) -> None:
@@ -163,39 +192,68 @@ class PredictionLog:
         while self.queue:
             time.sleep(0)  # hands the GIL to the event loop between chunks
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), FLUSH_CHUNK))]
-            rows = [row for record in batch for row in self.rows(record)]
+            batch = self.with_features(batch)
             try:
-                self.store.write_predictions(rows)
-            except Exception as exc:  # down, refused, disk full: counted, the service serves on
-                self.metrics.records.labels(self.name, "failed").inc(len(rows))
+                done, failed, error = self.writer.write(batch)
+            except WriterUnavailable as exc:
+                done, failed, error = 0, sum(len(record[0]) for record in batch), str(exc)
+            if failed:  # down, refused, disk full: counted, the service serves on
+                self.metrics.records.labels(self.name, "failed").inc(failed)
                 if not self._failing:
                     self.logger.warning("prediction log write failed; records are dropped "
-                                        "until it recovers", extra={"error": str(exc)})
+                                        "until it recovers", extra={"error": error})
                 self._failing = True
                 break  # one try a drain (an unreachable server costs a connect timeout)
             if self._failing:
                 self.logger.warning("prediction log writes resumed")
                 self._failing = False
-            self.metrics.records.labels(self.name, "written").inc(len(rows))
-            written += len(rows)
+            self.metrics.records.labels(self.name, "written").inc(done)
+            written += done
         return written
 
-    def rows(self, record: tuple) -> list[tuple]:
-        ids, ts, version, request_id, served_by, instances, predictions, keys, seconds = record
-        latency_ms = round(seconds * 1000, 4)
-        redacts = bool(self.model_cls.log_user_fields or self.model_cls.log_text_fields)
-        out = []
-        for i, (pid, instance, prediction) in enumerate(zip(ids, instances, predictions,
-                                                            strict=True)):
-            user = None
-            if redacts:
-                logged, user = self.redacted(orjson.loads(instance))
-                instance = _dumps(logged)
-            key = keys[i] if keys else None
-            out.append((pid, request_id, ts, self.name, version, served_by,
-                        None if key is None else str(key), user, instance.decode(),
-                        prediction.decode(), latency_ms))
-        return out
+    def with_features(self, batch: list[tuple]) -> list[tuple]:
+        """The batch with drift features on a random sample of its records, as many as the
+        token bucket allows, each computed by the version that served it."""
+        now = time.monotonic()
+        self._tokens = min(self.features_rate * FEATURE_BURST_SECONDS,
+                           self._tokens + (now - self._tokens_at) * self.features_rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return batch
+        picked = list(range(len(batch)))
+        random.shuffle(picked)
+        by_version: dict[str, list[int]] = {}
+        for index in picked:
+            size = len(batch[index][0])
+            if size > self._tokens:
+                continue
+            self._tokens -= size
+            by_version.setdefault(batch[index][2], []).append(index)
+        for version, indexes in by_version.items():
+            model = self.models(version)
+            if model is None:
+                continue
+            records = [batch[i] for i in indexes]
+            for index, features in zip(indexes, self.features_of(model, records), strict=True):
+                batch[index] = (*batch[index][:-1], features)
+        return batch
+
+    def features_of(self, model: ServedModel, records: list[tuple]) -> list[tuple | None]:
+        """Each record's features as JSON bytes per instance, from one model call, without
+        user ids or raw text; None each where the model fails (logged once; the records are
+        still written)."""
+        instances = [orjson.loads(i) for record in records for i in record[5]]
+        predictions = [orjson.loads(p) for record in records for p in record[6]]
+        try:
+            rows = iter([_dumps({k: v for k, v in r.items() if k not in self._private})
+                         for r in model.drift_features(instances, predictions)])
+        except Exception as exc:  # a model's bug: never the log's or the caller's
+            if not self._features_failed:
+                self.logger.warning("drift features failed; records are logged without them",
+                                    extra={"error": f"{type(exc).__name__}: {exc}"})
+            self._features_failed = True
+            return [None] * len(records)
+        return [tuple(next(rows) for _ in record[5]) for record in records]
 
     @staticmethod
     def served_by(scope: dict, shadow: bool) -> str:
@@ -209,31 +267,6 @@ class PredictionLog:
                 if claimed in SERVED_BY:
                     return claimed
         return "version" if "version" in scope.get("path_params", {}) else "production"
-
-    def hashed(self, value: Any) -> str:
-        return hmac.new(self.salt, str(value).encode(), hashlib.sha256).hexdigest()[:32]
-
-    def redacted(self, instance: Any) -> tuple[Any, str | None]:
-        """The instance as logged (user ids hashed, text summarised unless allowed) and the
-        first user id's hash."""
-        if not isinstance(instance, dict):
-            return instance, None
-        logged = dict(instance)
-        user = None
-        for path in self.model_cls.log_user_fields:
-            value = _get(logged, path)
-            if value is not None:
-                digest = self.hashed(value)
-                _set(logged, path, digest)
-                user = user or digest
-        if not self.settings.log_inputs:
-            for path in self.model_cls.log_text_fields:
-                value = _get(logged, path)
-                if isinstance(value, str):
-                    _set(logged, path, {"chars": len(value), "words": len(value.split()),
-                                        "digits": sum(c.isdigit() for c in value),
-                                        "sha256": self.hashed(value)})
-        return logged, user
 
     # -- live quality -------------------------------------------------------------------------
 
@@ -265,22 +298,3 @@ class PredictionLog:
 
 def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def _get(instance: dict, path: str) -> Any:
-    node: Any = instance
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _set(instance: dict, path: str, value: Any) -> None:
-    """Set a dotted path, copying each nested dict on the way (the caller's stays intact)."""
-    parts = path.split(".")
-    node = instance
-    for part in parts[:-1]:
-        node[part] = dict(node[part])
-        node = node[part]
-    node[parts[-1]] = value

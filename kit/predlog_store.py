@@ -5,7 +5,8 @@ Both backends keep the same two tables, so one set of queries serves both, and a
 either with the stock client (`sqlite3`, `psql`):
 
 - `predictions`: one row per logged prediction (id, request id, time, model, version,
-  served-by, the model's own key for it, hashed user, input, output, latency);
+  served-by, the model's own key for it, hashed user, input, output, latency, and for a sample
+  the model's drift features: what the monitor compares with the reference profile);
 - `outcomes`: the label that later arrived for a prediction, keyed by its id, so the join
   prediction → outcome is one primary-key lookup.
 
@@ -13,7 +14,10 @@ SQLite over JSONL/Parquet because outcomes must find their prediction by id (an 
 scan of every file) and be written durably one at a time; it ships with Python and its CLI reads
 the files while the service writes them (WAL). The files rotate: past `max_bytes` the current
 file is renamed with its UTC time and a fresh one started; only `keep_files` old ones stay, so
-the log is size-bounded. An outcome is written into the file that holds its prediction.
+the log is size-bounded. An outcome is written into the file that holds its prediction. Two
+processes use the files, the log's writer process (kit/predlog_writer.py) and the service (the
+outcome route): rotation and outcome writes hold an exclusive `flock` on `<model>/.lock`, so an
+outcome never lands in a file being renamed.
 
 The reader API (`read_predictions`, `labelled`) is what the drift monitor and retraining use.
 """
@@ -21,6 +25,7 @@ The reader API (`read_predictions`, `labelled`) is what the drift monitor and re
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import sqlite3
 import threading
 import time
@@ -32,8 +37,8 @@ from typing import Any
 import orjson
 
 COLUMNS = ("prediction_id", "request_id", "ts", "model", "version", "served_by", "key",
-           "user_hash", "input", "output", "latency_ms")
-JSON_COLUMNS = frozenset({"input", "output", "label"})
+           "user_hash", "input", "output", "latency_ms", "features")
+JSON_COLUMNS = frozenset({"input", "output", "label", "features"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def schema(d: Dialect) -> list[str]:
             prediction_id TEXT PRIMARY KEY, request_id TEXT, ts {d.float_type} NOT NULL,
             model TEXT NOT NULL, version TEXT NOT NULL, served_by TEXT NOT NULL, key TEXT,
             user_hash TEXT, input {d.json_type}, output {d.json_type},
-            latency_ms {d.float_type})""",
+            latency_ms {d.float_type}, features {d.json_type})""",
         "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
         "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
         "CREATE INDEX IF NOT EXISTS predictions_key ON predictions (model, key) "
@@ -65,6 +70,12 @@ def schema(d: Dialect) -> list[str]:
             prediction_id TEXT PRIMARY KEY, model TEXT NOT NULL, label {d.json_type} NOT NULL,
             ts {d.float_type} NOT NULL, source TEXT NOT NULL)""",
     ]
+
+
+def add_features_column(d: Dialect, columns: set[str]) -> list[str]:
+    """A log written before drift features (logged since 2026-12) gains the column."""
+    return [] if "features" in columns else [
+        f"ALTER TABLE predictions ADD COLUMN features {d.json_type}"]
 
 
 def insert_predictions(d: Dialect) -> str:
@@ -205,6 +216,9 @@ class SqliteLogStore(LogStore):
         conn.execute("PRAGMA synchronous=NORMAL")
         for statement in schema(SQLITE):
             conn.execute(statement)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+        for statement in add_features_column(SQLITE, columns):
+            conn.execute(statement)
         return conn
 
     def _writer(self, model: str) -> sqlite3.Connection:
@@ -224,12 +238,28 @@ class SqliteLogStore(LogStore):
                     conn.executemany(insert_predictions(SQLITE), batch)
                 self._rotate_if_full(model)
 
+    @contextlib.contextmanager
+    def _files_locked(self, model: str) -> Iterator[None]:
+        """Exclusive use of the model's files across processes (rotation, outcome writes)."""
+        folder = self.folder(model)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _rotate_if_full(self, model: str) -> None:
         current = self.folder(model) / self.CURRENT
         wal = current.with_name(current.name + "-wal")
         size = sum(p.stat().st_size for p in (current, wal) if p.exists())
         if size < self.max_bytes:
             return
+        with self._files_locked(model):
+            self._rotate(model, current, wal)
+
+    def _rotate(self, model: str, current: Path, wal: Path) -> None:
         conn = self._current.pop(model)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
@@ -244,32 +274,42 @@ class SqliteLogStore(LogStore):
                     part.unlink()
 
     def attach_outcomes(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
+        """Under the files' lock, with connections closed before it is released: the writer
+        process may rotate the current file as soon as it is."""
+        with self._lock, self._files_locked(model):
+            try:
+                return self._attach(model, items)
+            finally:
+                conn = self._current.pop(model, None)
+                if conn is not None:
+                    conn.close()
+
+    def _attach(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
         results = []
         now = time.time()
-        with self._lock:
-            self._writer(model)  # the current file exists, so a first outcome finds the tables
-            for item in items:
-                column, value = item.lookup()
-                found, why = None, f"no logged prediction has {column} {value!r}"
-                for path in self.files(model):
-                    conn = self._connection(model, path)
-                    try:
-                        rows = conn.execute(find_prediction(SQLITE, column),
-                                            (model, value)).fetchall()
-                        found, why = resolved(rows, column, value)
-                        if found is None and not rows:
-                            continue
-                        if found is not None:
-                            with _durable(conn), _transaction(conn):
-                                conn.execute(upsert_outcome(SQLITE), (
-                                    found, model, orjson.dumps(item.label).decode(), now,
-                                    item.source))
-                        break
-                    finally:
-                        if conn is not self._current.get(model):
-                            conn.close()
-                results.append({"status": "stored", "prediction_id": found} if found
-                               else {"status": "unknown", "detail": why})
+        self._writer(model)  # the current file exists, so a first outcome finds the tables
+        for item in items:
+            column, value = item.lookup()
+            found, why = None, f"no logged prediction has {column} {value!r}"
+            for path in self.files(model):
+                conn = self._connection(model, path)
+                try:
+                    rows = conn.execute(find_prediction(SQLITE, column),
+                                        (model, value)).fetchall()
+                    found, why = resolved(rows, column, value)
+                    if found is None and not rows:
+                        continue
+                    if found is not None:
+                        with _durable(conn), _transaction(conn):
+                            conn.execute(upsert_outcome(SQLITE), (
+                                found, model, orjson.dumps(item.label).decode(), now,
+                                item.source))
+                    break
+                finally:
+                    if conn is not self._current.get(model):
+                        conn.close()
+            results.append({"status": "stored", "prediction_id": found} if found
+                           else {"status": "unknown", "detail": why})
         return results
 
     def _connection(self, model: str, path: Path) -> sqlite3.Connection:
@@ -351,6 +391,11 @@ class PostgresLogStore(LogStore):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(7414)")  # replicas start together
                 for statement in schema(POSTGRES):
+                    conn.execute(statement)
+                columns = {row[0] for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'predictions' AND table_schema = current_schema()")}
+                for statement in add_features_column(POSTGRES, columns):
                     conn.execute(statement)
             self._conn = conn
         return self._conn

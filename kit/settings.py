@@ -102,6 +102,9 @@ class ServiceSettings(HttpSettings):
                           "local runs; unset: a fixed development salt)")
     log_inputs: bool = Field(
         False, description="Log free-text inputs as sent; off: only their length and a summary")
+    log_features_per_second: float | None = Field(
+        None, ge=0, description="Logged predictions a second (at most; a bucket of 60 s) that "
+                                "get drift features; unset: the model's default, 0: none")
     quality_seconds: float = Field(
         30.0, ge=0, description="How often live quality is computed from outcomes (0: never)")
     quality_window_seconds: float = Field(

@@ -466,3 +466,35 @@ def test_only_the_gateway_reaches_the_monitor_and_the_monitor_reaches_the_log(ov
         assert not ingress_allowed(docs, labels["monitor"], labels[model], namespace)
     assert ingress_allowed(docs, labels["monitor"], labels["predlog"], namespace)
     assert not ingress_allowed(docs, labels["gateway"], labels["predlog"], namespace)
+
+
+def test_the_trainer_writes_each_models_volume_and_only_the_gateway_reaches_it(overlay) -> None:
+    docs = overlay[1]
+    deployment = one(docs, "Deployment", "trainer")
+    spec = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 1  # the jobs folder has one writer
+    container = spec["containers"][0]
+    assert container["image"].split(":")[0].endswith("finfleet/trainer")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in spec["volumes"] if "persistentVolumeClaim" in v}
+    assert claims[mounts[env["TRAINER_JOBS_DIR"]]] == "trainer-jobs"
+    for model, path in json.loads(env["TRAINER_MODEL_DIRS"]).items():
+        served = one(docs, "Deployment", model)["spec"]["template"]["spec"]
+        model_claim = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+                       for v in served["volumes"] if "persistentVolumeClaim" in v}["models"]
+        assert claims[mounts[path]] == model_claim, model
+    assert set(json.loads(env["TRAINER_MODEL_DIRS"])) == set(MODEL_SERVICES)
+    config = one(docs, "ConfigMap", next(d["metadata"]["name"] for d in find(docs, "ConfigMap")
+                                         if d["metadata"]["name"].startswith("gateway-config")))
+    service = one(docs, "Service", "trainer")
+    port = service["spec"]["ports"][0]["port"]
+    assert config["data"]["GATEWAY_TRAINER_URL"] == f"http://trainer:{port}"
+    labels = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+              for d in find(docs, "Deployment")}
+    namespace = docs[0]["metadata"].get("namespace", "")
+    assert ingress_allowed(docs, labels["gateway"], labels["trainer"], namespace)
+    assert not ingress_allowed(docs, None, labels["trainer"], namespace)
+    for model in MODEL_SERVICES:
+        assert not ingress_allowed(docs, labels[model], labels["trainer"], namespace)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 import re
-import sqlite3
 from typing import Any
 
 import pytest
 
 from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
 from kit.predlog_store import OutcomeItem, SqliteLogStore
+from kit.predlog_writer import WriterProcess, WriterUnavailable
 from kit.quality import auc, average_precision, ranking, relative_error, span_f1
 from kit.testing import running_client
 
@@ -173,19 +173,62 @@ async def test_a_full_queue_drops_and_counts_without_failing_the_request(tmp_pat
 
 
 async def test_a_failing_backend_counts_failed_records_and_predicts_go_on(tmp_path):
-    app = app_on(tmp_path)
-
-    def refuse(rows):
-        raise sqlite3.OperationalError("disk I/O error")
-
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log's folder should be")
+    app = app_on(tmp_path, log_dir=blocked)
     async with running_client(app) as client:
-        app.state.predlog.store.write_predictions = refuse
         answer = await client.post("/v1/models/scorer:predict", json={"instances": [instance(5)]})
         assert answer.status_code == 200
-        app.state.predlog.flush()
+        assert app.state.predlog.flush() == 0
         text = (await client.get("/metrics")).text
     assert metric(text, "finfleet_predlog_records_total", outcome="failed") == 1
     assert metric(text, "finfleet_predlog_records_total", outcome="written") == 0
+
+
+async def test_a_writer_process_that_died_is_restarted_before_the_next_chunk(tmp_path):
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(5)]})
+        assert app.state.predlog.flush() == 1
+        first = app.state.predlog.writer.process
+        first.kill()
+        first.wait()
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(6)] * 2})
+        assert app.state.predlog.flush() == 2
+        assert app.state.predlog.writer.process.pid != first.pid
+        text = (await client.get("/metrics")).text
+        amounts = [r["input"]["amount"] for r in app.state.predlog.store.read_predictions("scorer")]
+    assert amounts == [5, 6, 6]
+    assert metric(text, "finfleet_predlog_records_total", outcome="failed") == 0
+
+
+def test_a_writer_that_dies_holding_a_chunk_fails_it_and_the_next_one_starts(tmp_path):
+    writer = WriterProcess({"name": "m", "directory": str(tmp_path), "salt": "s"})
+    record = (("p1",), 1.0, "v1", None, "production", (b'{"x": 1}',), (b'{"y": 2}',), None,
+              0.001, None)
+    assert writer.write([record]) == (1, 0, None)
+    with pytest.raises(WriterUnavailable, match="exited"):
+        writer.write([("not", "a", "record")])  # the child fails on it and exits
+    assert writer.process is None
+    assert writer.write([(("p2",), *record[1:])]) == (1, 0, None)
+    writer.close()
+    assert [r["prediction_id"] for r in SqliteLogStore(tmp_path).read_predictions("m")] == [
+        "p1", "p2"]
+
+
+async def test_drift_features_are_logged_by_the_serving_version_within_the_budget(tmp_path):
+    app = app_on(tmp_path, log_features_per_second=3 / 60)  # a bucket of 3
+    async with running_client(app) as client:
+        for amount in (10, 20, 30, 40):
+            await client.post("/v1/models/scorer:predict", json={"instances": [instance(amount)]})
+        app.state.predlog.flush()
+        rows = app.state.predlog.store.read_predictions("scorer")
+    featured = [r["features"] for r in rows if r["features"] is not None]
+    assert len(rows) == 4 and len(featured) == 3
+    for features in featured:  # ServedModel's default: the scalars of instance and answer
+        assert features["amount"] * 0.01 == pytest.approx(features["output.score"])
+        assert features["note.lang"] == "en"
+        assert "user_id" not in features and "note.text" not in features  # hashed, summarised
 
 
 async def test_sampling_off_answers_without_ids_and_logs_nothing(tmp_path):
@@ -209,7 +252,7 @@ async def test_the_predict_operation_documents_prediction_ids(tmp_path):
 
 def rows_of(n: int, start: float = 0.0) -> list[tuple]:
     return [(f"p{start + i:.0f}", None, start + i, "m", "v1", "production", f"k{i % 3}", None,
-             '{"x": 1}', '{"y": "' + "z" * 200 + '"}', 0.1) for i in range(n)]
+             '{"x": 1}', '{"y": "' + "z" * 200 + '"}', 0.1, None) for i in range(n)]
 
 
 def test_embedded_files_rotate_stay_bounded_and_outcomes_find_old_files(tmp_path):
