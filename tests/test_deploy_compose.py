@@ -179,7 +179,9 @@ def test_prometheus_scrapes_every_compose_service_on_its_port(services) -> None:
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
     expected = {f"{m}:{container_port(services, m)}" for m in MODEL_SERVICES}
-    assert targets == expected | {"gateway:8000", f"monitor:{container_port(services, 'monitor')}"}
+    services_of_their_own = {f"{name}:{container_port(services, name)}"
+                             for name in ("gateway", "trainer", "monitor")}
+    assert targets == expected | services_of_their_own
 
 
 def test_the_monitor_reads_the_shared_log_and_every_models_volume(services) -> None:
