@@ -5,7 +5,7 @@ same log, and a real gateway in front of both.
 Traffic drawn like the training data keeps `finfleet_drift_dataset_score` and the answer of
 `GET /v1/models/credit/drift` (through the gateway) under the warning level; the same
 applicants with incomes × 0.6 (tests/test_drift_scenarios.py's shift) raise both over 0.3. The
-monitor's window holds the newest 200 records, so the shifted batch replaces the normal one.
+monitor's window holds the newest 400 records, so the shifted batch replaces the normal one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.procs import (
 from tests.test_predlog_shared import eventually, metric
 
 pytestmark = pytest.mark.integration
-WINDOW = 200
+WINDOW = 400
 
 
 def applications(shifted: bool) -> list[dict]:
