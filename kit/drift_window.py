@@ -24,6 +24,7 @@ from kit.predlog_store import LogStore
 NOT_ENOUGH_DATA = "not enough data"
 NO_PROFILE = "no reference profile"
 FIRST_SPAN = 60.0  # seconds: the first read of a window (read_window)
+READ_FACTOR = 20  # a read never widens past this many times max_records rows
 
 
 @dataclass(frozen=True)
@@ -65,18 +66,31 @@ class VersionDrift:
 
 def read_window(store: LogStore, model: str, spec: WindowSpec, now: float | None = None
                 ) -> list[dict[str, Any]]:
-    """The model's logged predictions of the last `spec.seconds`, the newest `max_records`.
+    """The model's logged predictions of the last `spec.seconds` back to the `max_records`-th
+    newest one with features (the log features a budgeted sample of a busy service's records:
+    the window holds that many scored records, and every record logged beside them is counted).
 
-    The read starts with the last minute and widens fourfold until it holds `max_records` or
-    spans the window, so a busy model's hour (hundreds of thousands of records) is never read
-    and decoded whole to keep its newest 5,000; a quiet one costs a few small reads."""
+    The read starts with the last minute and widens fourfold until it holds enough, spans the
+    window, or holds READ_FACTOR × max_records rows (a log without features), so a busy
+    model's hour (hundreds of thousands of records) is never read and decoded whole."""
     now = time.time() if now is None else now
     span = min(spec.seconds, FIRST_SPAN)
     while True:
         rows = store.read_predictions(model, since=now - span)
-        if len(rows) >= spec.max_records or span >= spec.seconds:
-            return rows[-spec.max_records:]
+        featured = [i for i, row in enumerate(rows) if has_features(row)]
+        if (len(featured) >= spec.max_records or span >= spec.seconds
+                or len(rows) >= READ_FACTOR * spec.max_records):
+            break
         span = min(spec.seconds, span * 4)
+    if not featured:  # an older log: the newest records, none of them scored
+        return rows[-spec.max_records:]
+    if len(featured) <= spec.max_records:
+        return rows[-READ_FACTOR * spec.max_records:]
+    return rows[featured[-spec.max_records]:]
+
+
+def has_features(row: dict[str, Any]) -> bool:
+    return isinstance(row.get("features"), dict)
 
 
 def version_reports(rows: Iterable[dict[str, Any]],
@@ -89,7 +103,7 @@ def version_reports(rows: Iterable[dict[str, Any]],
         groups.setdefault(str(row["version"]), []).append(row)
     out = {}
     for version, group in groups.items():
-        features = [row["features"] for row in group if isinstance(row.get("features"), dict)]
+        features = [row["features"] for row in group if has_features(row)]
         drift = VersionDrift(version, len(group), len(features),
                              dict(Counter(row["served_by"] for row in group)),
                              group[0]["ts"], group[-1]["ts"])

@@ -83,3 +83,16 @@ def test_the_window_is_the_newest_records_read_from_a_widening_span() -> None:
     quiet = read_window(store, "credit", WindowSpec(seconds=300, max_records=1000), now=500.0)
     assert store.asked == [("credit", 440.0), ("credit", 260.0), ("credit", 200.0)]
     assert len(quiet) == 300 and quiet[0]["ts"] == 200.0  # the whole window, no more
+
+
+def test_a_sampled_log_keeps_max_records_scored_and_counts_the_rest() -> None:
+    feats = features(np.random.default_rng(5), 500)
+    sampled = [f if i % 5 == 0 else None for i, f in enumerate(feats)]  # one record in five
+    store = ListStore(rows("v1", sampled))
+    got = read_window(store, "credit", WindowSpec(seconds=500, max_records=50), now=500.0)
+    assert sum(r["features"] is not None for r in got) == 50
+    assert got[0]["features"] is not None and len(got) == 250  # back to the 50th scored one
+    drift = version_reports(got, lambda v: PROFILE, minimum=10)["v1"]
+    assert (drift.records, drift.scored) == (250, 50)
+    older = ListStore(rows("v0", [None] * 300))  # a log from before features: counted, capped
+    assert len(read_window(older, "credit", WindowSpec(seconds=500, max_records=50), 300.0)) == 50
