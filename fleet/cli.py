@@ -2,6 +2,7 @@
 
     finfleet run | demo | models            the local fleet (fleet/)
     finfleet train NAME [ARGS]              a model's trainer (services/<name>/train.py)
+    finfleet retrain NAME [ARGS]            retrain from the prediction log (kit.retrain)
     finfleet models list|promote|rollback|alias NAME ...   releases (kit.releases)
     finfleet traffic show|set NAME ...      canary and shadow (gateway.traffic_cli)
     finfleet drift [show] NAME              a model's drift, from the monitor (fleet.drift_cli)
@@ -26,6 +27,7 @@ COMMANDS = {
     "run": ("fleet", "bring the whole fleet up locally"),
     "demo": ("fleet", "send each model its example through the gateway"),
     "train": (None, "train one model: finfleet train NAME [--data FILE] [--quick] ..."),
+    "retrain": ("kit.retrain", "retrain NAME from its prediction log and outcomes, then gate it"),
     "models": ("kit.releases", "list | promote | rollback | alias NAME (no verb: train missing)"),
     "traffic": ("gateway.traffic_cli", "show | set NAME: canary and shadow at the gateway"),
     "drift": ("fleet.drift_cli", "[show] NAME: a model's drift per version, from the monitor"),

@@ -46,7 +46,7 @@ async def alias(name: str, alias: str, body: AliasBody, request: Request) -> Res
 
 @router.get("/{name}/traffic")
 async def get_traffic(name: str, request: Request) -> Response:
-    return json_response(traffic_report(request, name))
+    return json_response(await traffic_report(request, name))
 
 
 @router.put("/{name}/traffic")
@@ -58,7 +58,7 @@ async def set_traffic(name: str, policy: TrafficPolicy, request: Request) -> Res
     await request.app.state.traffic.publish(name, policy)
     request.app.state.logger.info("traffic policy set", extra={"model": name,
                                                                **policy.model_dump()})
-    return json_response(traffic_report(request, name))
+    return json_response(await traffic_report(request, name))
 
 
 @router.post("/{name}/reload")

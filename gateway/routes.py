@@ -86,18 +86,20 @@ async def outcomes(name: str, request: Request) -> Response:
 
 @router.get("/models/{name}/traffic")
 async def traffic(name: str, request: Request) -> Response:
-    """The model's traffic policy, the versions on each side, and how the candidate's answers
-    compare with production's (shadow pairs) and how fast each side answers."""
-    return json_response(traffic_report(request, name))
+    """The model's traffic policy, the versions on each side, how the candidate's answers
+    compare with production's (shadow pairs), how fast each side answers, and each version's
+    live quality on the requests that got an outcome (the model's prediction log)."""
+    return json_response(await traffic_report(request, name))
 
 
-def traffic_report(request: Request, name: str) -> dict[str, Any]:
+async def traffic_report(request: Request, name: str) -> dict[str, Any]:
     state = request.app.state
-    state.pool.get(name)  # 404 for an unknown model
+    upstream = state.pool.get(name)  # 404 for an unknown model
     return {"model": name, "production_version": state.versions.get(name),
             "policy": policy_dict(state.traffic.get(name), state.versions.candidate(name)),
             "shadow_queue": state.router.shadows.stats(),
-            "comparison": state.comparisons.summary(name)}
+            "comparison": state.comparisons.summary(name),
+            "live_quality": await upstream.live_quality()}
 
 
 async def predict_friendly(request: Request) -> Response:

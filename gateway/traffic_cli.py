@@ -64,7 +64,33 @@ def describe(report: dict[str, Any]) -> str:
              f"shadow queue {report['shadow_queue']['queued']}/{report['shadow_queue']['max']}"]
     if policy.get("note"):
         lines.append(policy["note"])
-    return "\n".join([*lines, "", render(report["comparison"])])
+    return "\n".join([*lines, "", render(report["comparison"]), "",
+                      *quality_lines(report.get("live_quality") or {})])
+
+
+def quality_lines(quality: dict[str, Any]) -> list[str]:
+    """Each version's live quality on its labelled answers, then both versions on the same
+    labelled requests the candidate shadowed."""
+    if "error" in quality:
+        return [f"live quality: unavailable ({quality['error']})"]
+    versions = quality.get("versions") or {}
+    if not versions:
+        return ["live quality: no outcomes in the window yet"]
+    lines = ["live quality on labelled answers:"]
+    for version, v in versions.items():
+        served = ", ".join(f"{k} {n}" for k, n in sorted(v["served_by"].items()))
+        lines.append(f"  {version}: {_metrics(v['metrics'])}  ({v['labelled']} labelled: "
+                     f"{served})")
+    for candidate, both in (quality.get("shadowed") or {}).items():
+        lines.append(f"  same {both['requests']} labelled requests, shadowed by {candidate}: "
+                     f"production {_metrics(both['production'])} | candidate "
+                     f"{_metrics(both['candidate'])}")
+    return lines
+
+
+def _metrics(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in metrics.items()) or "-"
 
 
 if __name__ == "__main__":

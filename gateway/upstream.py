@@ -217,6 +217,17 @@ class Upstream:
                                          headers=headers, timeout=deadline)
         return reply.status, reply.body, reply.content_type
 
+    async def live_quality(self) -> dict[str, Any]:
+        """The service's live quality per version (`GET /v1/models/<name>/quality`), or
+        `{"error"}` saying why there is none: the traffic view shows it beside the shadow
+        comparison and never fails for it."""
+        try:
+            with self._problems():
+                status, body = await self._get_json(f"/v1/models/{self.name}/quality")
+        except (ProblemError, ValueError) as exc:
+            return {"error": str(exc)}
+        return body if status == 200 else {"error": f"upstream '{self.name}' answered {status}"}
+
     async def post(self, path: str, body: bytes, request_id: str | None
                    ) -> tuple[int, bytes, str]:
         """A POST passed through to one replica as it is (outcomes: replicas share the log),

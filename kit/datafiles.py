@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,3 +89,17 @@ def csv_rows(path: Path | str, required: Sequence[str]) -> Iterator[tuple[int, d
                                            f"{exc.start})")]) from exc
         except csv.Error as exc:
             raise DataError(path, [Problem(f"not a CSV file: {exc}")]) from exc
+
+
+def plain_number(value: str) -> float | str:
+    """A cell holding a plain decimal (`1234.50`), or what is wrong with it: the same words for
+    every model's amounts."""
+    if not value:
+        return "empty amount"
+    try:
+        number = float(value)
+    except ValueError:
+        return f"{value!r} is not a number: write 1234.50 (no currency sign or thousands separator)"
+    if not math.isfinite(number):
+        return f"{value!r} is not a finite number"
+    return number

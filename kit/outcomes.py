@@ -111,4 +111,11 @@ def outcomes_router(model_cls: type[ServedModel]) -> APIRouter:
                               "unknown": len(results) - stored,
                               "results": [{"index": i, **r} for i, r in enumerate(results)]})
 
+    @router.get(f"/{name}/quality")
+    async def quality(request: Request) -> Response:
+        """Live quality over the labelled window, per version (its production, canary and
+        shadow answers that got an outcome), and for each shadowing candidate both versions on
+        the same labelled requests. Recomputed every `<NAME>_QUALITY_SECONDS`."""
+        return json_response(request.app.state.predlog.quality)
+
     return router

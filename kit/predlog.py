@@ -19,6 +19,7 @@ The same thread computes live quality over the labelled window.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import logging
@@ -116,6 +117,8 @@ class PredictionLog:
                                    *(() if settings.log_inputs else model_cls.log_text_fields)))
         self._quality_due = 0.0
         self._quality_labels: set[tuple[str, ...]] = set()
+        self.quality: dict[str, Any] = {"model": self.name, "computed_at": None, "versions": {},
+                                        "shadowed": {}}
         # Prediction ids: a random prefix per process (replicas and restarts never collide)
         # and a counter, so an id costs the request no system call.
         self._prefix = os.urandom(8).hex()
@@ -271,22 +274,29 @@ class PredictionLog:
     # -- live quality -------------------------------------------------------------------------
 
     def update_quality(self) -> None:
-        """`finfleet_live_quality` per version over the labelled window (stale series go)."""
+        """`finfleet_live_quality` per version over the labelled window (stale series go), and
+        `self.quality`, what `GET /v1/models/<name>/quality` answers."""
         since = time.time() - self.settings.quality_window_seconds
         try:
             labelled = self.store.labelled(self.name, since)
+            shadows = self.store.labelled_shadows(self.name, since)
         except Exception as exc:  # unreachable or refused: reported, tried again later
             self.logger.warning("live quality not computed", extra={"error": str(exc)})
             return
         by_version: dict[str, list[tuple[Any, Any]]] = {}
-        for row in labelled:
-            if row["served_by"] != "shadow":
-                by_version.setdefault(row["version"], []).append((row["output"], row["label"]))
+        served: dict[str, collections.Counter] = {}
+        for row in (*(r for r in labelled if r["served_by"] != "shadow"), *shadows):
+            by_version.setdefault(row["version"], []).append((row["output"], row["label"]))
+            served.setdefault(row["version"], collections.Counter())[row["served_by"]] += 1
         fresh: set[tuple[str, ...]] = set()
+        versions: dict[str, Any] = {}
         for version, pairs in by_version.items():
             self.metrics.labelled.labels(self.name, version).set(len(pairs))
             fresh.add((self.name, version))
-            for metric, value in self.model_cls.live_quality(pairs).items():
+            found = self.model_cls.live_quality(pairs)
+            versions[version] = {"labelled": len(pairs), "served_by": dict(served[version]),
+                                 "metrics": found}
+            for metric, value in found.items():
                 self.metrics.quality.labels(self.name, version, metric).set(value)
                 fresh.add((self.name, version, metric))
         for stale in self._quality_labels - fresh:
@@ -294,6 +304,31 @@ class PredictionLog:
             with contextlib.suppress(KeyError):
                 gauge.remove(*stale)
         self._quality_labels = fresh
+        self.quality = {"model": self.name, "window_seconds": self.settings.quality_window_seconds,
+                        "computed_at": round(time.time(), 3), "versions": versions,
+                        "shadowed": self.shadowed(labelled, shadows)}
+
+    def shadowed(self, labelled: list[dict[str, Any]], shadows: list[dict[str, Any]]
+                 ) -> dict[str, Any]:
+        """Both versions on the same labelled requests, the ones the candidate shadowed: the
+        comparison that does not mix two populations."""
+        by_id = {r["prediction_id"]: r for r in labelled}
+        out: dict[str, Any] = {}
+        for candidate, rows in _grouped(shadows, "version").items():
+            pairs = [(by_id[r["production_id"]], r) for r in rows if r["production_id"] in by_id]
+            production = [(p["output"], p["label"]) for p, _ in pairs]
+            shadow = [(s["output"], s["label"]) for _, s in pairs]
+            out[candidate] = {"requests": len(pairs),
+                              "production": self.model_cls.live_quality(production),
+                              "candidate": self.model_cls.live_quality(shadow)}
+        return out
+
+
+def _grouped(rows: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row[key], []).append(row)
+    return out
 
 
 def _dumps(value: Any) -> bytes:

@@ -117,6 +117,32 @@ def select_labelled(d: Dialect) -> str:
             f"WHERE o.model = {p} AND p.ts >= {p} ORDER BY p.ts")
 
 
+def select_labelled_shadows(d: Dialect) -> str:
+    """Shadow copies of requests whose production answer got an outcome, with that label and
+    the production prediction's id (the instance is matched by the ids' positions)."""
+    p = d.param
+    cols = ", ".join(f"s.{c}" for c in COLUMNS)
+    return (f"SELECT {cols}, o.label, p.prediction_id AS production_id FROM predictions s "
+            f"JOIN predictions p ON p.request_id = s.request_id AND p.model = s.model "
+            f"AND p.served_by <> 'shadow' "
+            f"JOIN outcomes o ON o.prediction_id = p.prediction_id "
+            f"WHERE s.model = {p} AND s.served_by = 'shadow' AND s.ts >= {p} ORDER BY s.ts")
+
+
+def instance_index(prediction_id: str) -> int:
+    """A prediction's position in its request: ids are `<base>` alone or `<base>-<i>`."""
+    _, dash, tail = prediction_id.rpartition("-")
+    return int(tail) if dash and tail.isdigit() else 0
+
+
+def same_instance(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows
+            if instance_index(r["prediction_id"]) == instance_index(r["production_id"])]
+
+
+SHADOW_NAMES = (*COLUMNS, "label", "production_id")
+
+
 class LogUnavailable(RuntimeError):
     """The backend could not be reached or written (the outcome route answers 503)."""
 
@@ -177,6 +203,11 @@ class LogStore:
     def labelled(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
         """The model's predictions since `since` that have an outcome, with `label`,
         `labelled_at` and `source`, oldest first."""
+        raise NotImplementedError
+
+    def labelled_shadows(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
+        """Shadow predictions since `since` of instances whose production answer has an
+        outcome, each with that `label`: how the candidate would have done (#19)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -341,6 +372,13 @@ class SqliteLogStore(LogStore):
             out.extend(decoded(row, LABELLED_NAMES) for row in rows)
         return out
 
+    def labelled_shadows(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
+        out = []
+        for conn in self._each_file(model):
+            rows = conn.execute(select_labelled_shadows(SQLITE), (model, since))
+            out.extend(decoded(row, SHADOW_NAMES) for row in rows)
+        return same_instance(out)
+
     def close(self) -> None:
         with self._lock:
             for conn in self._current.values():
@@ -449,6 +487,11 @@ class PostgresLogStore(LogStore):
         with self._session() as conn:
             rows = conn.execute(select_labelled(POSTGRES), (model, since))
             return [decoded(row, LABELLED_NAMES) for row in rows]
+
+    def labelled_shadows(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
+        with self._session() as conn:
+            rows = conn.execute(select_labelled_shadows(POSTGRES), (model, since))
+            return same_instance([decoded(row, SHADOW_NAMES) for row in rows])
 
     def close(self) -> None:
         with self._lock:

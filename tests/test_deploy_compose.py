@@ -146,7 +146,9 @@ def test_models_serve_their_registry_from_a_volume_their_retrain_job_shares(serv
         assert [v.removesuffix(":rw") for v in retrain["volumes"]] == [volume]
         assert (f"python /opt/finfleet/retrain.py {name} --model-dir /models"
                 in " ".join(retrain["command"]))
-        assert retrain["environment"] == {"TMPDIR": "/models/.staging", "AUTO_PROMOTE": "false"}
+        assert retrain["environment"] == {
+            "TMPDIR": "/models/.staging", "AUTO_PROMOTE": "false",
+            f"{prefix}_LOG_URL": env[f"{prefix}_LOG_URL"]}, "retrains from the model's own log"
         assert retrain["depends_on"][name]["condition"] == "service_healthy", (
             "the model seeds the volume first: a retrain is only ever a candidate")
 

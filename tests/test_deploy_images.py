@@ -481,6 +481,39 @@ def test_retrain_stops_when_training_fails_and_skips_a_first_version() -> None:
     assert len(run.commands) == 2, "nothing to gate: the model's first version"
 
 
+LOG = {"CREDIT_LOG_URL": "postgresql://finfleet@predlog:5432/predlog"}
+
+
+@pytest.mark.parametrize("switch", [{}, {"AUTO_PROMOTE": "true"}])
+def test_retrain_with_a_log_retrains_from_it_and_promotes_only_when_asked(switch) -> None:
+    retrain = load_module("deploy/docker/retrain.py")
+    run = FakeRun((0, ""))
+    assert retrain.main(["credit", "--model-dir", "/m", "--actor", "a/b", "--quick"],
+                        environ=LOG | switch, run=run) == 0
+    [command] = run.commands
+    assert command[1:8] == ["-m", "kit.retrain", "credit", "--model-dir", "/m", "--actor", "a/b"]
+    assert ("--promote" in command) is bool(switch)
+    assert command[-1] == "--quick", "the trainer's own arguments pass through"
+
+
+@pytest.mark.parametrize(("from_log", "job_exit", "commands"), [
+    (10, 0, 1),   # not needed: nothing trained, the job succeeds
+    (3, 3, 1),    # the gate refused the candidate trained on the log
+    (6, 6, 1),    # the log unreachable: the job fails (and retries once)
+    (5, 0, 3),    # too few labelled records: the generated data, as before
+    (8, 0, 3),    # no retraining-from-log for the model yet: the same
+    (9, 0, 3),    # the log's records cannot train (texts not logged): the same
+])
+def test_retrain_falls_back_to_the_generated_data_only_without_usable_labels(
+        from_log: int, job_exit: int, commands: int) -> None:
+    retrain = load_module("deploy/docker/retrain.py")
+    run = FakeRun((from_log, ""), (0, ""), registry_listing(candidate="v2", production="v1"))
+    assert retrain.main(["credit"], environ=LOG, run=run) == job_exit
+    assert len(run.commands) == commands
+    if commands == 3:
+        assert run.commands[1][1:3] == ["-m", "services.credit.train"]
+
+
 def test_retrain_reads_the_registry_the_way_kit_releases_prints_it(tmp_path: Path,
                                                                    capsys) -> None:
     """The real CLI with the arguments retrain.py builds: JSON with the aliases."""

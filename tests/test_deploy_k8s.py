@@ -206,9 +206,14 @@ def test_a_refused_promotion_fails_the_job_once_and_auto_promotion_is_off(overla
     rules = cron["podFailurePolicy"]["rules"]
     assert rules == [{"action": "FailJob", "onExitCodes": {
         "containerName": "train", "operator": "In", "values": list(retrain_exit_codes())}}]
-    env = {e["name"]: e["value"] for e in cron["template"]["spec"]["containers"][0]["env"]}
-    assert env["AUTO_PROMOTE"] == "false", "auto-promotion is an overlay's choice"
-    assert env["TMPDIR"] == "/models/.staging"
+    env = {e["name"]: e for e in cron["template"]["spec"]["containers"][0]["env"]}
+    assert env["AUTO_PROMOTE"]["value"] == "false", "auto-promotion is an overlay's choice"
+    assert env["TMPDIR"]["value"] == "/models/.staging"
+    # It retrains from the log the model writes (kit/retrain.py): the same Secret's URL.
+    server = one(overlay[1], "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    served = {e["name"]: e for e in server["env"]}
+    log_url = f"{name.upper()}_LOG_URL"
+    assert secret_ref(env, log_url) == secret_ref(served, log_url)
 
 
 def secret_ref(env: dict, name: str) -> dict:
@@ -331,6 +336,13 @@ def test_network_policies_let_only_the_gateway_reach_the_models(overlay) -> None
     redis_clients = {n for n in labels if n != "redis"
                      and ingress_allowed(docs, labels[n], labels["redis"], namespace)}
     assert redis_clients == {"gateway", "spending", "anomaly"}
+    # The prediction log: the models write it, the retrain jobs read it; nothing else.
+    retrain_pods = [one(docs, "CronJob", f"{m}-retrain")["spec"]["jobTemplate"]["spec"][
+        "template"]["metadata"]["labels"] for m in MODEL_SERVICES]
+    for source in [labels[m] for m in MODEL_SERVICES] + retrain_pods:
+        assert ingress_allowed(docs, source, labels["predlog"], namespace), source
+    assert not ingress_allowed(docs, labels["gateway"], labels["predlog"], namespace)
+    assert not ingress_allowed(docs, None, labels["predlog"], namespace)
 
 
 def probe_paths(docs: list[dict]) -> set[str]:
@@ -405,8 +417,9 @@ def test_auto_promotion_is_one_component_that_changes_only_the_cronjobs(tmp_path
     for model in MODEL_SERVICES:
         job = one(after, "CronJob", f"{model}-retrain")["spec"]["jobTemplate"]["spec"]
         container = job["template"]["spec"]["containers"][0]
-        env = {e["name"]: e["value"] for e in container["env"]}
-        assert env == {"AUTO_PROMOTE": "true", "TMPDIR": "/models/.staging"}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env == {"AUTO_PROMOTE": "true", "TMPDIR": "/models/.staging",
+                       f"{model.upper()}_LOG_URL": None}  # the URL comes from the Secret
         assert "retrain.py" in " ".join(container["command"])
 
 

@@ -100,6 +100,19 @@ def test_replicas_share_one_log_and_outcomes_join_across_them(fleet):
         assert metric(replica.url, "finfleet_live_quality", version=version,
                       metric="auc") == 1.0
 
+    # the gateway's shadow copy of req-on-a, answered by the other replica: judged by the
+    # outcome of the production answer it copied, in the shared log
+    copy = httpx.post(f"{b.url}/v1/models/credit/versions/{version}:predict", timeout=10,
+                      headers={"X-Request-ID": "req-on-a", "X-Finfleet-Shadow": "1"},
+                      json={"instances": [{**APPLICANT, "income": 30_000}]})
+    assert copy.status_code == 200
+
+    def shadowed() -> int:
+        quality = httpx.get(f"{a.url}/v1/models/credit/quality", timeout=10).json()
+        return quality["shadowed"].get(version, {}).get("requests", 0)
+
+    eventually(lambda: shadowed() == 1, what="the shadow copy judged by req-on-a's outcome")
+
     first = httpx.post(f"{gateway.url}/v1/credit", json={**APPLICANT, "income": 77_777},
                        timeout=10).json()
     again = httpx.post(f"{gateway.url}/v1/credit", json={**APPLICANT, "income": 77_777},

@@ -54,7 +54,8 @@ def traffic_fleet(two_models, tmp_path_factory):
     try:
         credit = kit_procs.start_service("credit", model_dir, logs, env={
             "CREDIT_LOG_LEVEL": "WARNING", "CREDIT_SERVE_CANDIDATE": "true",
-            "CREDIT_REGISTRY_POLL_SECONDS": "0.5"})
+            "CREDIT_REGISTRY_POLL_SECONDS": "0.5",
+            "CREDIT_QUALITY_SECONDS": "0.5"})
         started.append(credit)
         upstreams = {name: f"http://127.0.0.1:{procs.free_port()}"
                      for name in ("intent", "ner", "spending", "anomaly")}
@@ -123,7 +124,7 @@ def test_a_ten_percent_canary_is_ten_percent_of_requests_and_sticky(traffic_flee
 
 
 def test_a_full_shadow_keeps_callers_on_production_and_compares(traffic_fleet):
-    gateway, production, _ = traffic_fleet
+    gateway, production, candidate = traffic_fleet
     set_policy = httpx.put(f"{gateway.url}/admin/models/credit/traffic", headers=ADMIN,
                            json={"canary_percent": 0, "shadow_percent": 100})
     assert set_policy.status_code == 200, set_policy.text
@@ -149,6 +150,30 @@ def test_a_full_shadow_keeps_callers_on_production_and_compares(traffic_fleet):
     assert metric(metrics, "finfleet_shadow_requests_total", model="credit",
                   outcome="dropped") == 0
 
+    # outcomes for the production answers judge the candidate's shadow copies of them too
+    labels = [{"prediction_id": r.json()["prediction_id"], "label": i % 4 == 0}
+              for i, r in enumerate(answers)]
+    deadline = time.monotonic() + 20
+    while labels and time.monotonic() < deadline:  # until the log's writer has them all
+        results = httpx.post(f"{gateway.url}/v1/models/credit/outcomes", headers=headers,
+                             json={"outcomes": labels}, timeout=15).json()["results"]
+        labels = [item for item, r in zip(labels, results, strict=True)
+                  if r["status"] != "stored"]
+        time.sleep(0.3)
+    assert not labels, results
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        quality = httpx.get(f"{gateway.url}/v1/models/credit/traffic",
+                            headers=headers).json()["live_quality"]
+        if quality.get("shadowed", {}).get(candidate, {}).get("requests") == len(fresh):
+            break
+        time.sleep(0.3)
+    both = quality["shadowed"][candidate]
+    assert both["requests"] == len(fresh), quality
+    assert set(both["production"]) == set(both["candidate"]) >= {"auc", "average_precision"}
+    assert quality["versions"][candidate]["served_by"]["shadow"] == len(fresh)
+    assert quality["versions"][production]["served_by"]["production"] >= len(fresh)
+
 
 def test_the_command_line_shows_and_sets_the_policy(traffic_fleet):
     gateway, production, candidate = traffic_fleet
@@ -163,6 +188,7 @@ def test_the_command_line_shows_and_sets_the_policy(traffic_fleet):
     assert shown.returncode == 0, shown.stderr
     assert f"production {production}, candidate {candidate}" in shown.stdout
     assert "pd" in shown.stdout and "band" in shown.stdout
+    assert f"shadowed by {candidate}: production auc" in shown.stdout
     refused = subprocess.run([*command[:-1], "wrong", "show", "credit"], capture_output=True,
                              text=True, timeout=60)
     assert refused.returncode == 1 and "401" in refused.stderr

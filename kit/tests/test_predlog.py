@@ -294,3 +294,37 @@ def test_span_f1_and_relative_error():
                 ({"2026-11": 50.0}, {"month": "2027-01", "amount": 10.0})]
     found = relative_error(forecast, lambda p, y: p.get(y["month"]), lambda y: y["amount"])
     assert found == {"relative_error": pytest.approx(0.1)}
+
+
+async def test_shadow_answers_are_judged_by_the_outcome_of_the_production_answer(tmp_path):
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        async def ask(amounts, request_id, shadow):
+            body = {"instances": [instance(a) for a in amounts]}
+            production = (await client.post("/v1/models/scorer:predict", json=body,
+                                            headers={"X-Request-ID": request_id})).json()
+            if shadow:  # the gateway's copy: the same request id, to the version route
+                await client.post(
+                    f"/v1/models/scorer/versions/{production['model_version']}:predict",
+                    json=body, headers={"X-Request-ID": request_id, "X-Finfleet-Shadow": "1"})
+            return production["prediction_ids"]
+
+        a = await ask([10, 90], "req-a", shadow=True)
+        b = await ask([80], "req-b", shadow=True)
+        c = await ask([20], "req-c", shadow=False)
+        app.state.predlog.flush()
+        await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+            {"prediction_id": a[0], "label": False}, {"prediction_id": a[1], "label": True},
+            {"prediction_id": b[0], "label": False}, {"prediction_id": c[0], "label": True}]})
+        app.state.predlog.update_quality()
+        quality = (await client.get("/v1/models/scorer/quality")).json()
+        version = next(iter(quality["versions"]))
+        shadows = app.state.predlog.store.labelled_shadows("scorer")
+    assert sorted((r["input"]["amount"], r["label"]) for r in shadows) == [
+        (10, False), (80, False), (90, True)]  # each copy judged by its own instance's outcome
+    assert quality["versions"][version]["served_by"] == {"production": 4, "shadow": 3}
+    assert quality["versions"][version]["labelled"] == 7
+    shadowed = quality["shadowed"][version]
+    assert shadowed["requests"] == 3
+    # on the shadowed three: the positive (0.9) outranks both negatives (0.1, 0.8)
+    assert shadowed["candidate"]["auc"] == shadowed["production"]["auc"] == 1.0

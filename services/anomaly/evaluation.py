@@ -45,3 +45,19 @@ def holdout_metrics(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -
         "precision_at_threshold": round(float((flagged & (y == 1)).sum()
                                               / max(int(flagged.sum()), 1)), 4),
     }
+
+
+def unsupervised_metrics(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict:
+    """Without fraud labels only the scores can be described: their distribution and how many
+    alerts the threshold raises (overall and a day), never a precision or a recall."""
+    flagged = scores >= threshold
+    per_day = pd.Series(flagged).groupby(frame["timestamp"].dt.normalize().to_numpy()).sum()
+    return {
+        "labelled": False,
+        "transactions": len(scores),
+        "users": int(frame["user_id"].nunique()),
+        "flagged_rate": round(float(flagged.mean()), 5),
+        "alerts_per_day_mean": round(float(per_day.mean()), 2),
+        "score_quantiles": {f"p{q}": round(float(np.quantile(scores, q / 100)), 4)
+                            for q in (50, 90, 99)} | {"max": round(float(scores.max()), 4)},
+    }

@@ -87,6 +87,9 @@ def evaluation_sets(candidate: Artifact) -> tuple[list[EvaluationSet], list[str]
     holdout = read_holdout(candidate)
     if holdout:
         sets.append(_set("holdout", holdout, holdout_source(candidate) + ", test window judged"))
+    elif candidate.manifest.get("evaluation", "").startswith("unsupervised"):
+        notes.append("the candidate was trained without fraud labels (no labelled holdout): "
+                     "judged on the golden set only")
     else:
         notes.append(NO_HOLDOUT)
     sets.append(_set("golden", golden_rows(), "services/anomaly/golden/transactions.csv, "

@@ -17,7 +17,11 @@ AT_THRESHOLD = [("Flagged share at threshold", "flagged_rate"),
                 ("Precision at threshold", "precision_at_threshold")]
 
 
-def write_report(run: TrainingRun, scores: np.ndarray, labels: np.ndarray) -> None:
+def write_report(run: TrainingRun, scores: np.ndarray, labels: np.ndarray,
+                 labelled: bool = True) -> None:
+    if not labelled:
+        _write_unsupervised(run, scores)
+        return
     manifest = run.manifest
     metrics = manifest["metrics"]["holdout"]
     baseline = manifest["metrics"]["all_features_baseline"]
@@ -45,11 +49,44 @@ def write_report(run: TrainingRun, scores: np.ndarray, labels: np.ndarray) -> No
     run.write_report("Anomaly model report", lines)
 
 
-def _plot_scores(path: Path, scores: np.ndarray, labels: np.ndarray, threshold: float) -> None:
+def _write_unsupervised(run: TrainingRun, scores: np.ndarray) -> None:
+    """Data without fraud labels: the score distribution and the alert rate, said plainly."""
+    manifest = run.manifest
+    metrics, threshold = manifest["metrics"]["holdout"], manifest["threshold"]
+    _plot_scores(run.staging / "scores.png", scores, None, threshold["score"])
+    quantiles = metrics["score_quantiles"]
+    lines = [
+        "**Evaluation is unsupervised**: the data has no `fraud` column, so no AUC, average "
+        "precision, recall or precision can be measured, features were not selected (the "
+        "model uses every feature but the merchant-risk ones, which need confirmed fraud), and "
+        "the threshold assumes the fit window's transactions are genuine. Add a `fraud` "
+        "column to get the default model's metrics.", "",
+        f"Test window: {metrics['transactions']:,} transactions of {metrics['users']:,} users.",
+        "",
+    ]
+    lines += markdown_table(("measure", "value"), [
+        ("Alert rate at the threshold (test window)", str(metrics["flagged_rate"])),
+        ("Alerts a day (test window, mean)", str(metrics["alerts_per_day_mean"])),
+        *((f"Score {k}", str(v)) for k, v in quantiles.items())])
+    lines += [
+        "", f"Threshold: score ≥ {threshold['score']:.4f} "
+        f"({threshold['target_false_positive_rate']:.1%} of the fit window's transactions "
+        "score above it).", "",
+        "## Features", "", ", ".join(f"`{f}`" for f in manifest["features"]["model"]), "",
+        image("scores.png", "scores"),
+    ]
+    run.write_report("Anomaly model report", lines)
+
+
+def _plot_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None,
+                 threshold: float) -> None:
     fig, ax = pyplot().subplots(figsize=(6, 3.5))
     bins = np.linspace(float(scores.min()), float(scores.max()), 60)
-    ax.hist(scores[labels == 0], bins=bins, density=True, alpha=0.6, label="genuine")
-    ax.hist(scores[labels == 1], bins=bins, density=True, alpha=0.6, label="fraud")
+    if labels is None:
+        ax.hist(scores, bins=bins, density=True, alpha=0.6, label="all (unlabelled)")
+    else:
+        ax.hist(scores[labels == 0], bins=bins, density=True, alpha=0.6, label="genuine")
+        ax.hist(scores[labels == 1], bins=bins, density=True, alpha=0.6, label="fraud")
     ax.axvline(threshold, color="k", linestyle="--", label="threshold")
     ax.set_xlabel("anomaly score")
     ax.legend()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score
 
 from kit.artifacts import Artifact, sha256_bytes
+from kit.datafiles import DataError
 from kit.gate import write_holdout
 from kit.profile import attach_profile
 from kit.training import TrainingRun, add_training_args, check_parity
 from services.anomaly.data import HANDBOOK_CSV, generate_transactions, load_handbook
-from services.anomaly.evaluation import holdout_metrics
+from services.anomaly.evaluation import holdout_metrics, unsupervised_metrics
 from services.anomaly.export import export_onnx
 from services.anomaly.features import (
     FEATURE_NAMES,
@@ -34,6 +36,7 @@ from services.anomaly.features import (
 )
 from services.anomaly.forest import ForestScorer
 from services.anomaly.model import AnomalyModel
+from services.anomaly.own_data import read_transactions
 from services.anomaly.promotion import HOLDOUT_FILE, as_instance, stream_rows
 from services.anomaly.replay import replay_features
 from services.anomaly.report import write_report
@@ -41,6 +44,8 @@ from services.anomaly.schema import AnomalyInstance
 from services.anomaly.settings import AnomalySettings
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
+# Without fraud labels nothing can select features, and the merchant-risk ones stay zero.
+UNSUPERVISED_FEATURES = [f for f in FEATURE_NAMES if not f.startswith("merchant_fraud")]
 ONNX_TOLERANCE = 1e-4
 PROFILE_ROWS = 5000  # test-window transactions in the reference profile
 LIBRARIES = ("scikit-learn", "skl2onnx", "onnxruntime", "numpy", "pandas")
@@ -68,6 +73,15 @@ class Windows:
     select_val: np.ndarray
     fit: np.ndarray
     test: np.ndarray
+
+
+def run_config(quick: bool = False, **options) -> TrainConfig:
+    """The configuration `main` trains with: `--quick` caps trees, windows and features."""
+    cfg = TrainConfig(**options)
+    if quick:
+        cfg = replace(cfg, n_estimators=min(cfg.n_estimators, 50), train_days=4, test_days=4,
+                      max_model_features=3)
+    return cfg
 
 
 def time_windows(df: pd.DataFrame, cfg: TrainConfig) -> Windows:
@@ -161,14 +175,19 @@ def amount_prior(df: pd.DataFrame) -> AmountPrior:
 
 
 def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
-          data_sha256: str, progress: bool = True) -> Artifact:
-    """Everything from a transaction frame to a saved, verified artifact."""
+          data_sha256: str, progress: bool = True, labelled: bool = True) -> Artifact:
+    """Everything from a transaction frame to a saved, verified artifact. Unlabelled data
+    (`labelled=False`, its fraud column all 0) is fitted on every feature but the merchant-risk
+    ones, its threshold set on the whole fit window, and evaluated without labels."""
+    cfg = cfg if labelled else replace(cfg, select_features=False)
     with TrainingRun("anomaly", model_dir, libraries=LIBRARIES, progress=progress) as run:
         w = time_windows(df, cfg)
         prior = amount_prior(df[~w.test])
         X = replay_features(df, prior, cfg.max_history, progress=progress)
         y = df["fraud"].to_numpy()
-        if cfg.select_features:
+        if not labelled:
+            model_features, trail = list(UNSUPERVISED_FEATURES), []
+        elif cfg.select_features:
             run.say("selecting features on the earlier fit/validation windows")
             model_features, trail = select_features(X, y, w, cfg, run)
         else:
@@ -183,10 +202,13 @@ def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
         onnx_scores = ForestScorer(run.staging / "model.onnx").score(test_X[:, cols])
         parity = check_parity("ONNX", onnx_scores, -forest.score_samples(test_X[:, cols]),
                               ONNX_TOLERANCE)
-        metrics = holdout_metrics(df[w.test], onnx_scores, threshold)
-        baseline_forest = fit_forest(X[w.fit], cfg)
-        baseline = holdout_metrics(df[w.test], -baseline_forest.score_samples(test_X),
-                                   threshold=1.0)
+        if labelled:
+            metrics = holdout_metrics(df[w.test], onnx_scores, threshold)
+            baseline_forest = fit_forest(X[w.fit], cfg)
+            baseline = holdout_metrics(df[w.test], -baseline_forest.score_samples(test_X),
+                                       threshold=1.0)
+        else:
+            metrics, baseline = unsupervised_metrics(df[w.test], onnx_scores, threshold), None
 
         reference = {
             "model_features": model_features,
@@ -203,17 +225,20 @@ def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
             metrics={"holdout": metrics, "all_features_baseline": baseline,
                      "onnx_max_abs_diff": parity},
             input_schema=AnomalyInstance.model_json_schema(),
+            evaluation="supervised" if labelled else "unsupervised (no fraud labels)",
             threshold={"score": threshold, "target_false_positive_rate": cfg.target_fpr,
-                       "set_on": "genuine transactions of the fit window"},
+                       "set_on": "genuine transactions of the fit window" if labelled else
+                       "every transaction of the fit window (no labels: assumed genuine)"},
             windows={k: _span(df, getattr(w, k)) for k in ("select_fit", "select_val", "fit",
                                                            "test")},
             features={"all": list(FEATURE_NAMES), "model": model_features, "selection": trail},
             # The stream the promotion gate replays through this version and production, its
             # test window judged (kit/gate.py, services/anomaly/promotion.py).
-            holdout_file=write_holdout(
+            # Unlabelled data has no fraud to judge: the gate uses its golden set alone.
+            **({"holdout_file": write_holdout(
                 run.staging, stream_rows(df, w.test), cap=None,
                 file=HOLDOUT_FILE, what="the transaction stream in time order; `scored` marks "
-                                        "the test window"),
+                                        "the test window")} if labelled else {}),
         )
         # The reference profile: the test window's transactions and their served scores.
         test_rows = stream_rows(df[w.test], np.ones(int(w.test.sum()), dtype=bool),
@@ -223,7 +248,7 @@ def train(df: pd.DataFrame, model_dir: Path, cfg: TrainConfig, data_name: str,
                        [as_instance(test_rows[i]) for i in sample],
                        [{"score": round(float(onnx_scores[i]), 4),
                          "is_anomaly": bool(onnx_scores[i] >= threshold)} for i in sample])
-        write_report(run, onnx_scores, df.loc[w.test, "fraud"].to_numpy())
+        write_report(run, onnx_scores, df.loc[w.test, "fraud"].to_numpy(), labelled)
         return run.save()
 
 
@@ -236,10 +261,11 @@ def frame_sha256(df: pd.DataFrame) -> str:
     return sha256_bytes(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_training_args(parser, data_help="'generated' (default, seeded), 'handbook', or a "
-                                        "handbook-style CSV", seed=TrainConfig.seed,
+    add_training_args(parser, data_help="'generated' (default, seeded), 'handbook', a "
+                                        "handbook-style CSV, or your own transactions CSV "
+                                        "(docs/own-data.md)", seed=TrainConfig.seed,
                       quick_help="small and fast (smoke runs): ≤ 150 users over ≤ 30 days, "
                                  "4-day windows, ≤ 50 trees, ≤ 3 features")
     parser.add_argument("--users", type=int, default=600, help="generated data: users")
@@ -251,13 +277,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="Redis URL of a running service: its feedback overrides labels")
     parser.add_argument("--feedback-days", type=int, default=90)
     args = parser.parse_args(argv)
-    cfg = TrainConfig(n_estimators=args.trees, target_fpr=args.target_fpr,
-                      select_features=not args.no_select, seed=args.seed)
+    cfg = run_config(args.quick, n_estimators=args.trees, target_fpr=args.target_fpr,
+                     select_features=not args.no_select, seed=args.seed)
     users, days = args.users, args.days
     if args.quick:
-        cfg = replace(cfg, n_estimators=min(cfg.n_estimators, 50), train_days=4, test_days=4,
-                      max_model_features=3)
         users, days = min(users, 150), min(days, 30)
+    labelled = True
     if args.data == "generated":
         df = generate_transactions(n_users=users, days=days)
         name = f"generated(users={users}, days={days}, seed=7)"
@@ -265,19 +290,40 @@ def main(argv: list[str] | None = None) -> None:
         path = HANDBOOK_CSV if args.data == "handbook" else Path(args.data)
         if not path.is_file():
             raise SystemExit(f"no data at {path}")
-        df, name = load_handbook(path), f"handbook:{path.name}"
+        if is_handbook(path):
+            df, name = load_handbook(path), f"handbook:{path.name}"
+        else:
+            try:
+                own = read_transactions(path, cfg)
+            except DataError as exc:
+                print(f"anomaly train: {exc}", file=sys.stderr)
+                return 2
+            df, name, labelled = own.frame, f"own:{own.name}", own.labelled
     if args.feedback_redis:
         df, touched = apply_feedback(df, feedback_log(args.feedback_redis, args.feedback_days))
         print(f"feedback relabelled {touched} transactions")
         name += f" + feedback({touched})"
-    print(f"{len(df):,} transactions, {df['fraud'].mean():.2%} fraud ({name})")
+    print(f"{len(df):,} transactions, " + (f"{df['fraud'].mean():.2%} fraud" if labelled
+                                            else "no fraud labels") + f" ({name})")
     artifact = train(df, args.model_dir, cfg, name, frame_sha256(df),
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, labelled=labelled)
     holdout = artifact.manifest["metrics"]["holdout"]
     print(f"anomaly {artifact.version} -> {artifact.path}")
-    print(f"holdout AUC-ROC {holdout['auc_roc']}  AP {holdout['average_precision']}  "
-          f"card precision@100 {holdout['card_precision_at_100_mean']}")
+    if labelled:
+        print(f"holdout AUC-ROC {holdout['auc_roc']}  AP {holdout['average_precision']}  "
+              f"card precision@100 {holdout['card_precision_at_100_mean']}")
+    else:
+        print(f"unsupervised (no fraud labels): test-window alert rate "
+              f"{holdout['flagged_rate']:.2%} at the threshold")
+    return 0
+
+
+def is_handbook(path: Path) -> bool:
+    """The handbook's simulation names its columns TX_DATETIME, TX_AMOUNT, ...; an own-data
+    file has `user,time,amount,merchant`."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return "TX_DATETIME" in handle.readline()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -182,8 +182,22 @@ def load_csv(path: Path, target: str) -> Dataset:
     sensitive = {"age": frame["age"].to_numpy()} if "age" in frame.columns else {}
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return Dataset(Path(path).name, frame.reset_index(drop=True),
-                   (y == values[1]).astype(np.int64).to_numpy(), FeatureSpec.build(fields),
+                   (y == values[1]).astype(np.int64).to_numpy(), _served_spec(frame, fields),
                    digest, sensitive)
+
+
+def _served_spec(frame: pd.DataFrame, fields: list[Field]) -> FeatureSpec:
+    """A CSV with exactly the generated applications' columns (retraining writes one from the
+    prediction log: services/credit/retrain_data.py) keeps the served schema — its ranges,
+    employment types and derived ratios — so the new version takes the requests production
+    takes and scores the golden set; any other CSV gets ranges from its own data."""
+    generated = [f.name for f in GENERATED_FIELDS]
+    if list(frame.columns) != generated or not frame["employment_type"].isin(
+            EMPLOYMENT_TYPES).all():
+        return FeatureSpec.build(fields)
+    spec = FeatureSpec.build(GENERATED_FIELDS, GENERATED_RATIOS)
+    problems = spec.validate(frame.to_dict("records"))
+    return FeatureSpec.build(fields) if problems else spec
 
 
 def _numeric_field(name: str, values: pd.Series) -> Field:

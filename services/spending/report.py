@@ -38,13 +38,17 @@ def plot_example(path: Path, transactions: list[dict], config: ForecastConfig) -
     save_figure(fig, path, dpi=90)
 
 
-def write_training_report(run: TrainingRun, users, fitted: ForecastConfig, train_cfg) -> None:
+def write_training_report(run: TrainingRun, users, fitted: ForecastConfig, train_cfg,
+                          own: str | None = None) -> None:
+    """`own` names a user's own file; else the households are the synthetic ones."""
     metrics = run.manifest["metrics"]
     longest = max(users, key=lambda u: len(u.transactions))
     plot_example(run.staging / "example_forecast.png", longest.transactions, fitted)
+    households = (f"{len(users)} households of {own}" if own else
+                  f"{len(users)} synthetic households (seed {train_cfg.seed}, "
+                  f"{train_cfg.min_months}–{train_cfg.max_months} months each)")
     lines = [
-        f"{len(users)} synthetic households (seed {train_cfg.seed}, {train_cfg.min_months}–"
-        f"{train_cfg.max_months} months each); each forecast its last "
+        f"{households}; each forecast its last "
         f"{train_cfg.holdout_months} months, unseen by the fit. Paths: `monthly` = two years "
         "or more "
         "(Prophet on monthly totals + Theta), `transactions` = one to two years (Prophet on daily "

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import orjson
+import pandas as pd
 
 from kit import Artifact, ArtifactStore
+from kit.datafiles import DataError
 from kit.gate import write_holdout
 from kit.profile import attach_profile
 from kit.training import Progress, TrainingRun, add_training_args
@@ -27,6 +30,7 @@ from services.spending.data import M3_PATH, M3Series, SyntheticUser, generate_us
 from services.spending.forecaster import ForecastConfig
 from services.spending.history import HistoryLimits, build_history
 from services.spending.model import SpendingModel
+from services.spending.own_data import user_histories
 from services.spending.promotion import holdout_row
 from services.spending.prophet_models import prophet_monthly
 from services.spending.report import write_m3_report, write_training_report
@@ -49,12 +53,18 @@ class TrainConfig:
 
 
 def _split(user: SyntheticUser, holdout: int):
-    """The user's history up to `holdout` months before the end, and those months' totals."""
+    """The user's history up to `holdout` months before the end, and those months' totals
+    (transactions or monthly totals alike)."""
     items = [HistoryItem(**t) for t in user.transactions]
-    full = build_history(items, HistoryLimits(max_points=10**6))
-    cutoff = full.monthly.index[-holdout - 1].end_time.date()
-    train = build_history([i for i in items if i.date <= cutoff], HistoryLimits(max_points=10**6),
-                          as_of=cutoff)
+    limits = HistoryLimits(max_points=10**6)
+    full = build_history(items, limits)
+    last_kept = full.monthly.index[-holdout - 1]
+    if items[0].date is None:
+        train = build_history([i for i in items if pd.Period(i.month, freq="M") <= last_kept],
+                              limits)
+    else:
+        cutoff = last_kept.end_time.date()
+        train = build_history([i for i in items if i.date <= cutoff], limits, as_of=cutoff)
     return train, full.monthly.to_numpy()[-holdout:]
 
 
@@ -67,14 +77,15 @@ def collect_cases(users: list[SyntheticUser], config: ForecastConfig, train_cfg:
                                                      "short": []}
     for user in run.bar(users, "holdout forecasts", unit="user"):
         history, actual = _split(user, train_cfg.holdout_months)
+        daily = history.daily if history.daily is not None else pd.Series(dtype=float)
         if history.months >= config.prophet_min_months:
-            case = evaluation.daily_case(history.daily.iloc[:0], history.monthly, actual, config,
+            case = evaluation.daily_case(daily.iloc[:0], history.monthly, actual, config,
                                          train_cfg.width)
             case.prophet = prophet_monthly(history.monthly, len(actual), train_cfg.width,
                                            config.prophet)
             cases["monthly"].append(case)
         else:
-            case = evaluation.daily_case(history.daily, history.monthly, actual, config,
+            case = evaluation.daily_case(daily, history.monthly, actual, config,
                                          train_cfg.width)
             cases["transactions" if case.prophet is not None else "short"].append(case)
     return cases
@@ -125,16 +136,19 @@ def data_hash(users: list[SyntheticUser]) -> str:
 
 
 def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainConfig = TrainConfig(),
-          config: ForecastConfig | None = None, progress: bool = True) -> Artifact:
-    """Fit the global parameters on the users' holdouts and save the artifact."""
+          config: ForecastConfig | None = None, progress: bool = True,
+          data: str | None = None) -> Artifact:
+    """Fit the global parameters on the users' holdouts and save the artifact; `data` names a
+    user's own file (default: the synthetic households)."""
     config = config or ForecastConfig()
+    own, data = data, data or f"synthetic households(users={len(users)}, seed={train_cfg.seed})"
     with TrainingRun("spending", model_dir, libraries=LIBRARIES, progress=progress) as run:
         cases = collect_cases(users, config, train_cfg, run)
         fitted = fit_parameters(cases, config, train_cfg.width)
         (run.staging / "forecast_config.json").write_bytes(
             orjson.dumps(fitted.to_dict(), option=orjson.OPT_INDENT_2))
         run.record(
-            data=f"synthetic households(users={len(users)}, seed={train_cfg.seed})",
+            data=data,
             data_sha256=data_hash(users),
             parameters={"forecast": fitted.to_dict(), "training": {
                 "users": len(users), "seed": train_cfg.seed,
@@ -150,7 +164,7 @@ def train(users: list[SyntheticUser], model_dir: Path | str, train_cfg: TrainCon
         )
         # The reference profile: each household's request through the model being saved.
         attach_profile(run, SpendingModel(SpendingSettings()), profile_instances(users))
-        write_training_report(run, users, fitted, train_cfg)
+        write_training_report(run, users, fitted, train_cfg, own=own)
         return run.save()
 
 
@@ -210,9 +224,11 @@ def evaluate_m3(path: Path, model_dir: Path, out_dir: Path, sample: int, seed: i
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_training_args(parser, data=M3_PATH, data_help="M3 monthly long CSV (for --eval m3)",
+    add_training_args(parser, data=None, data_help="your own transactions or monthly totals "
+                                                   "CSV (docs/own-data.md); with --eval m3, "
+                                                   "the M3 monthly long CSV",
                       seed=TrainConfig.seed, quick_help="small and fast (smoke runs): ≤ 12 "
                                                         "households")
     parser.add_argument("--users", type=int, default=TrainConfig.users)
@@ -222,26 +238,38 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     progress = not args.no_progress
     if args.eval == "m3":
-        data = Path(args.data)
+        data = Path(args.data or M3_PATH)
         if not data.is_file():
             parser.error(f"M3 data not found at {data} (see ../shared/data/m3_monthly)")
         out_dir = args.model_dir / "spending-eval"
         result = evaluate_m3(data, args.model_dir, out_dir, args.sample, args.seed, progress)
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
         print(f"report: {out_dir / 'm3.md'}")
-        return
+        return 0
     train_cfg = TrainConfig(users=min(args.users, 12) if args.quick else args.users,
                             seed=args.seed)
-    users = generate_users(train_cfg.users, train_cfg.seed, min_months=train_cfg.min_months,
-                           max_months=train_cfg.max_months)
-    artifact = train(users, args.model_dir, train_cfg, progress=progress)
+    name = None
+    if args.data:  # the user's own households (--quick: the first 12)
+        try:
+            kind, users = user_histories(Path(args.data))
+        except DataError as exc:
+            print(f"spending train: {exc}", file=sys.stderr)
+            return 2
+        users = users[:train_cfg.users] if args.quick else users
+        name = f"own:{Path(args.data).name} ({kind})"
+        train_cfg = replace(train_cfg, users=len(users))
+    else:
+        users = generate_users(train_cfg.users, train_cfg.seed, min_months=train_cfg.min_months,
+                               max_months=train_cfg.max_months)
+    artifact = train(users, args.model_dir, train_cfg, progress=progress, data=name)
     print(f"spending {artifact.version} -> {artifact.path}")
     for path, m in artifact.manifest["metrics"].items():
         if isinstance(m, dict) and m:
             print(f"  {path}: holdout sMAPE {m['combination_smape']:.2f} (theta "
                   f"{m['theta_smape']:.2f}, prophet {m['prophet_smape']:.2f}), 80% interval "
                   f"coverage {m['coverage']:.2f} over {m['series']} series")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
