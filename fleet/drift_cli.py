@@ -105,9 +105,10 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_show(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("show", help="per version: the dataset score, level, history and "
-                                         "the most drifted features (the default)")
+def add_show(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("show", parents=parents,
+                            help="per version: the dataset score, level, history and the most "
+                                 "drifted features (the default)")
     parser.add_argument("name", help="the model (credit, intent, ...)")
     parser.add_argument("--since", help="history from: a duration (15m, 2h, 7d) or unix seconds")
     parser.add_argument("--features", type=int, default=15, help="features shown per version")
@@ -115,21 +116,31 @@ def add_show(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=show)
 
 
-# verb → adds its subparser (with `run` set to its function). `show` is the default verb.
-SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"show": add_show}
+# verb → adds its subparser (`sub.add_parser(verb, parents=parents)`, with `run` set to its
+# function; `parents` carry --url and --api-key). `show` is the default verb.
+SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction, list[argparse.ArgumentParser]],
+                                None]] = {"show": add_show}
 DEFAULT = "show"
+
+
+def connection_options(defaults: bool) -> argparse.ArgumentParser:
+    """--url and --api-key, before the verb or after it (after it, no default: the one before
+    it, or its default, stands)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    url = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000") if defaults else argparse.SUPPRESS
+    key = os.environ.get("FINFLEET_API_KEY") if defaults else argparse.SUPPRESS
+    parser.add_argument("--url", default=url, help="the gateway (or the monitor) to ask")
+    parser.add_argument("--api-key", default=key, help="an API key (or FINFLEET_API_KEY)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="finfleet drift",
+    parser = argparse.ArgumentParser(prog="finfleet drift", parents=[connection_options(True)],
                                      description="A model's drift, from the drift monitor.")
-    parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000"),
-                        help="the gateway (or the monitor) to ask")
-    parser.add_argument("--api-key", default=os.environ.get("FINFLEET_API_KEY"))
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS.values():
-        add(sub)
+        add(sub, [connection_options(False)])
     first = next((i for i, a in enumerate(argv) if not a.startswith("-")
                   and (i == 0 or argv[i - 1] not in ("--url", "--api-key"))), None)
     if first is not None and argv[first] not in SUBCOMMANDS:

@@ -39,13 +39,16 @@ def test_the_table_shows_levels_features_and_reasons() -> None:
 
 
 def test_show_is_the_default_verb(monkeypatch) -> None:
+    monkeypatch.delenv("GATEWAY_URL", raising=False)
     asked = []
     monkeypatch.setattr(drift_cli, "fetch",
                         lambda url, name, since, key: asked.append((url, name, since)) or REPORT)
     monkeypatch.setattr(drift_cli, "render", lambda report, console, top: None)
     assert drift_cli.main(["--url", "http://gw:1", "credit", "--since", "2h"]) == 0
     assert drift_cli.main(["show", "credit"]) == 0
-    assert asked == [("http://gw:1", "credit", "2h"), ("http://127.0.0.1:8000", "credit", None)]
+    assert drift_cli.main(["credit", "--url", "http://gw:2"]) == 0  # options after the name too
+    assert asked == [("http://gw:1", "credit", "2h"), ("http://127.0.0.1:8000", "credit", None),
+                     ("http://gw:2", "credit", None)]
 
 
 def test_a_gateway_that_does_not_answer_is_said(capsys) -> None:
