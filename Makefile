@@ -52,7 +52,7 @@ eval: setup
 	$(PY) -m bench.eval
 
 lint: setup
-	.venv/bin/ruff check kit services gateway fleet tests bench
+	.venv/bin/ruff check kit services gateway fleet monitor tests bench
 
 # Container images (needs a Docker engine): one small runtime image per model, plus trainers.
 images:
@@ -63,6 +63,7 @@ images:
 	done
 	docker build -f gateway/Dockerfile -t finfleet/gateway:dev .
 	docker build -f trainer/Dockerfile -t finfleet/trainer:dev .
+	docker build -f monitor/Dockerfile -t finfleet/monitor:dev .
 
 # Static deployment checks: kustomize builds, schema validation, compose config, promtool.
 k8s-check: setup

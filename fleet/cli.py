@@ -5,6 +5,7 @@
     finfleet retrain NAME [ARGS]            retrain from the prediction log (kit.retrain)
     finfleet models list|promote|rollback|alias NAME ...   releases (kit.releases)
     finfleet traffic show|set NAME ...      canary and shadow (gateway.traffic_cli)
+    finfleet drift [show] NAME              a model's drift, from the monitor (fleet.drift_cli)
     finfleet drift report NAME --since 7d   served drift as Evidently HTML (kit.drift_report)
     finfleet bench [ARGS]                   make bench (bench.run)
     finfleet nginx render [ARGS]            the nginx config (gateway.nginx)
@@ -30,7 +31,8 @@ COMMANDS = {
     "retrain": ("kit.retrain", "retrain NAME from its prediction log and outcomes, then gate it"),
     "models": ("kit.releases", "list | promote | rollback | alias NAME (no verb: train missing)"),
     "traffic": ("gateway.traffic_cli", "show | set NAME: canary and shadow at the gateway"),
-    "drift": ("kit.drift_report", "report NAME --since 7d: served drift, an Evidently HTML"),
+    "drift": ("fleet.drift_cli", "[show] NAME: drift per version, from the monitor; report NAME: "
+               "Evidently HTML"),
     "bench": ("bench.run", "the benchmarks (make bench)"),
     "nginx": ("gateway.nginx", "render the nginx config"),
     "auth": ("gateway.auth", "hash-key KEY: the sha256 to list in the settings"),

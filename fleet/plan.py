@@ -85,6 +85,17 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
         env = {"TRAINER_HOST": host, "TRAINER_PORT": str(port),
                "TRAINER_MODEL_DIR": environ.get("TRAINER_MODEL_DIR", model_dir)}
         processes.append(Process("trainer", "trainer", port, host, env))
+    monitor_url = None
+    if module_exists("monitor.app"):  # drift: reads the log the services write beside model_dir
+        from monitor.settings import MONITOR_PORT
+
+        port = _port("monitor", MONITOR_PORT, environ)
+        monitor_url = f"http://{host}:{port}"
+        env = {"MONITOR_HOST": host, "MONITOR_PORT": str(port),
+               "MONITOR_MODEL_DIR": environ.get("MONITOR_MODEL_DIR", model_dir),
+               "MONITOR_LOG_DIR": environ.get("MONITOR_LOG_DIR", str(
+                   Path(model_dir).parent / "logs" / "predictions"))}
+        processes.append(Process("monitor", "monitor", port, host, env))
     if module_exists("gateway.app"):
         port = _port("gateway", catalog.gateway.port, environ)
         env = {"GATEWAY_HOST": host, "GATEWAY_PORT": str(port)}
@@ -92,6 +103,8 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
         if trainer_url and "GATEWAY_TRAINER_URL" not in environ:
             env["GATEWAY_TRAINER_URL"] = trainer_url
+        if monitor_url and "GATEWAY_MONITOR_URL" not in environ:
+            env["GATEWAY_MONITOR_URL"] = monitor_url
         processes.append(Process("gateway", "gateway", port, host, env))
     else:
         missing.append("gateway")

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from gateway import admin, fanout, jobs, routes, v2
+from gateway import admin, drift, fanout, jobs, routes, v2
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
 from gateway.compare import Comparisons
@@ -72,6 +72,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.router = router
         app.state.trainer = (KeepAliveClient(settings.trainer_url, limit=4)
                              if settings.trainer_url else None)
+        app.state.monitor = (KeepAliveClient(settings.monitor_url, limit=4)
+                             if settings.monitor_url else None)
         refresher = asyncio.create_task(versions.refresh_forever(settings.version_refresh_seconds))
         syncer = asyncio.create_task(app.state.traffic.sync_forever(
             settings.version_refresh_seconds, logger))
@@ -85,8 +87,9 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             await asyncio.gather(refresher, syncer, return_exceptions=True)
             await router.shadows.stop()
             await pool.close()
-            if app.state.trainer is not None:
-                await app.state.trainer.close()
+            for client in (app.state.trainer, app.state.monitor):
+                if client is not None:
+                    await client.close()
             if redis is not None:
                 await redis.aclose()
 
@@ -137,5 +140,6 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(fanout.router)
     app.include_router(admin.router)
     app.include_router(jobs.router)
+    app.include_router(drift.router)
     app.include_router(v2.router)
     return app

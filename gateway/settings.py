@@ -60,6 +60,10 @@ class GatewaySettings(HttpSettings):
                                              "empty: no jobs through this gateway")
     trainer_timeout: float = Field(60.0, gt=0, description="Seconds a trainer call may take "
                                                            "(an upload included)")
+    monitor_url: str | None = Field(
+        "http://127.0.0.1:8095", description="The drift monitor (GET /v1/models/<name>/drift); "
+                                             "empty: drift is a 503 through this gateway")
+    monitor_timeout: float = Field(10.0, gt=0, description="Seconds a drift monitor call may take")
     max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0,
                                   description="Largest training file /admin/jobs accepts")
     upstream_admin_token: str | None = Field(

@@ -26,7 +26,8 @@ from kit.settings import REPO_ROOT
 
 __all__ = ["APPLICANT", "REPO_ROOT", "PostgresServer", "Proc", "copy_as_new_version", "free_port",
            "nginx_test", "require_binary", "start_credit", "start_echo", "start_gateway",
-           "start_nginx", "start_redis", "train_credit", "trained_credit_dir", "upstreams_with"]
+           "start_monitor", "start_nginx", "start_redis", "train_credit", "trained_credit_dir",
+           "upstreams_with"]
 
 # The credit application the fleet tests send through the gateway: the table's example.
 APPLICANT = dict(load_catalog().service("credit").example)
@@ -70,6 +71,14 @@ def start_echo(name: str, model_dir: Path, log_dir: Path) -> Proc:
     env = {"ECHO_PORT": str(port), "ECHO_MODEL_DIR": str(model_dir), "ECHO_LOG_LEVEL": "WARNING"}
     return procs.start_python(f"echo-{name}", ["gateway.tests.echo_service", name], log_dir,
                               port=port, env=env)
+
+
+def start_monitor(env: dict[str, str], log_dir: Path) -> Proc:
+    """`python -m monitor` (the drift monitor) on a free port with `env` (MONITOR_*)."""
+    port = free_port()
+    settings = {"MONITOR_HOST": "127.0.0.1", "MONITOR_PORT": str(port),
+                "MONITOR_LOG_LEVEL": "WARNING", **env}
+    return procs.start_python("monitor", ["monitor"], log_dir, port=port, env=settings)
 
 
 def start_gateway(env: dict[str, str], log_dir: Path) -> Proc:

@@ -30,7 +30,8 @@ def test_the_command_is_installed_and_lists_every_subcommand():
 
 
 @pytest.mark.parametrize("argv", [["models", "--help"], ["train", "credit", "--help"],
-                                  ["traffic", "--help"], ["bench", "--help"],
+                                  ["traffic", "--help"], ["drift", "--help"],
+                                  ["drift", "show", "--help"], ["bench", "--help"],
                                   ["nginx", "--help"], ["run", "--help"],
                                   ["retrain", "--help"]])
 def test_each_subcommand_has_its_modules_help(argv):
@@ -45,6 +46,7 @@ def test_subcommands_map_to_their_modules():
     assert resolve(["models", "list", "credit"]) == ("kit.releases", ["list", "credit"])
     assert resolve(["train", "ner", "--quick"]) == ("services.ner.train", ["--quick"])
     assert resolve(["auth", "hash-key", "k"]) == ("gateway.auth", ["k"])
+    assert resolve(["drift", "credit"]) == ("fleet.drift_cli", ["credit"])
     assert resolve(["retrain", "credit", "--force"]) == ("kit.retrain", ["credit", "--force"])
 
 

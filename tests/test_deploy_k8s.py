@@ -131,7 +131,7 @@ def test_pods_are_hardened_and_bounded(overlay) -> None:
                 assert {"cpu", "memory"} <= container["resources"][bound].keys(), where
 
 
-@pytest.mark.parametrize("name", [*MODEL_SERVICES, "gateway"])
+@pytest.mark.parametrize("name", [*MODEL_SERVICES, "gateway", "monitor"])
 def test_probes_use_the_right_paths_on_the_served_port(overlay, name: str) -> None:
     spec = one(overlay[1], "Deployment", name)["spec"]["template"]["spec"]
     container = spec["containers"][0]
@@ -147,7 +147,7 @@ def test_probes_use_the_right_paths_on_the_served_port(overlay, name: str) -> No
         config |= one(overlay[1], "ConfigMap", source["configMapRef"]["name"])["data"]
     prefix = name.upper()
     assert int((env | config)[f"{prefix}_PORT"]) == ports["http"]
-    if name != "gateway":
+    if name in MODEL_SERVICES:
         assert ports["http"] == CATALOG.service(name).port, "k8s and services.toml disagree"
     assert (env | config)[f"{prefix}_HOST"] == "0.0.0.0"
     annotations = one(overlay[1], "Deployment", name)["spec"]["template"]["metadata"][
@@ -433,6 +433,52 @@ def test_tracing_is_one_component_that_sets_the_otlp_endpoint_of_gateway_and_mod
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
     assert not any("OTEL_EXPORTER_OTLP_ENDPOINT" in str(d) for d in before), "off in the base"
+
+
+def test_one_monitor_reads_the_shared_log_and_every_models_volume_read_only(overlay) -> None:
+    from monitor.app import build_app
+    from monitor.settings import MonitorSettings
+
+    docs = overlay[1]
+    deployment = one(docs, "Deployment", "monitor")
+    assert deployment["spec"]["replicas"] == 1 and not find(docs, "HorizontalPodAutoscaler",
+                                                            "monitor")
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert {name.removeprefix("MONITOR_").lower() for name in env} <= set(
+        MonitorSettings.model_fields)
+    credit = one(docs, "Deployment", "credit")["spec"]["template"]["spec"]["containers"][0]
+    credit_url = next(e for e in credit["env"] if e["name"] == "CREDIT_LOG_URL")
+    assert env["MONITOR_LOG_URL"]["valueFrom"] == credit_url["valueFrom"]  # the models' server
+    stores = json.loads(env["MONITOR_MODEL_DIRS"]["value"])
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    claims = {v["name"]: v.get("persistentVolumeClaim") for v in spec["volumes"]}
+    for model, folder in stores.items():
+        mount = mounts[folder]
+        assert mount["readOnly"] is True
+        assert claims[mount["name"]] == {"claimName": f"{model}-models", "readOnly": True}
+        assert one(docs, "PersistentVolumeClaim", f"{model}-models")
+    assert sorted(stores) == sorted(MODEL_SERVICES)
+    routes = set(build_app(MonitorSettings(models=["credit"])).openapi()["paths"])
+    assert {"/health/live", "/health/ready", "/metrics"} <= routes
+    gateway = one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]
+    config = one(docs, "ConfigMap", gateway["envFrom"][0]["configMapRef"]["name"])["data"]
+    assert config["GATEWAY_MONITOR_URL"] == "http://monitor:8095"
+
+
+def test_only_the_gateway_reaches_the_monitor_and_the_monitor_reaches_the_log(overlay) -> None:
+    docs = overlay[1]
+    labels = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+              for d in find(docs, "Deployment")}
+    namespace = docs[0]["metadata"].get("namespace", "")
+    assert ingress_allowed(docs, labels["gateway"], labels["monitor"], namespace)
+    assert not ingress_allowed(docs, None, labels["monitor"], namespace)
+    for model in MODEL_SERVICES:
+        assert not ingress_allowed(docs, labels[model], labels["monitor"], namespace)
+        assert not ingress_allowed(docs, labels["monitor"], labels[model], namespace)
+    assert ingress_allowed(docs, labels["monitor"], labels["predlog"], namespace)
+    assert not ingress_allowed(docs, labels["gateway"], labels["predlog"], namespace)
 
 
 def test_the_trainer_writes_each_models_volume_and_only_the_gateway_reaches_it(overlay) -> None:

@@ -34,6 +34,8 @@ REQUIRED_ALERTS = {
     "model not ready": "FinfleetModelNotReady",
     "model reload failed": "FinfleetModelReloadFailed",
     "replicas serve different versions": "FinfleetModelVersionSkew",
+    "drift warning (0.3)": "FinfleetDriftWarning",
+    "drift critical (0.5)": "FinfleetDriftCritical",
 }
 
 
@@ -110,7 +112,8 @@ def exported(tmp_path_factory) -> set[str]:
 
 
 async def exported_sample_names(model_dir: Path) -> set[str]:
-    """Sample names from /metrics of the kit's app and of every service and the gateway."""
+    """Sample names from /metrics of the kit's app, every service, the gateway and the drift
+    monitor."""
     from kit import ServedModel, ServiceSettings, create_app
 
     class ProbeModel(ServedModel):
@@ -121,6 +124,11 @@ async def exported_sample_names(model_dir: Path) -> set[str]:
     for name in (*MODEL_SERVICES, "gateway"):
         app = service_app(name, model_dir)
         (missing.append(name) if app is None else apps.append(app))
+    from monitor.app import build_app as monitor_app
+    from monitor.settings import MonitorSettings
+
+    apps.append(monitor_app(MonitorSettings(models=["credit"], model_dir=model_dir,
+                                            log_dir=model_dir / "no-log")))
     names = set()
     for app in apps:
         names |= sample_names(await scrape(app))
@@ -190,7 +198,9 @@ def test_the_dashboard_shows_every_family_design_names(exported) -> None:
     for family in ("finfleet_http_requests_total", "finfleet_http_request_duration_seconds",
                    "finfleet_predictions_total", "finfleet_model_info",
                    "finfleet_predict_duration_seconds", "finfleet_cache_requests_total",
-                   "finfleet_upstream_", "finfleet_model_reloads_total"):
+                   "finfleet_upstream_", "finfleet_model_reloads_total",
+                   "finfleet_drift_score", "finfleet_drift_dataset_score",
+                   "finfleet_live_quality"):
         assert any(name.startswith(family) for name in used), family
     assert {n for n in exported if n.startswith("finfleet_upstream_")}
 

@@ -75,7 +75,7 @@ def _wait_for(out: Path, proc: subprocess.Popen, marker: str, timeout: float) ->
 @pytest.fixture
 def ports() -> dict[str, str]:
     env = {f"{name.upper()}_PORT": str(free_port())
-           for name in [*MODEL_SERVICES, "trainer", "gateway"]}
+           for name in [*MODEL_SERVICES, "trainer", "monitor", "gateway"]}
     env["GATEWAY_LOG_LEVEL"] = "WARNING"
     return env
 
@@ -133,7 +133,8 @@ def test_plan_skips_services_whose_code_is_missing():
     table["service"] = [*table["service"], {**table["service"][-1], "name": "ghost",
                                             "port": 9199, "module": "no_such_package.ghost"}]
     plan = build_plan({"CREDIT_PORT": "9105"}, Catalog.model_validate(table))
-    assert [p.name for p in plan.processes] == [*MODEL_SERVICES, "trainer", "gateway"]
+    assert [p.name for p in plan.processes] == [*MODEL_SERVICES, "trainer", "monitor",
+                                               "gateway"]
     assert next(p for p in plan.processes if p.name == "credit").env["CREDIT_PORT"] == "9105"
     assert plan.missing == ["ghost"]
 
@@ -145,6 +146,9 @@ def test_plan_points_the_gateway_at_the_chosen_ports():
     assert json.loads(gateway.env["GATEWAY_UPSTREAMS"])["credit"] == "http://127.0.0.1:9105"
     trainer = next(p for p in plan.processes if p.name == "trainer")
     assert gateway.env["GATEWAY_TRAINER_URL"] == trainer.url
+    monitor = next(p for p in plan.processes if p.name == "monitor")
+    assert gateway.env["GATEWAY_MONITOR_URL"] == monitor.url
+    assert monitor.env["MONITOR_LOG_DIR"] == str(REPO_ROOT / "logs" / "predictions")
 
 
 def test_short_view_hides_request_lines_and_summarises_others():
