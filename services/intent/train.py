@@ -430,7 +430,9 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             keeps = all(variants["int8"][k] >= v for k, v in metrics.items()
                         if isinstance(v, float))
             variants["int8"]["mean_cosine_to_fp32"] = mean_cosine(int8_emb, holdout_emb)
-            run.say(f"int8 holdout {variants['int8']} → {'keep' if keeps else 'drop'}")
+            run.say("int8 holdout " + ", ".join(f"{k} {v:.4f}" for k, v in variants["int8"].items()
+                                                if isinstance(v, float))
+                    + f" → {'keep' if keeps else 'drop'}")
             if keeps:
                 encoder_file, predicted, metrics = ENCODER_INT8, int8_pred, dict(variants["int8"])
                 probs = int8_probs
