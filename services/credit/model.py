@@ -94,6 +94,13 @@ class CreditModel(ServedModel):
     def input_schema(self) -> dict[str, Any]:
         return self.spec.json_schema()
 
+    def metadata(self) -> dict[str, Any]:
+        """The kit's metadata plus the algorithm this version serves (xgboost or logistic)."""
+        meta = super().metadata()
+        if self.artifact:
+            meta["algorithm"] = self.artifact.manifest.get("algorithm", "xgboost")
+        return meta
+
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         errors = self.spec.validate(instances)
         if errors:

@@ -65,6 +65,7 @@ def test_a_logistic_model_is_served_with_reasons_from_its_coefficients(logistic_
     assert LINEAR_NPZ in manifest["files"] and "model.onnx" not in manifest["files"]
     model = CreditModel(CreditSettings())
     model.load(logistic_artifact)
+    assert model.metadata()["algorithm"] == "logistic"
     risky = {**application, "delinquencies": 6, "utilisation": 1.2, "income": 20000,
              "existing_emis": 9000, "employment_type": "gig"}
     safe, bad = model.predict([application, risky])
