@@ -40,6 +40,12 @@ def prepare_model(artifact_dir: Path, work: Path, *, http_port: int, grpc_port: 
                   metrics_port: int) -> Path:
     """Write MLServer's settings and the model folder (the booster copied as `model.json`)."""
     booster = artifact_dir / "xgboost.json"
+    algorithm = json.loads((artifact_dir / "manifest.json").read_text()).get("algorithm")
+    if algorithm not in (None, "xgboost"):
+        raise FileNotFoundError(
+            f"{artifact_dir} serves the {algorithm} model (docs/calibration.md): the MLServer "
+            "comparison needs an XGBoost version (`python -m services.credit.train --algorithm "
+            "xgboost --model-dir <dir>`)")
     if not booster.is_file():
         raise FileNotFoundError(
             f"{booster} is missing: retrain with `python -m services.credit.train "

@@ -25,10 +25,15 @@ class Parameters(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="--seed: the training seed")
     target: str | None = Field(None, pattern=r"^[A-Za-z0-9_. -]{1,64}$",
                                description="--target: the label column of a credit CSV")
+    oos_target: str | None = Field(
+        None, pattern=r"^(recall|precision)=(0?\.[0-9]*[1-9][0-9]*|1(\.0*)?)$",
+        examples=["recall=0.9"],
+        description="--oos-target: intent's out-of-scope operating point, recall=R or "
+                    "precision=P, met on validation (docs/intent.md)")
 
 
 # The parameters only some trainers take: parameter → the models whose trainer has the flag.
-MODEL_ONLY = {"target": frozenset({"credit"})}
+MODEL_ONLY = {"target": frozenset({"credit"}), "oos_target": frozenset({"intent"})}
 
 
 class Job(BaseModel):

@@ -106,6 +106,8 @@ class JobRunner:
             argv += ["--seed", str(job.parameters.seed)]
         if job.parameters.target is not None:
             argv += ["--target", job.parameters.target]
+        if job.parameters.oos_target is not None:
+            argv += ["--oos-target", job.parameters.oos_target]
         return argv
 
     async def _work(self) -> None:

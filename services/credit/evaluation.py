@@ -1,9 +1,12 @@
-"""Scoring metrics for training reports: AUC, KS, Brier, cost-optimal threshold, fairness."""
+"""Scoring metrics for training reports: AUC, KS, average precision, Brier, ECE, cost-optimal
+threshold, fairness."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
+
+from kit.calibration import expected_calibration_error
 
 
 def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
@@ -13,8 +16,11 @@ def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ECE: the predicted PD against the observed default rate, 15 equal-width bins
+    (kit.calibration)."""
     return {"auc": float(roc_auc_score(y, p)), "ks": ks_statistic(y, p),
-            "brier": float(brier_score_loss(y, p))}
+            "ap": float(average_precision_score(y, p)), "brier": float(brier_score_loss(y, p)),
+            "ece": expected_calibration_error(p, y)}
 
 
 def cost_optimal_threshold(y: np.ndarray, p: np.ndarray, cost_fn: float, cost_fp: float) -> float:

@@ -1,4 +1,5 @@
-"""Credit risk model: ONNX Runtime for the probability, tree tables for the reasons."""
+"""Credit risk model: the algorithm training chose (XGBoost: ONNX Runtime for the probability,
+tree tables for the reasons; logistic regression: numpy for both), then Platt calibration."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from kit import Artifact, InvalidInput, ServedModel
 from kit.quality import ranking
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
+from services.credit.linear import LINEAR_NPZ, LinearScorer
 from services.credit.schema import DECISIONS, CreditPrediction, band_for, risk_score
 
 
@@ -30,6 +32,38 @@ def feature_spec(manifest: dict[str, Any]) -> FeatureSpec:
     return FeatureSpec.from_dict(schema)
 
 
+class TreeScorer:
+    """XGBoost as served: ONNX Runtime for the probability, tree tables for the reasons."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(artifact.file("model.onnx")), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        self.trees = TreeTables.load(artifact.file("trees.npz"))
+        self.bias = self.trees.bias
+
+    def raw_probability(self, x: np.ndarray) -> np.ndarray:
+        outputs = self.session.run(None, {self.input_name: x})
+        probabilities = outputs[1]  # [rows, 2] or list of {0: p0, 1: p1} maps
+        if isinstance(probabilities, list):
+            return np.array([row[1] for row in probabilities], dtype=np.float64)
+        return np.asarray(probabilities, dtype=np.float64)[:, 1]
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        return self.trees.contributions(x)
+
+
+def load_scorer(artifact: Artifact) -> TreeScorer | LinearScorer:
+    """The manifest's `algorithm` (versions saved before it existed are XGBoost)."""
+    if artifact.manifest.get("algorithm", "xgboost") == "logistic":
+        return LinearScorer.load(artifact.file(LINEAR_NPZ))
+    return TreeScorer(artifact)
+
+
 class CreditModel(ServedModel):
     """Probability of default, 0–100 score, band and top reasons for each application."""
 
@@ -46,14 +80,7 @@ class CreditModel(ServedModel):
         super().load(artifact)
         manifest = artifact.manifest
         self.spec = feature_spec(manifest)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(artifact.file("model.onnx")), options, providers=["CPUExecutionProvider"]
-        )
-        self.input_name = self.session.get_inputs()[0].name
-        self.trees = TreeTables.load(artifact.file("trees.npz"))
+        self.scorer = load_scorer(artifact)
         calibration = manifest["calibration"]
         self.cal_slope, self.cal_intercept = calibration["slope"], calibration["intercept"]
         self.medium_from = manifest["bands"]["medium_from"]
@@ -67,12 +94,19 @@ class CreditModel(ServedModel):
     def input_schema(self) -> dict[str, Any]:
         return self.spec.json_schema()
 
+    def metadata(self) -> dict[str, Any]:
+        """The kit's metadata plus the algorithm this version serves (xgboost or logistic)."""
+        meta = super().metadata()
+        if self.artifact:
+            meta["algorithm"] = self.artifact.manifest.get("algorithm", "xgboost")
+        return meta
+
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         errors = self.spec.validate(instances)
         if errors:
             raise InvalidInput(f"{len(errors)} invalid field(s) in the instances", errors=errors)
         x = self.spec.encode(instances)
-        raw = self._raw_probability(x)
+        raw = self.scorer.raw_probability(x)
         probability = sigmoid(self.cal_slope * logit(raw) + self.cal_intercept)
         contributions = self._grouped_contributions(x)
         return [self._answer(inst, p, c) for inst, p, c in
@@ -93,16 +127,9 @@ class CreditModel(ServedModel):
             out.append(row)
         return out
 
-    def _raw_probability(self, x: np.ndarray) -> np.ndarray:
-        outputs = self.session.run(None, {self.input_name: x})
-        probabilities = outputs[1]  # [rows, 2] or list of {0: p0, 1: p1} maps
-        if isinstance(probabilities, list):
-            return np.array([row[1] for row in probabilities], dtype=np.float64)
-        return np.asarray(probabilities, dtype=np.float64)[:, 1]
-
     def _grouped_contributions(self, x: np.ndarray) -> np.ndarray:
         """Column contributions summed per reported feature (one-hot columns → their field)."""
-        per_column = self.trees.contributions(x)
+        per_column = self.scorer.contributions(x)
         return per_column @ self.group_matrix
 
     def _answer(self, instance: dict, probability: float, contributions: np.ndarray) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.artifacts import Artifact
+from kit.calibration import calibration_summary
 from kit.datafiles import DataError
 from kit.gate import write_holdout
 from kit.profile import attach_profile
@@ -172,13 +173,19 @@ def temper(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def fit_temperature(probs: np.ndarray, truth: list[str], label_names: list[str]) -> float:
-    """The temperature minimising validation log-loss, so confidences mean probabilities."""
+    """The temperature minimising validation log-loss, so confidences mean probabilities: a
+    bounded search over log t in [1/20, 100] (log-loss is smooth and unimodal in log t)."""
+    from scipy.optimize import minimize_scalar
+
     y = np.array([label_names.index(label) for label in truth])
 
-    def nll(t: float) -> float:
-        return float(-np.log(np.clip(temper(probs, t)[np.arange(len(y)), y], 1e-12, None)).mean())
+    def nll(log_t: float) -> float:
+        tempered = temper(probs, float(np.exp(log_t)))[np.arange(len(y)), y]
+        return float(-np.log(np.clip(tempered, 1e-12, None)).mean())
 
-    return min(np.round(np.geomspace(0.25, 64, 49), 4), key=nll)
+    found = minimize_scalar(nll, bounds=(np.log(0.05), np.log(100.0)), method="bounded",
+                            options={"xatol": 1e-4})
+    return round(float(np.exp(found.x)), 4)
 
 
 def decide(probs: np.ndarray, label_names: list[str], threshold: float,
@@ -200,15 +207,72 @@ def scores(predicted: list[str], truth: list[str], out_of_scope: str | None) -> 
     return out
 
 
+OOS_TARGETS = {"recall": "out_of_scope_recall", "precision": "out_of_scope_precision"}
+DEFAULT_CRITERION = "the mean of in-scope accuracy and out-of-scope recall, maximised"
+
+
+def parse_oos_target(text: str) -> tuple[str, float]:
+    """`recall=0.9` or `precision=0.95` → (metric, value); a ValueError says what is wrong."""
+    kind, _, value = text.partition("=")
+    if kind.strip() not in OOS_TARGETS:
+        raise ValueError(f"{text!r}: expected recall=VALUE or precision=VALUE")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{text!r}: {value!r} is not a number") from None
+    if not 0.0 < number <= 1.0:
+        raise ValueError(f"{text!r}: the target must be in (0, 1]")
+    return kind.strip(), number
+
+
+def oos_target_arg(text: str) -> tuple[str, float]:
+    try:
+        return parse_oos_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def choose_threshold(probs: np.ndarray, truth: list[str], label_names: list[str],
-                     out_of_scope: str) -> tuple[float, list[dict[str, float]]]:
-    """The threshold maximising the mean of in-scope accuracy and out-of-scope recall."""
+                     out_of_scope: str, target: tuple[str, float] | None = None
+                     ) -> tuple[float, list[dict[str, float]]]:
+    """The out-of-scope threshold, picked on validation predictions.
+
+    No target: the one maximising the mean of in-scope accuracy and out-of-scope recall (the
+    default criterion). `("recall", r)`: the best in-scope accuracy among thresholds whose
+    out-of-scope recall is ≥ r. `("precision", q)`: the best out-of-scope recall among those
+    whose precision is ≥ q. When no threshold meets the target, the one closest to it.
+    """
     curve = []
-    for threshold in np.round(np.arange(0.0, 0.91, 0.02), 2):
+    for threshold in np.round(np.arange(0.0, 0.991, 0.01), 2):
         s = scores(decide(probs, label_names, float(threshold), out_of_scope), truth, out_of_scope)
         curve.append({"threshold": float(threshold), **s})
-    best = max(curve, key=lambda r: (r["in_scope_accuracy"] + r["out_of_scope_recall"]) / 2)
+    if target is None:
+        best = max(curve, key=lambda r: (r["in_scope_accuracy"] + r["out_of_scope_recall"]) / 2)
+        return best["threshold"], curve
+    kind, value = target
+    metric = OOS_TARGETS[kind]
+    other = "in_scope_accuracy" if kind == "recall" else "out_of_scope_recall"
+    meeting = [r for r in curve if r[metric] >= value]
+    if meeting:
+        best = max(meeting, key=lambda r: (r[other], r["in_scope_accuracy"]))
+    else:
+        best = max(curve, key=lambda r: (r[metric], r[other]))
     return best["threshold"], curve
+
+
+def operating_point(curve: list[dict[str, float]], threshold: float,
+                    target: tuple[str, float] | None) -> dict:
+    """What was asked, what the validation predictions gave at the chosen threshold."""
+    at = next(r for r in curve if r["threshold"] == threshold)
+    point = {"target": None, "criterion": DEFAULT_CRITERION, "threshold": threshold,
+             "validation": {k: v for k, v in at.items() if k != "threshold"}}
+    if target is not None:
+        kind, value = target
+        point.update(target=f"{kind}={value:g}", met=at[OOS_TARGETS[kind]] >= value,
+                     criterion=(f"out-of-scope {kind} ≥ {value:g} on validation, then the best "
+                                + ("in-scope accuracy" if kind == "recall"
+                                   else "out-of-scope recall")))
+    return point
 
 
 def per_label_recall(predicted: list[str], truth: list[str]) -> dict[str, float]:
@@ -250,18 +314,46 @@ def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate(head: LinearHead, embeddings: np.ndarray, texts: list[str], truth: list[str],
-             ) -> tuple[list[str], dict[str, float]]:
-    """Holdout predictions and metrics, with and without the out-of-scope threshold."""
+             ) -> tuple[list[str], dict[str, float], np.ndarray]:
+    """Holdout predictions, metrics with and without the out-of-scope threshold (the latter
+    under `without_threshold`), and the served probabilities."""
     probs = head.probabilities(embeddings, texts)
     predicted = head.decide(probs)[0]
     metrics = scores(predicted, truth, head.out_of_scope)
-    raw = decide(probs, head.labels, 0.0, None)
+    raw = decide(probs, head.labels, 0.0, head.out_of_scope)
     metrics["accuracy_without_threshold"] = scores(raw, truth, None)["accuracy"]
-    return predicted, metrics
+    metrics["without_threshold"] = scores(raw, truth, head.out_of_scope)
+    return predicted, metrics, probs
+
+
+def calibration_pairs(head: LinearHead, probs: np.ndarray, truth: list[str]
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(stated confidence, answered right) per holdout row: `before`, the softmax at temperature
+    1 and its top label; `served`, what the service answers (temperature, then threshold)."""
+    truth_a = np.array(truth)
+    raw = temper(probs, 1.0 / head.temperature)
+    raw_top = raw.argmax(axis=1)
+    labels, confidence = head.decide(probs)
+    return {"before": (raw[np.arange(len(raw)), raw_top],
+                       np.array([head.labels[i] for i in raw_top]) == truth_a),
+            "served": (confidence, np.array(labels) == truth_a)}
+
+
+def served_calibration(head: LinearHead, pairs: dict, probs: np.ndarray) -> dict:
+    """The manifest's calibration: the temperature, ECE and reliability before and served."""
+    raw = temper(probs, 1.0 / head.temperature)
+    return {
+        "method": "temperature", "temperature": head.temperature,
+        "fitted_on": "the chosen head's validation predictions (log-loss)",
+        "holdout_before": calibration_summary(*pairs["before"]),
+        "holdout_after": calibration_summary(*pairs["served"]),
+        "argmax_unchanged": bool((raw.argmax(axis=1) == probs.argmax(axis=1)).all()),
+    }
 
 
 def select_head(dataset: Dataset, embeddings: np.ndarray, candidates, folds: int, seed: int,
-                run: TrainingRun) -> tuple[HeadCandidate, dict[str, float], float, float, list]:
+                run: TrainingRun, oos_target: tuple[str, float] | None = None
+                ) -> tuple[HeadCandidate, dict[str, float], float, float, list]:
     """The best candidate by validation accuracy, then its temperature and OOS threshold."""
     label_names = list(dataset.labels)
     texts, labels = dataset.train.texts, dataset.train.labels
@@ -283,7 +375,7 @@ def select_head(dataset: Dataset, embeddings: np.ndarray, candidates, folds: int
     threshold, curve = 0.0, []
     if OUT_OF_SCOPE in label_names:
         threshold, curve = choose_threshold(temper(probs, temperature), truth, label_names,
-                                            OUT_OF_SCOPE)
+                                            OUT_OF_SCOPE, oos_target)
         run.say(f"out-of-scope threshold {threshold:.2f} (validation predictions)")
     return best, accuracy, float(temperature), threshold, curve
 
@@ -291,10 +383,14 @@ def select_head(dataset: Dataset, embeddings: np.ndarray, candidates, folds: int
 def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
           quantize: bool = True, check_parity: bool = True, folds: int | None = None,
           seed: int = SPLIT_SEED, progress: bool = True,
-          candidates: tuple[HeadCandidate, ...] = CANDIDATES, name: str = "intent") -> Artifact:
+          candidates: tuple[HeadCandidate, ...] = CANDIDATES, name: str = "intent",
+          oos_target: tuple[str, float] | None = None) -> Artifact:
     """Train, evaluate and save one version under `model_dir/<name>/`.
 
     `folds` picks the validation scheme (default: 5-fold below 5,000 texts, one 10% split above).
+    `oos_target` (`("recall", 0.9)`, `("precision", 0.95)`) picks the out-of-scope threshold
+    that meets it on validation instead of the default criterion; ignored, with a note, for
+    data without an out-of-scope label.
     """
     oos = OUT_OF_SCOPE if OUT_OF_SCOPE in dataset.labels else None
     label_names = list(dataset.labels)
@@ -309,12 +405,18 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
         holdout_emb = embed(encoder, holdout.texts, run, desc="holdout")
 
         best, selection, temperature, threshold, curve = select_head(
-            dataset, train_emb, candidates, folds, seed, run)
+            dataset, train_emb, candidates, folds, seed, run, oos_target)
+        point = operating_point(curve, threshold, oos_target) if curve else {
+            "target": None, "threshold": 0.0,
+            "note": "no out-of-scope label in the data: no threshold"
+                    + (f" (--oos-target {oos_target[0]}={oos_target[1]:g} ignored)"
+                       if oos_target else "")}
         run.say(f"fitting {best.name} on all {len(dataset.train)} training texts")
         head = fit_head(best, dataset.train.texts, train_emb, dataset.train.labels, label_names)
         head.threshold, head.out_of_scope, head.temperature = threshold, oos, temperature
-        predicted, metrics = evaluate(head, holdout_emb, holdout.texts, holdout.labels)
-        run.say("holdout fp32: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        predicted, metrics, probs = evaluate(head, holdout_emb, holdout.texts, holdout.labels)
+        run.say("holdout fp32: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                             if isinstance(v, float)))
 
         variants = {"fp32": metrics}
         encoder_file = ENCODER_ONNX
@@ -323,14 +425,29 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             quantize_encoder(work / ENCODER_ONNX, work / ENCODER_INT8)
             int8 = OnnxSentenceEncoder(work / ENCODER_INT8, work / TOKENIZER_JSON, threads=2)
             int8_emb = embed(int8, holdout.texts, run, desc="holdout int8")
-            int8_pred, variants["int8"] = evaluate(head, int8_emb, holdout.texts, holdout.labels)
-            keeps = all(variants["int8"][k] >= v for k, v in metrics.items())
+            int8_pred, variants["int8"], int8_probs = evaluate(head, int8_emb, holdout.texts,
+                                                                holdout.labels)
+            keeps = all(variants["int8"][k] >= v for k, v in metrics.items()
+                        if isinstance(v, float))
             variants["int8"]["mean_cosine_to_fp32"] = mean_cosine(int8_emb, holdout_emb)
-            run.say(f"int8 holdout {variants['int8']} → {'keep' if keeps else 'drop'}")
+            run.say("int8 holdout " + ", ".join(f"{k} {v:.4f}" for k, v in variants["int8"].items()
+                                                if isinstance(v, float))
+                    + f" → {'keep' if keeps else 'drop'}")
             if keeps:
                 encoder_file, predicted, metrics = ENCODER_INT8, int8_pred, dict(variants["int8"])
+                probs = int8_probs
             (work / (ENCODER_ONNX if keeps else ENCODER_INT8)).unlink()
         metrics["per_label_recall"] = per_label_recall(predicted, holdout.labels)
+        pairs = calibration_pairs(head, probs, holdout.labels)
+        calibration = served_calibration(head, pairs, probs)
+        metrics["ece"] = calibration["holdout_after"]["ece"]
+        metrics["ece_before_calibration"] = calibration["holdout_before"]["ece"]
+        run.say(f"holdout ECE {metrics['ece_before_calibration']:.4f} at temperature 1, "
+                f"{metrics['ece']:.4f} served")
+        if curve:
+            point["holdout"] = {k: metrics[k] for k in
+                                ("in_scope_accuracy", "out_of_scope_recall",
+                                 "out_of_scope_precision")}
 
         head.save(work, {"candidate": best.name})
         encoder_info.update({"file": encoder_file, "tokenizer": TOKENIZER_JSON,
@@ -345,7 +462,8 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
                 "embedding_scale": best.embedding_scale, "temperature": float(temperature),
                 "neighbour_weight": best.neighbour_weight,
                 "tfidf_blocks": {k: list(map(str, TFIDF_BLOCKS[k])) for k in best.tfidf},
-                "out_of_scope_threshold": threshold, "selection_folds": folds,
+                "out_of_scope_threshold": threshold,
+                "out_of_scope_target": point["target"], "selection_folds": folds,
                 "selection_seed": seed,
                 "train_size": len(dataset.train), "holdout_size": len(dataset.holdout),
             },
@@ -353,6 +471,8 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
             input_schema={"input": {"text": "string"}, "embedding_dim": encoder.dimension,
                           "tfidf": {k: f.config() for k, (f, _) in head.tfidf.items()}},
             selection=selection,
+            calibration=calibration,
+            out_of_scope=point,
             variants=variants,
             encoder=encoder_info,
             labels=label_names,
@@ -368,7 +488,7 @@ def train(dataset: Dataset, model_dir: Path, *, encoder_dir: Path | None = None,
         attach_profile(run, IntentModel(IntentSettings()),
                        [{"text": t} for t in holdout.texts if in_profile_half(t)],
                        fit_instances=[{"text": t} for t in dataset.train.texts])
-        write_report(run, curve, predicted, dataset.holdout.labels, label_names)
+        write_report(run, curve, predicted, dataset.holdout.labels, label_names, pairs)
         return run.save()
 
 
@@ -383,6 +503,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder-dir", type=Path, default=None,
                         help="reuse an exported encoder.onnx + tokenizer.json")
     parser.add_argument("--no-quantize", action="store_true", help="skip the int8 trial")
+    parser.add_argument("--oos-target", type=oos_target_arg, default=None,
+                        metavar="recall=R|precision=P",
+                        help="the out-of-scope operating point: the threshold that reaches this "
+                             "out-of-scope recall (or precision) on validation; default: the "
+                             "best mean of in-scope accuracy and out-of-scope recall")
     args = parser.parse_args(argv)
     if args.data == "shipped":
         dataset, name = shipped_dataset(), "intent"
@@ -403,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         options = {"candidates": candidates, "quantize": not args.no_quantize}
     artifact = train(dataset, args.model_dir, encoder_dir=args.encoder_dir, seed=args.seed,
-                     progress=not args.no_progress, name=name, **options)
+                     progress=not args.no_progress, name=name, oos_target=args.oos_target,
+                     **options)
     metrics = artifact.manifest["metrics"]
     print(f"{name} {artifact.version}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))

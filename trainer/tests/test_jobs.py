@@ -159,6 +159,9 @@ def test_a_restart_marks_unfinished_jobs_interrupted(tmp_path):
     ({"model": "credit", "parameters": {"epochs": 3}}, "parameters.epochs"),
     ({"model": "credit", "parameters": {"seed": -1}}, "parameters.seed"),
     ({"model": "intent", "parameters": {"target": "y"}}, "parameters.target"),
+    ({"model": "credit", "parameters": {"oos_target": "recall=0.9"}}, "parameters.oos_target"),
+    ({"model": "intent", "parameters": {"oos_target": "recall=1.5"}}, "parameters.oos_target"),
+    ({"model": "intent", "parameters": {"oos_target": "f1=0.9"}}, "parameters.oos_target"),
     ({"model": "credit", "data_path": "/etc/passwd"}, "data_path"),
     ({"model": "credit", "data_path": "missing.csv"}, "data_path"),
     ({"model": "credit", "colour": "red"}, "colour"),
@@ -217,3 +220,16 @@ def test_a_training_file_the_model_cannot_use_is_a_422_naming_line_and_column(tm
         assert no_target.json()["errors"][0]["column"] == "repaid"
         assert client.get("/v1/jobs").json()["jobs"] == []
     assert list(settings.jobs_dir.iterdir()) == []  # the refused upload is not kept
+
+
+def test_an_intent_operating_point_reaches_the_trainer_as_its_flag(tmp_path):
+    """`oos_target` is intent's `--oos-target`; the trainer's own parser accepts what passes."""
+    from services.intent.train import parse_oos_target
+
+    with TestClient(build_app(settings_for(tmp_path))) as client:
+        runner = client.app.state.runner
+        job = Job(id="20261201-000000-cccccccc", model="intent",
+                  parameters={"quick": True, "oos_target": "precision=0.95"})
+        argv = runner.command(job)
+    assert argv[argv.index("--oos-target") + 1] == "precision=0.95"
+    assert parse_oos_target("precision=0.95") == ("precision", 0.95)

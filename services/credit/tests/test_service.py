@@ -54,8 +54,8 @@ async def test_reasons_are_consistent_with_the_probability(client, application):
     model = client.app.state.model_state.model
     rows = [application, {**application, "delinquencies": 3, "age": 23}]
     x = model.spec.encode(rows)
-    margin = model.trees.contributions(x).sum(axis=1) + model.trees.bias
-    np.testing.assert_allclose(margin, logit(model._raw_probability(x)), atol=1e-4)
+    margin = model.scorer.contributions(x).sum(axis=1) + model.scorer.bias
+    np.testing.assert_allclose(margin, logit(model.scorer.raw_probability(x)), atol=1e-4)
     pred = (await client.post(PREDICT, json={"instances": rows[:1]})).json()["predictions"][0]
     contributions = [abs(r["contribution"]) for r in pred["reasons"]]
     assert contributions == sorted(contributions, reverse=True)

@@ -25,8 +25,10 @@ def test_cli_trains_a_small_model_and_writes_a_manifest(tmp_path, capsys):
     for key in ("version", "created_at", "data_sha256", "parameters", "metrics",
                 "input_schema", "libraries", "files", "calibration", "bands", "fairness"):
         assert key in manifest, key
-    assert set(manifest["files"]) >= {"model.onnx", "trees.npz", "report.md", "roc.png"}
-    assert manifest["metrics"]["onnx_max_abs_diff"] <= 1e-5
+    served = ({"model.onnx", "trees.npz"} if manifest["algorithm"] == "xgboost"
+              else {"linear.npz"})  # on 1,200 training rows the logistic baseline may win
+    assert set(manifest["files"]) >= {*served, "report.md", "roc.png", "reliability.png"}
+    assert max(v for k, v in manifest["metrics"].items() if k.endswith("max_abs_diff")) <= 1e-5
     assert 0 < manifest["bands"]["medium_from"] < manifest["bands"]["high_from"] < 1
     assert "| auc |" in artifact.file("report.md").read_text()
 
@@ -54,7 +56,8 @@ def test_a_failed_onnx_parity_check_saves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "ONNX_TOLERANCE", 0.0)
     with pytest.raises(ParityError, match=r"ONNX parity failed: max \|Δ\| = .* > tolerance 0"):
         train.train(generate_applications(n=600), tmp_path,
-                    train.TrainConfig(folds=2, search_budget=1, quick=True, max_trees=20),
+                    train.TrainConfig(folds=2, search_budget=1, quick=True, max_trees=20,
+                                      algorithm="xgboost"),
                     progress=False)
     assert list(tmp_path.iterdir()) == []
 
