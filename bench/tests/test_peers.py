@@ -118,7 +118,8 @@ def test_every_peer_and_the_floor_has_each_credit_point():
                   if p.route == "credit" and not p.cache and not p.variant and not p.log_off}
         for route, (server, path, _) in PEER_ROUTES.items():
             mine = [p for p in points if p.route == route]
-            assert {(p.connections, p.instances) for p in mine} == credit
+            wanted = {(c, b) for c, b in credit if not quick or route == "mlserver" or b == 1}
+            assert {(p.connections, p.instances) for p in mine} == wanted
             assert {(p.target, p.path) for p in mine} == {(server, path)}
     assert Point("ray", "ray-m64", "/ray-m64", 1, 1).needs == ("credit",)
     assert Point(FLOOR, FLOOR, "/predict", 1, 1).needs == ()
