@@ -63,10 +63,13 @@ def test_mlserver_serves_the_same_booster(credit_model_dir: Path, tmp_path: Path
     try:
         fleet.start_services(["credit"], train=False)
         fleet.start_mlserver()
-        ready = runnable_points([point], fleet)
+        from bench.run import check_answers
+
+        ready, found = check_answers(runnable_points([point], fleet), fleet)
     finally:
         fleet.stop()
     assert [p for p, _, _ in ready] == [point], fleet.skipped
+    assert found["mlserver"]["equal"] and found["mlserver"]["max_abs_diff"] <= 1e-6, found
     assert (tmp_path / "mlserver" / "credit" / "model.json").is_file()
 
 
