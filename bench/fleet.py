@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import mlserver, shadow
-from bench.points import BEFORE, NOLOG_SERVICE, SERVICES
+from bench import bentoml_peer, footprint, listen, mlserver, peer_venv, ray_peer, shadow
+from bench.points import BEFORE, FLOOR, NOLOG_SERVICE, SERVICES
 from kit.artifacts import ArtifactStore
 from kit.procs import (
     Proc,
@@ -71,6 +71,8 @@ class Fleet:
         self.logs = work / "logs"
         self.setup_s = 0.0  # spent training missing models and installing MLServer
         self.temp_dirs: list[Path] = []
+        self.started: dict[str, float] = {}  # monotonic time each server was started
+        self.ready_s: dict[str, float] = {}  # from its start until it answered ready
 
     def skip(self, what: str, reason: str) -> None:
         print(f"bench: skipped {what}: {reason}", flush=True)
@@ -93,6 +95,7 @@ class Fleet:
             finally:
                 self.setup_s += time.monotonic() - began
             log_dir = {f"{entry.env_prefix}LOG_DIR": str(self.work / "predictions")}
+            self.started[name] = time.monotonic()
             self.servers[name] = start_service(name, self.model_dir, self.logs, wait=False,
                                                env=log_dir)
             started.append(name)
@@ -204,16 +207,77 @@ class Fleet:
             binary = mlserver.ensure_venv()
             root = mlserver.prepare_model(artifact_dir, self.work, http_port=(port := free_port()),
                                           grpc_port=free_port(), metrics_port=free_port())
-        except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        except (FileNotFoundError, peer_venv.PeerUnavailable) as exc:
             self.skip("mlserver", str(exc))
             return
         finally:
             self.setup_s += time.monotonic() - began
         self.versions["mlserver"] = mlserver.installed_version()
+        self.started["mlserver"] = time.monotonic()
         self.servers["mlserver"] = start(
             "mlserver", mlserver.start_argv(binary, root), self.logs / "mlserver.log",
             cwd=self.work, url=f"http://127.0.0.1:{port}")
         self._wait("mlserver", mlserver.READY_PATH)
+        self.check_loopback("mlserver")
+
+    def start_peer(self, peer) -> None:
+        """BentoML or Ray Serve (`bench/bentoml_peer.py`, `bench/ray_peer.py`) on the credit
+        booster: installed on first use, skipped with the reason when it cannot be built or
+        started, stopped again when it listens beyond loopback."""
+        name = peer.NAME
+        if "credit" not in self.servers:
+            self.skip(name, "the credit service is not running, so there is no model")
+            return
+        artifact_dir = self.model_dir / "credit" / self.versions["credit"]
+        began = time.monotonic()
+        if not (peer.VENV / "bin" / name).is_file():
+            try:
+                peer_venv.ensure(peer.VENV, peer.PACKAGES, name)
+            except peer_venv.PeerUnavailable as exc:
+                self.skip(name, str(exc))
+                return
+            finally:
+                self.setup_s += time.monotonic() - began
+        began = time.monotonic()
+        try:
+            self.servers[name] = peer.start_peer(artifact_dir, self.work, self.logs)
+        except (FileNotFoundError, peer_venv.PeerUnavailable) as exc:
+            self.skip(name, str(exc))
+            return
+        finally:
+            self.setup_s += time.monotonic() - began
+        self.started[name] = began
+        self.versions[name] = peer.version()
+        self._wait(name, peer.READY_PATH)
+        self.check_loopback(name)
+
+    def start_bentoml(self) -> None:
+        self.start_peer(bentoml_peer)
+
+    def start_ray(self) -> None:
+        self.start_peer(ray_peer)
+
+    def start_floor(self) -> None:
+        """The trivial route on the services' stack (`python -m bench.floor`)."""
+        port = free_port()
+        self.started[FLOOR] = time.monotonic()
+        self.servers[FLOOR] = start_python(
+            FLOOR, ["bench.floor"], self.logs, port=port, wait=False,
+            env={"FLOOR_HOST": "127.0.0.1", "FLOOR_PORT": str(port)})
+        self._wait(FLOOR, "/health/ready")
+        self.versions[FLOOR] = "FastAPI on kit.serve"
+        self.check_loopback(FLOOR)
+
+    def check_loopback(self, name: str) -> None:
+        """The loopback rule (bench/listen.py): a server listening beyond 127.0.0.1 is stopped
+        and skipped, with every such socket named."""
+        server = self.servers.get(name)
+        if server is None:
+            return
+        bad = listen.violations(server.pids())
+        if bad:
+            self.servers.pop(name).stop()
+            self.skip(name, "listens beyond 127.0.0.1, so it was stopped: " + ", ".join(bad))
 
     def _wait(self, name: str, path: str) -> None:
         started = time.monotonic()
@@ -223,11 +287,16 @@ class Fleet:
             self.servers.pop(name)
             self.skip(name, str(exc).splitlines()[0])
             return
+        if name in self.started:
+            self.ready_s[name] = round(time.monotonic() - self.started[name], 1)
         print(f"bench: {name} ready in {time.monotonic() - started:.1f}s at "
               f"{self.servers[name].url}", flush=True)
 
     def rss_mb(self) -> dict[str, float]:
         return {name: server.rss_mb() for name, server in self.servers.items()}
+
+    def pss_mb(self) -> dict[str, float | None]:
+        return {name: footprint.pss_mb(server.pids()) for name, server in self.servers.items()}
 
     def stop(self) -> None:
         for server in reversed(list(self.servers.values())):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+from bench import peer_venv
 
 BENCH_DIR = Path(__file__).resolve().parent
 VENV = BENCH_DIR / ".venv-mlserver"
@@ -27,29 +27,13 @@ def mlserver_binary(venv: Path = VENV) -> Path:
 
 def ensure_venv(venv: Path = VENV) -> Path:
     """The `mlserver` executable, installing it into its own venv on first use (~1–3 minutes)."""
-    binary = mlserver_binary(venv)
-    if binary.is_file():
-        return binary
-    print(f"bench: installing {' '.join(PACKAGES)} into {venv} (first use only)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PACKAGES], check=True)
-    return binary
+    return peer_venv.ensure(venv, PACKAGES, "mlserver")
 
 
 def prepare_model(artifact_dir: Path, work: Path, *, http_port: int, grpc_port: int,
                   metrics_port: int) -> Path:
     """Write MLServer's settings and the model folder (the booster copied as `model.json`)."""
-    booster = artifact_dir / "xgboost.json"
-    algorithm = json.loads((artifact_dir / "manifest.json").read_text()).get("algorithm")
-    if algorithm not in (None, "xgboost"):
-        raise FileNotFoundError(
-            f"{artifact_dir} serves the {algorithm} model (docs/calibration.md): the MLServer "
-            "comparison needs an XGBoost version (`python -m services.credit.train --algorithm "
-            "xgboost --model-dir <dir>`)")
-    if not booster.is_file():
-        raise FileNotFoundError(
-            f"{booster} is missing: retrain with `python -m services.credit.train "
-            f"--model-dir <dir>` (artifacts from before the booster was saved lack it)")
+    booster = peer_venv.booster(artifact_dir)
     root = work / "mlserver"
     model_dir = root / MODEL_NAME
     if root.exists():
@@ -70,7 +54,4 @@ def start_argv(binary: Path, root: Path) -> list[str]:
 
 
 def installed_version(venv: Path = VENV) -> str:
-    done = subprocess.run([str(venv / "bin" / "python"), "-c",
-                           "import importlib.metadata as m; print(m.version('mlserver'))"],
-                          capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
+    return peer_venv.installed_version(venv, "mlserver")

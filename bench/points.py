@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from bench import bentoml_peer, ray_peer
+from bench.mlserver import MODEL_NAME as MLSERVER_MODEL
 from bench.shadow import MODEL as SHADOW_MODEL
 from bench.shadow import SHADOW_GATEWAY
 from kit.catalog import ServiceRow, load_catalog, value_at, with_value_at
@@ -29,6 +31,16 @@ VARY = "__N__"
 BEFORE = "credit@before"  # the other checkout's credit service (`--before`)
 LOG_MODEL = "credit"
 NOLOG_SERVICE = "credit-nolog"  # the same model with CREDIT_LOG_SAMPLE_RATE=0
+FLOOR = "floor"  # the trivial route on the services' stack (bench/floor.py)
+# The credit service's peers (each serves the same booster) and the floor: route → (the server
+# wrk drives, path, body): "v2" MLServer's V2 tensor, "matrix" `{"input": rows}` of the credit
+# encoding, "v1" the credit service's own V1 body. Ray's two routes are one cluster's two apps.
+PEER_ROUTES: dict[str, tuple[str, str, str]] = {
+    "mlserver": ("mlserver", f"/v2/models/{MLSERVER_MODEL}/infer", "v2"),
+    bentoml_peer.NAME: (bentoml_peer.NAME, bentoml_peer.PREDICT_PATH, "matrix"),
+    **{route: (ray_peer.NAME, path, "matrix") for route, path in ray_peer.ROUTES.items()},
+    FLOOR: (FLOOR, "/predict", "v1"),
+}
 _VARIED_NUMBER = re.compile(r'"(\d+\.' + VARY + r')"')
 
 
@@ -105,8 +117,8 @@ class Point:
         """The services that must be up for this point to mean anything."""
         if self.route in FANOUT_ROUTES:
             return FANOUT_ROUTES[self.route][1]
-        if self.route == "mlserver":
-            return ("credit",)
+        if self.route in PEER_ROUTES:
+            return () if self.route == FLOOR else ("credit",)
         return (self.route,)
 
 
@@ -118,12 +130,15 @@ def json_body(payload: dict) -> str:
 def body_for(point: Point, encode_credit: Callable[[list[dict]], list[list[float]]] | None = None,
              ) -> str:
     """The request body: VARY left in for cache misses, fixed digits (one per instance) else."""
-    if point.route == "mlserver":
+    if point.route in PEER_ROUTES:
+        kind = PEER_ROUTES[point.route][2]
+        if kind == "v1":
+            return body_for(replace(point, target="credit", route="credit"))
         if encode_credit is None:
-            raise ValueError("the MLServer body needs the credit feature encoder")
+            raise ValueError(f"the {point.route} body needs the credit feature encoder")
         instances = [json.loads(_fixed(SERVICES["credit"].instance, i + 1))
                      for i in range(point.instances)]
-        return json.dumps(v2_request(encode_credit(instances)))
+        return json.dumps(peer_body(kind, encode_credit(instances)))
     if point.route in FANOUT_ROUTES:
         text = json_body(FANOUT_ROUTES[point.route][2](VARY))
         return text if point.cache == "miss" else text.replace(VARY, "1")
@@ -140,6 +155,11 @@ def body_for(point: Point, encode_credit: Callable[[list[dict]], list[list[float
 
 def _fixed(make: Callable[[str], dict], index: int) -> str:
     return json_body(make(VARY)).replace(VARY, str(index))
+
+
+def peer_body(kind: str, rows: list[list[float]]) -> dict:
+    """A peer's request for encoded rows: MLServer's V2 tensor, or `{"input": rows}`."""
+    return v2_request(rows) if kind == "v2" else {"input": rows}
 
 
 def v2_request(rows: list[list[float]]) -> dict:
@@ -205,8 +225,11 @@ def plan(quick: bool, before: bool = False) -> list[Point]:
                 points.append(Point(name, name, f"/v2/models/{name}/infer", c, b,
                                     variant="v2"))
         if name == "credit":
-            points += [Point("mlserver", "mlserver", "/v2/models/credit/infer", c, b)
-                       for c in conns for b in batches]
+            # quick: the newer peers and the floor at one row only, to stay near its bound
+            points += [Point(server, route, path, c, b)
+                       for route, (server, path, _) in PEER_ROUTES.items()
+                       for c in conns for b in batches
+                       if not quick or route == "mlserver" or b == 1]
         if quick and name != "credit":
             continue
         via_gateway = [(c, 1) for c in conns] if name == "credit" else []

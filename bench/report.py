@@ -82,6 +82,42 @@ def peer_ratios(points: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
+PEER_ORDER = ("credit", "mlserver", "bentoml", "ray", "ray-m64", "floor")
+
+
+def server_rows(points: list[dict]) -> list[dict[str, Any]]:
+    """Credit direct beside every peer and the floor, at each connections × rows a request
+    where credit has numbers: each server's req/s, rows/s, p50, p99, credit ÷ it (req/s and
+    p99) and it ÷ the floor (req/s)."""
+    index = _index(points)
+    rows = []
+    for conns, batch in sorted({(c, b) for (r, cache, c, b) in index
+                                if r == "credit" and not cache}):
+        ours = index[("credit", "", conns, batch)]["median"]
+        floor = index.get(("floor", "", conns, batch))
+        floor_rps = floor["median"]["requests_per_s"] if floor else None
+        for server in PEER_ORDER:
+            point = index.get((server, "", conns, batch))
+            if point is None:
+                continue
+            m = point["median"]
+            rows.append({"connections": conns, "instances": batch, "server": server,
+                         "rps": m["requests_per_s"],
+                         "rows_per_s": round(m["requests_per_s"] * batch, 1),
+                         "p50_ms": m["p50_ms"], "p99_ms": m["p99_ms"],
+                         "credit_over_rps": _ratio(ours["requests_per_s"], m["requests_per_s"]),
+                         "credit_over_p99": _ratio(ours["p99_ms"], m["p99_ms"]),
+                         "over_floor_rps": _ratio(m["requests_per_s"], floor_rps)})
+    return rows
+
+
+def footprint_rows(servers: dict[str, dict]) -> list[list[Any]]:
+    """One table row per server: version, serving environment, start-up, PSS idle / loaded."""
+    return [[name, s.get("version") or "–", _fmt(s.get("venv_mb")), _fmt(s.get("ready_s")),
+             _fmt(s.get("pss_idle_mb")), _fmt(s.get("pss_after_mb"))]
+            for name, s in servers.items() if s.get("pss_idle_mb") is not None]
+
+
 def gateway_ratios(points: list[dict]) -> list[dict[str, Any]]:
     """Through the gateway (miss, hit) against the same service direct."""
     index = _index(points)
@@ -185,6 +221,19 @@ def log_rows(points: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
+def answers_note(found: dict[str, dict]) -> str:
+    """One sentence on the answers-equal check (bench/answers.py)."""
+    if not found:
+        return ""
+    parts = [f"{route} {'≤' if v['equal'] else '**differs**,'} "
+             f"{_fmt(v['max_abs_diff'], 8) if v['max_abs_diff'] is not None else v['reason']}"
+             for route, v in found.items()]
+    return (" Answers equal: each peer's probabilities for the fixed applicants "
+            "(bench/answers.py), calibrated as "
+            "the manifest says, against credit's `probability_of_default` (largest |Δ|; the "
+            "bound is 1e-6): " + "; ".join(parts) + ".")
+
+
 def _sum(a: float | None, b: float | None) -> float | None:
     return round(a + b, 3) if a is not None and b is not None else None
 
@@ -239,6 +288,23 @@ def render_markdown(results: dict[str, Any]) -> str:
               _fmt(r["rps_ratio"], 2), _fmt(r["ours_p50_ms"], 2), _fmt(r["peer_p50_ms"], 2),
               _fmt(r["p50_ratio"], 2), _fmt(r["ours_p99_ms"], 2), _fmt(r["peer_p99_ms"], 2),
               _fmt(r["p99_ratio"], 2)] for r in peers])
+    servers = server_rows(results["points"])
+    if any(r["server"] != "credit" for r in servers):
+        out += ["## Credit beside every peer and the floor", "",
+                "The same credit booster served by each (`bench/peers/`, docs/bench.md): MLServer "
+                "(V2, `mlserver-xgboost`), BentoML (`@bentoml.service`, `@bentoml.api"
+                "(batchable=True)`), Ray Serve with one replica at `max_ongoing_requests` 5 "
+                "(`ray`, Serve's default) and 64 (`ray-m64`); the floor is a FastAPI POST route "
+                "answering a constant on the services' own stack (kit.serve). All in the same "
+                "interleaved rounds. credit ÷ this: above 1 credit serves more req/s, below 1 "
+                "credit's p99 is shorter; this ÷ floor: the share of the trivial route's req/s."
+                + answers_note(results.get("answers") or {}), ""]
+        out += _table(
+            ["connections", "rows a request", "server", "req/s", "rows/s", "p50 ms", "p99 ms",
+             "credit ÷ this req/s", "credit ÷ this p99", "this ÷ floor req/s"],
+            [[r["connections"], r["instances"], r["server"], r["rps"], r["rows_per_s"],
+              _fmt(r["p50_ms"], 2), _fmt(r["p99_ms"], 2), _fmt(r["credit_over_rps"], 2),
+              _fmt(r["credit_over_p99"], 2), _fmt(r["over_floor_rps"], 2)] for r in servers])
     protocols = protocol_rows(results["points"])
     if protocols:
         out += ["## V1 and V2 on credit (direct)", "",
@@ -350,12 +416,23 @@ def render_markdown(results: dict[str, Any]) -> str:
         out += [f"- {p['key']}: {p['median']['non_2xx']:,} non-2xx, "
                 f"{p['median']['socket_errors']:,} socket errors, "
                 f"{p['median']['requests_per_s']:,.1f} req/s" for p in broken] + [""]
-    servers = results.get("servers", {})
-    if servers:
+    servers_info = results.get("servers", {})
+    if servers_info:
         out += ["## Resident memory (MB, the process and its children)", ""]
         out += _table(["server", "version", "idle", "after load"],
                       [[name, s.get("version") or "–", s.get("rss_idle_mb"),
-                        s.get("rss_after_mb")] for name, s in servers.items()])
+                        s.get("rss_after_mb")] for name, s in servers_info.items()])
+    footprint = footprint_rows(servers_info)
+    if footprint:
+        out += ["## Footprint", "",
+                "Serving environment: the venv's size on disk (a peer's own; for finfleet's "
+                "servers the project's one venv with every model's extra). Start-up: from the "
+                "process start until it answered ready (Ray: the cluster and both Serve apps "
+                "deployed). PSS: /proc/<pid>/smaps_rollup summed over the process tree (shared "
+                "pages split between the processes sharing them), idle before the first run "
+                "and after the last.", ""]
+        out += _table(["server", "version", "environment MB", "start-up s", "PSS idle MB",
+                       "PSS after load MB"], footprint)
     if results.get("skipped"):
         out += ["## Skipped", ""]
         out += [f"- **{s['what']}**: {s['reason']}" for s in results["skipped"]] + [""]

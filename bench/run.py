@@ -26,10 +26,21 @@ from pathlib import Path
 
 import orjson
 
-from bench import report, shadow
+from bench import answers, peer_venv, report, shadow
 from bench.fleet import Fleet
 from bench.machine import load_average, machine_info
-from bench.points import LOG_MODEL, SERVICES, VARY, Point, body_for, plan, select
+from bench.points import (
+    FLOOR,
+    LOG_MODEL,
+    PEER_ROUTES,
+    SERVICES,
+    VARY,
+    Point,
+    body_for,
+    peer_body,
+    plan,
+    select,
+)
 from bench.wrk import WrkError, run_wrk, wrk_binary
 from kit.procs import post_json
 from kit.settings import REPO_ROOT
@@ -56,10 +67,13 @@ def probe(url: str, body: str, point: Point) -> str | None:
     if status != 200:
         return f"a probe request answered {status}: {answer[:300].decode(errors='replace')}"
     parsed = orjson.loads(answer)
-    if point.route == "mlserver":
-        values = parsed["outputs"][0]["data"]
+    if point.route in PEER_ROUTES and point.route != FLOOR:
+        try:
+            values = answers.probabilities(PEER_ROUTES[point.route][2], parsed)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            return f"{point.route} answered {answer[:120]!r}: {exc}"
         if len(values) != point.instances or not all(0 <= v <= 1 for v in values):
-            return f"MLServer answered {values[:4]}…, not one probability per row"
+            return f"{point.route} answered {values[:4]}…, not one probability per row"
     elif point.cache and point.route not in SERVICES and parsed.get("partial"):
         failed = {k: v.get("error", {}).get("detail") for k, v in parsed.items()
                   if isinstance(v, dict) and v.get("status") != 200}
@@ -78,7 +92,8 @@ def drain(url: str, body_path: Path) -> None:
 def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str, Path]]:
     """Points whose servers are up and whose probe succeeds, with their URL and body file."""
     encode = None
-    if "mlserver" in fleet.servers:
+    if "credit" in fleet.versions and any(server in fleet.servers for route, (server, _, _)
+                                          in PEER_ROUTES.items() if route != FLOOR):
         encode = credit_encoder(fleet.model_dir, fleet.versions["credit"])
     bodies = WORK / "bodies"
     bodies.mkdir(parents=True, exist_ok=True)
@@ -103,6 +118,35 @@ def runnable_points(points: list[Point], fleet: Fleet) -> list[tuple[Point, str,
         fleet.skip(f"{len(keys)} point{'s' if len(keys) > 1 else ''}",
                    f"{missing} not running: {', '.join(keys)}")
     return ready
+
+
+def check_answers(ready: list[tuple[Point, str, Path]], fleet: Fleet
+                  ) -> tuple[list[tuple[Point, str, Path]], dict[str, dict]]:
+    """Answers equal (bench/answers.py): each peer's probabilities for the fixed applicants
+    against the credit service's; a peer that differs has its points dropped, with the reason."""
+    urls = {p.route: url for p, url, _ in ready if p.route in PEER_ROUTES and p.route != FLOOR}
+    if not urls or "credit" not in fleet.servers:
+        return ready, {}
+    version = fleet.versions["credit"]
+    manifest = json.loads((fleet.model_dir / "credit" / version / "manifest.json").read_text())
+    encode = credit_encoder(fleet.model_dir, version)
+    try:
+        found = answers.check(fleet.servers["credit"].url + "/v1/models/credit:predict",
+                              {r: (url, PEER_ROUTES[r][2]) for r, url in urls.items()},
+                              lambda kind, rows: peer_body(kind, encode(rows)),
+                              manifest["calibration"])
+    except (OSError, RuntimeError) as exc:
+        fleet.skip("answers-equal check", f"the credit service did not answer: {exc}")
+        return ready, {}
+    for route, verdict in found.items():
+        print(f"bench: {route} answers {'equal' if verdict['equal'] else 'DIFFER'} "
+              f"(max |Δp| {verdict['max_abs_diff']})", flush=True)
+        if not verdict["equal"]:
+            fleet.skip(f"{route} points", f"its answers for {answers.APPLICANTS} fixed "
+                       f"applicants are not credit's within {answers.TOLERANCE:g} (a broken "
+                       f"harness, not a benchmark): {verdict['reason']}")
+    broken = {route for route, verdict in found.items() if not verdict["equal"]}
+    return [item for item in ready if item[0].route not in broken], found
 
 
 def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
@@ -195,15 +239,21 @@ def run(args: argparse.Namespace) -> dict:
             fleet.start_before(args.before)
         if any(p.log_off for p in points):
             fleet.start_nolog(LOG_MODEL)
-        if any(p.target == "mlserver" for p in points) and not args.no_peer:
-            fleet.start_mlserver()
-        ready = runnable_points(points, fleet)
-        idle = fleet.rss_mb()
+        targets = {p.target for p in points}
+        if not args.no_peer:
+            for name, start in (("mlserver", fleet.start_mlserver),
+                                ("bentoml", fleet.start_bentoml), ("ray", fleet.start_ray)):
+                if name in targets:
+                    start()
+        if FLOOR in targets:
+            fleet.start_floor()
+        ready, equal = check_answers(runnable_points(points, fleet), fleet)
+        idle, pss_idle = fleet.rss_mb(), fleet.pss_mb()
         estimate = len(ready) * args.repeats * (args.seconds + 0.5)
         print(f"bench: {len(ready)} points × {args.repeats} repeats × {args.seconds:g}s "
               f"(about {estimate / 60:.1f} min)", flush=True)
         runs = measure(ready, args.seconds, args.repeats, fleet, deadline + fleet.setup_s)
-        after = fleet.rss_mb()
+        after, pss_after = fleet.rss_mb(), fleet.pss_mb()
         logged = predlog_counts(fleet, LOG_MODEL) if any(p.log_off for p, _, _ in ready) else {}
     finally:
         fleet.stop()
@@ -218,7 +268,11 @@ def run(args: argparse.Namespace) -> dict:
         "machine": machine,
         "peer_version": fleet.versions.get("mlserver", ""),
         "servers": {name: {"version": fleet.versions.get(name), "rss_idle_mb": idle.get(name),
-                           "rss_after_mb": after.get(name)} for name in idle},
+                           "rss_after_mb": after.get(name), "pss_idle_mb": pss_idle.get(name),
+                           "pss_after_mb": pss_after.get(name),
+                           "ready_s": fleet.ready_s.get(name), "venv_mb": venv_mb(name)}
+                    for name in idle},
+        "answers": equal,
         "points": [{"key": p.key, "target": p.target, "route": p.route, "path": p.path,
                     "connections": p.connections, "instances": p.instances, "cache": p.cache,
                     "shadow": p.shadow, "variant": p.variant, "log_off": p.log_off,
@@ -228,6 +282,13 @@ def run(args: argparse.Namespace) -> dict:
         "skipped": fleet.skipped,
         "predlog": logged,
     }
+
+
+def venv_mb(server: str) -> float | None:
+    """The serving environment's size: a peer's own venv; for ours, the project's venv (every
+    model's extra from the lock in one venv: a per-model venv is not built here)."""
+    peer = peer_venv.venv_path(server)
+    return peer_venv.size_mb(peer if peer.is_dir() else REPO_ROOT / ".venv")
 
 
 def predlog_counts(fleet: Fleet, name: str) -> dict[str, int]:
@@ -261,7 +322,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "model training and the MLServer install not counted)")
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--no-train", action="store_true", help="skip services with no model")
-    parser.add_argument("--no-peer", action="store_true", help="do not start MLServer")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="do not start the peers (MLServer, BentoML, Ray Serve)")
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout (a git worktree of the base commit): its credit "
                              "service's V1 is measured beside this one's, interleaved")

@@ -63,8 +63,53 @@ def test_mlserver_serves_the_same_booster(credit_model_dir: Path, tmp_path: Path
     try:
         fleet.start_services(["credit"], train=False)
         fleet.start_mlserver()
+        from bench.run import check_answers
+
+        ready, found = check_answers(runnable_points([point], fleet), fleet)
+    finally:
+        fleet.stop()
+    assert [p for p, _, _ in ready] == [point], fleet.skipped
+    assert found["mlserver"]["equal"] and found["mlserver"]["max_abs_diff"] <= 1e-6, found
+    assert (tmp_path / "mlserver" / "credit" / "model.json").is_file()
+
+
+@pytest.mark.parametrize("peer", ["bentoml", "ray"])
+def test_peer_serves_the_same_booster_on_loopback(credit_model_dir: Path, tmp_path: Path, peer):
+    """Only where the peer's venv was already made by `make bench`: the peer starts, passes the
+    loopback check, answers the probe and equals credit's answers; Ray leaves nothing behind."""
+    from bench import bentoml_peer, ray_peer
+    from bench.points import PEER_ROUTES
+    from bench.run import check_answers
+
+    module = {"bentoml": bentoml_peer, "ray": ray_peer}[peer]
+    if not (module.VENV / "bin" / peer).is_file():
+        pytest.skip(f"no {peer} venv at {module.VENV} (made by the first `make bench`)")
+    points = [Point(server, route, path, 1, 4) for route, (server, path, _)
+              in PEER_ROUTES.items() if server == peer]
+    fleet = Fleet(tmp_path, credit_model_dir)
+    try:
+        fleet.start_services(["credit"], train=False)
+        fleet.start_peer(module)
+        ready, found = check_answers(runnable_points(points, fleet), fleet)
+        server = fleet.servers.get(peer)
+    finally:
+        fleet.stop()
+    assert [p for p, _, _ in ready] == points, fleet.skipped
+    assert set(found) == {p.route for p in points}
+    assert all(v["equal"] and v["max_abs_diff"] <= 1e-6 for v in found.values()), found
+    assert fleet.ready_s[peer] > 0
+    if peer == "ray":
+        assert ray_peer.session_pids(server.temp_dir) == []
+
+
+def test_the_floor_serves_on_loopback(tmp_path: Path):
+    from bench.points import FLOOR
+
+    fleet = Fleet(tmp_path, tmp_path)
+    point = Point(FLOOR, FLOOR, "/predict", 1, 32)
+    try:
+        fleet.start_floor()
         ready = runnable_points([point], fleet)
     finally:
         fleet.stop()
     assert [p for p, _, _ in ready] == [point], fleet.skipped
-    assert (tmp_path / "mlserver" / "credit" / "model.json").is_file()
