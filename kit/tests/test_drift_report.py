@@ -113,11 +113,17 @@ def test_the_parser_defaults_and_a_bad_since(capsys):
     assert "neither a duration" in capsys.readouterr().err
 
 
-def test_the_finfleet_command_runs_this_module():
+def test_the_finfleet_command_runs_this_module(monkeypatch):
+    from fleet import drift_cli
     from fleet.cli import resolve
+    from kit import drift_report
 
-    assert resolve(["drift", "report", "credit", "--since", "7d"]) == (
-        "kit.drift_report", ["report", "credit", "--since", "7d"])
+    module, argv = resolve(["drift", "report", "credit", "--since", "7d"])
+    assert (module, argv) == ("fleet.drift_cli", ["report", "credit", "--since", "7d"])
+    seen = []
+    monkeypatch.setattr(drift_report, "main", lambda args: seen.append(args) or 0)
+    assert drift_cli.main(["--url", "http://x", *argv]) == 0  # `report` is this module's
+    assert seen == [["report", "credit", "--since", "7d"]]
 
 
 # --- one-line errors ----------------------------------------------------------------------------
