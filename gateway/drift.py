@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.http1 import KeepAliveClient
+from gateway.http1 import KeepAliveClient, MalformedResponse
 from kit.errors import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["drift"])
@@ -35,7 +35,7 @@ async def drift(name: str, request: Request) -> Response:
     try:
         reply = await client.request("GET", path, headers=headers,
                                      timeout=state.settings.monitor_timeout, retry_safe=True)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, MalformedResponse) as exc:
         raise MonitorUnavailable(f"the drift monitor at {state.settings.monitor_url} did not "
                                  f"answer: {exc}") from exc
     return Response(reply.body, reply.status, media_type=reply.content_type or "application/json")

@@ -9,7 +9,7 @@ import re
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.http1 import KeepAliveClient
+from gateway.http1 import KeepAliveClient, MalformedResponse
 from kit.errors import ProblemError
 
 router = APIRouter(prefix="/admin/jobs", tags=["admin"])
@@ -75,7 +75,7 @@ async def forward(request: Request, method: str, path: str, body: bytes = b"") -
         reply = await client.request(method, path, body, headers=headers,
                                      timeout=settings.trainer_timeout,
                                      retry_safe=method in ("GET", "DELETE"))
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, MalformedResponse) as exc:
         raise TrainerUnavailable(f"the trainer at {settings.trainer_url} did not answer: "
                                  f"{exc}") from exc
     return Response(reply.body, reply.status, media_type=reply.content_type or "application/json")

@@ -199,8 +199,12 @@ def run_evidently(python: Path, profile: dict[str, Any], window: Window,
                 "reference": str(folder / "reference.jsonl"), "columns": kinds,
                 "out": str(out), "banner": banner, "summary": str(folder / "summary.json")}
         (folder / "spec.json").write_text(json.dumps(spec))
-        done = subprocess.run([str(python), "-I", str(HTML_SCRIPT), str(folder / "spec.json")],
-                              capture_output=True, text=True, timeout=600)
+        try:
+            done = subprocess.run([str(python), "-I", str(HTML_SCRIPT),
+                                   str(folder / "spec.json")],
+                                  capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired as exc:
+            raise ReportError("Evidently did not finish in 600 s") from exc
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise ReportError(f"Evidently failed (exit {done.returncode}): {last}")

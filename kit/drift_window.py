@@ -110,7 +110,12 @@ def version_reports(rows: Iterable[dict[str, Any]],
         if len(features) < minimum:
             drift.reason = f"{NOT_ENOUGH_DATA}: {len(features)} of {minimum} records"
         else:
-            profile = profile_of(version)
+            try:
+                profile = profile_of(version)
+            except Exception as exc:  # pruned or unreadable: this version only, the others go on
+                drift.reason = f"artifact unreadable: {type(exc).__name__}: {exc}"
+                out[version] = drift
+                continue
             if profile is None:
                 drift.reason = NO_PROFILE
             else:

@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from kit.metrics import CachedLabels
 from kit.model import ServedModel
 from kit.predlog_store import LogStore, open_log_store
-from kit.predlog_writer import WriterProcess, WriterUnavailable
+from kit.predlog_writer import ACK_TIMEOUT_SECONDS, WriterProcess, WriterUnavailable
 
 SERVED_BY_HEADER = b"x-finfleet-served-by"
 SERVED_BY = frozenset({"production", "canary"})  # what a caller's header may claim
@@ -47,6 +47,7 @@ DEV_SALT = "finfleet-dev-salt"
 # interpreter's 5 ms switch interval; a commit's cost is shared by as many.
 FLUSH_CHUNK = 512
 FEATURE_BURST_SECONDS = 60  # the token bucket holds at most this many seconds of features
+FEATURE_CALL = 32  # records a drift_features call (an encoder's batch: the GIL between)
 
 
 def log_directory(settings: Any) -> Path:
@@ -111,6 +112,7 @@ class PredictionLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._flushing = threading.Lock()
         self._features_failed = False
         # Never in the features: what the log itself hashes or summarises.
         self._private = frozenset((*model_cls.log_user_fields,
@@ -172,8 +174,8 @@ class PredictionLog:
     def stop(self) -> None:
         """Write what is queued, then stop the writer process and close the store."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._thread is not None:  # longer than a chunk's answer may take
+            self._thread.join(timeout=ACK_TIMEOUT_SECONDS + 5)
         self.flush()
         left = sum(len(record[0]) for record in self.queue)
         if left:  # the backend refused the last drain: what it could not take is lost, counted
@@ -183,14 +185,25 @@ class PredictionLog:
         self.store.close()
 
     def _run(self) -> None:
+        """Until stopped; an unexpected error is logged and the next round goes on (a thread
+        that died would leave every later record dropped)."""
         while not self._stop.wait(self.settings.log_flush_seconds):
-            self.flush()
-            if self.settings.quality_seconds > 0 and time.monotonic() >= self._quality_due:
-                self._quality_due = time.monotonic() + self.settings.quality_seconds
-                self.update_quality()
+            try:
+                self.flush()
+                if self.settings.quality_seconds > 0 and time.monotonic() >= self._quality_due:
+                    self._quality_due = time.monotonic() + self.settings.quality_seconds
+                    self.update_quality()
+            except Exception as exc:  # a bug of ours or a model's: never the end of the log
+                self.logger.warning("prediction log round failed",
+                                    extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def flush(self) -> int:
-        """Write every queued record now; the number of predictions written."""
+        """Write every queued record now; the number of predictions written. One flush at a
+        time (the thread's and a stop's), as the writer answers chunks in order."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         written = 0
         while self.queue:
             time.sleep(0)  # hands the GIL to the event loop between chunks
@@ -242,21 +255,31 @@ class PredictionLog:
         return batch
 
     def features_of(self, model: ServedModel, records: list[tuple]) -> list[tuple | None]:
-        """Each record's features as JSON bytes per instance, from one model call, without
-        user ids or raw text; None each where the model fails (logged once; the records are
-        still written)."""
-        instances = [orjson.loads(i) for record in records for i in record[5]]
-        predictions = [orjson.loads(p) for record in records for p in record[6]]
+        """Each record's features as JSON bytes per instance, without user ids or raw text, in
+        model calls of FEATURE_CALL instances (the GIL handed back between); None each where
+        the model fails (logged once; the records are still written)."""
+        out: list[tuple | None] = []
+        for start in range(0, len(records), FEATURE_CALL):
+            time.sleep(0)
+            out += self._features_of(model, records[start:start + FEATURE_CALL])
+        return out
+
+    def _features_of(self, model: ServedModel, records: list[tuple]) -> list[tuple | None]:
         try:
-            rows = iter([_dumps({k: v for k, v in r.items() if k not in self._private})
-                         for r in model.drift_features(instances, predictions)])
+            instances = [orjson.loads(i) for record in records for i in record[5]]
+            predictions = [orjson.loads(p) for record in records for p in record[6]]
+            rows = [_dumps({k: v for k, v in r.items() if k not in self._private})
+                    for r in model.drift_features(instances, predictions)]
+            if len(rows) != len(instances):
+                raise ValueError(f"{len(rows)} feature rows for {len(instances)} instances")
         except Exception as exc:  # a model's bug: never the log's or the caller's
             if not self._features_failed:
                 self.logger.warning("drift features failed; records are logged without them",
                                     extra={"error": f"{type(exc).__name__}: {exc}"})
             self._features_failed = True
             return [None] * len(records)
-        return [tuple(next(rows) for _ in record[5]) for record in records]
+        each = iter(rows)
+        return [tuple(next(each) for _ in record[5]) for record in records]
 
     @staticmethod
     def served_by(scope: dict, shadow: bool) -> str:

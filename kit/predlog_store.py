@@ -270,12 +270,22 @@ class SqliteLogStore(LogStore):
                 self._rotate_if_full(model)
 
     @contextlib.contextmanager
-    def _files_locked(self, model: str) -> Iterator[None]:
-        """Exclusive use of the model's files across processes (rotation, outcome writes)."""
+    def _files_locked(self, model: str, shared: bool = False) -> Iterator[None]:
+        """The model's files across processes: exclusive for rotation and outcome writes,
+        shared for readers (a file is never renamed under a read). A reader of a folder it
+        may not write reads unlocked."""
         folder = self.folder(model)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shared:
+            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = open(folder / ".lock", "a")  # noqa: SIM115  (held across the yield)
+        except OSError:
+            if not shared:
+                raise
+            yield
+            return
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
@@ -291,8 +301,11 @@ class SqliteLogStore(LogStore):
             self._rotate(model, current, wal)
 
     def _rotate(self, model: str, current: Path, wal: Path) -> None:
-        conn = self._current.pop(model)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn = self._current[model]
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy or frames != copied:  # frames not yet in the file: renaming would lose them
+            return  # tried again after the next write
+        self._current.pop(model)
         conn.close()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         target = current.with_name(f"predictions-{stamp}-{time.time_ns() % 10**9:09d}.sqlite")
@@ -349,12 +362,15 @@ class SqliteLogStore(LogStore):
         return self._open(path)
 
     def _each_file(self, model: str) -> Iterator[sqlite3.Connection]:
-        for path in reversed(self.files(model)):  # oldest first
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            try:
-                yield conn
-            finally:
-                conn.close()
+        if not self.folder(model).is_dir():
+            return
+        with self._files_locked(model, shared=True):
+            for path in reversed(self.files(model)):  # oldest first
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+                try:
+                    yield conn
+                finally:
+                    conn.close()
 
     def read_predictions(self, model: str, since: float = 0.0,
                          until: float | None = None) -> list[dict[str, Any]]:

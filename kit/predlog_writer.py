@@ -189,9 +189,18 @@ class WriterProcess:
     def write(self, records: list[tuple]) -> tuple[int, int, str | None]:
         """(written, failed, error) for one chunk; raises WriterUnavailable."""
         if self.process is None or self.process.poll() is not None:
-            self.start()
+            try:
+                self.start()
+            except OSError as exc:  # no process to be had (a pid limit, memory): tried again
+                self.kill()
+                raise WriterUnavailable(f"the log writer process did not start: {exc}") from exc
         self._send(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
-        reply = orjson.loads(self._reply())
+        line = self._reply()
+        try:
+            reply = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:  # not ours to read: start afresh
+            self.kill()
+            raise WriterUnavailable(f"the log writer answered {line[:80]!r}") from exc
         return reply.get("written", 0), reply.get("failed", 0), reply.get("error")
 
     def _send(self, payload: bytes) -> None:

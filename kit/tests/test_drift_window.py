@@ -96,3 +96,19 @@ def test_a_sampled_log_keeps_max_records_scored_and_counts_the_rest() -> None:
     assert (drift.records, drift.scored) == (250, 50)
     older = ListStore(rows("v0", [None] * 300))  # a log from before features: counted, capped
     assert len(read_window(older, "credit", WindowSpec(seconds=500, max_records=50), 300.0)) == 50
+
+
+def test_a_version_whose_artifact_cannot_be_read_does_not_stop_the_others():
+    from kit.drift_window import version_reports
+
+    rows = [{"version": v, "features": {"x": 1.0}, "served_by": "production", "ts": float(i)}
+            for i, v in enumerate(["gone", "kept"] * 3)]
+
+    def profile_of(version):
+        if version == "gone":
+            raise FileNotFoundError("pruned from the registry")
+        return None
+
+    reports = version_reports(rows, profile_of, minimum=2)
+    assert reports["gone"].reason.startswith("artifact unreadable: FileNotFoundError")
+    assert reports["kept"].reason == "no reference profile"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from typing import Any
 
 import pytest
@@ -328,3 +329,42 @@ async def test_shadow_answers_are_judged_by_the_outcome_of_the_production_answer
     assert shadowed["requests"] == 3
     # on the shadowed three: the positive (0.9) outranks both negatives (0.1, 0.8)
     assert shadowed["candidate"]["auc"] == shadowed["production"]["auc"] == 1.0
+
+
+async def test_a_model_whose_features_fail_still_has_its_predictions_logged(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(Scorer, "drift_features", lambda self, instances, predictions: [])
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(5)] * 2})
+        assert app.state.predlog.flush() == 2
+        rows = app.state.predlog.store.read_predictions("scorer")
+    assert [r["features"] for r in rows] == [None, None]
+
+
+def test_a_round_that_raises_leaves_the_log_thread_running(tmp_path):
+    import logging
+
+    from prometheus_client import CollectorRegistry
+
+    from kit.predlog import PredictionLog
+
+    settings = ServiceSettings(model_dir=tmp_path / "models", log_flush_seconds=0.05,
+                               quality_seconds=0)
+    log = PredictionLog(Scorer, settings, CollectorRegistry(), logging.getLogger("t"))
+    rounds = []
+
+    def failing_flush():
+        rounds.append(1)
+        raise RuntimeError("a bug")
+
+    log.flush = failing_flush
+    log.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(rounds) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(rounds) >= 3 and log._thread.is_alive()
+    finally:
+        log.flush = lambda: 0
+        log.stop()
