@@ -20,7 +20,6 @@ import datetime as dt
 import html
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 
 from kit.catalog import load_catalog
 from kit.drift import DriftReport, compare
+from kit.durations import duration_seconds
 from kit.predlog import log_directory
 from kit.predlog_store import open_log_store
 from kit.profile import category, is_number, reference_profile
@@ -40,8 +40,6 @@ from kit.settings import REPO_ROOT
 
 EVIDENTLY_VENV = REPO_ROOT / ".venv-evidently"
 HTML_SCRIPT = Path(__file__).with_name("drift_html.py")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 
 
 class ReportError(Exception):
@@ -53,10 +51,9 @@ def parse_time(text: str, now: float | None = None) -> float:
     """Unix seconds for `7d`, `12h`, `30m`, `45s`, `2w` (that long before now) or an ISO date or
     time (`2026-11-24`, `2026-11-24T08:00`, `…Z`, `…+05:30`; without a zone: UTC)."""
     text = text.strip()
-    match = _DURATION.match(text)
-    if match:
-        now = time.time() if now is None else now
-        return now - float(match.group(1)) * UNITS[match.group(2)]
+    seconds = duration_seconds(text)
+    if seconds is not None:
+        return (time.time() if now is None else now) - seconds
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

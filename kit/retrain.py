@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -47,6 +47,7 @@ from typing import Any
 
 from kit.artifacts import Artifact
 from kit.catalog import load_catalog
+from kit.durations import duration_seconds
 from kit.predlog import log_directory
 from kit.predlog_store import LogStore, LogUnavailable, open_log_store
 from kit.registry import CANDIDATE, PRODUCTION, Registry, open_registry
@@ -62,7 +63,6 @@ NEW_LABELS = 200
 MIN_LABELLED = 100
 DRIFT_WINDOW = 5000  # the newest served records the drift check reads
 DATA_MODULE = "retrain_data"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class RetrainError(Exception):
@@ -85,10 +85,10 @@ class LogDataError(RetrainError):
 
 def parse_since(text: str) -> float:
     """`30d`, `12h`, `90m`, `3600s`, `2w` → seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if not match:
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise argparse.ArgumentTypeError(f"{text!r}: a number and a unit (s, m, h, d, w): 30d")
-    return float(match[1]) * _UNITS[match[2]]
+    return seconds
 
 
 def dataset_module(name: str) -> ModuleType:
@@ -328,7 +328,7 @@ def read_log(store: LogStore, name: str, since: float) -> tuple[list, list]:
     try:
         predictions = store.read_predictions(name, since)
         labelled = store.labelled(name, since)
-    except (LogUnavailable, OSError) as exc:
+    except (LogUnavailable, OSError, sqlite3.Error) as exc:
         raise RetrainError(f"the prediction log is unreachable: {exc}", LOG_UNREACHABLE) from exc
     finally:
         store.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from kit.catalog import load_catalog
 from kit.docs import install_docs
 from kit.drift_window import thresholds
+from kit.durations import duration_seconds
 from kit.errors import BadRequest, ProblemError, install_error_handlers
 from kit.http import json_response
 from kit.logs import json_logger
@@ -27,9 +27,6 @@ from kit.tracing import install_tracing
 from monitor.settings import MonitorSettings
 from monitor.watch import DriftMonitor, ModelDrift
 
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 class ModelNotWatched(ProblemError):
     status = 404
@@ -38,12 +35,12 @@ class ModelNotWatched(ProblemError):
 
 
 def parse_since(raw: str | None, now: float) -> float:
-    """`?since=`: a duration back from now (`90s`, `15m`, `2h`, `7d`) or unix seconds."""
+    """`?since=`: a duration back from now (`90s`, `15m`, `2h`, `7d`, `2w`) or unix seconds."""
     if raw is None or raw == "":
         return 0.0
-    match = DURATION.match(raw.strip())
-    if match:
-        return now - float(match[1]) * UNITS[match[2]]
+    seconds = duration_seconds(raw)
+    if seconds is not None:
+        return now - seconds
     try:
         value = float(raw)
     except ValueError:
