@@ -5,7 +5,7 @@ It runs in the project's venv: it reads the log the model's service writes (the 
 `<NAME>_LOG_URL` / `<NAME>_LOG_DIR`, or the flags), takes the window's drift features (the
 log's `features` column, which the log's writer fills for a sample of records; for a log written
 before it, the model's own `drift_features` on the logged inputs and outputs, where the input
-was logged whole: `kit.retrain.window_features`), loads the version's reference
+was logged whole: `kit.drift_window.window_features`), loads the version's reference
 profile from its artifact and prints `kit.drift.compare`'s verdict. Evidently lives in its own
 venv (`make evidently`, `.venv-evidently/`), never the project's or an image's: this module
 hands it files — the window's rows and a reference sample drawn from the profile
@@ -128,9 +128,9 @@ def serving_version(settings: Any, registry: Any) -> str:
 def read_window(store: Any, name: str, version: str, since: float, until: float,
                 artifact: Any) -> Window:
     """The version's records in the window as drift features: the log's features sample, or
-    for a log written before it the model's own hook (`kit.retrain.window_features`, what the
+    for a log written before it the model's own hook (`kit.drift_window.window_features`, what the
     retraining job's drift check reads too)."""
-    from kit.retrain import window_features
+    from kit.drift_window import window_features
 
     window = Window(name, version, since, until)
     records = []
@@ -267,7 +267,7 @@ def banner_html(window: Window, report: DriftReport, profile: dict[str, Any]) ->
 def report(args: argparse.Namespace) -> dict[str, Any]:
     from kit.artifacts import ArtifactError
     from kit.registry import RegistryError, open_registry
-    from kit.releases import _settings as service_settings
+    from kit.releases import service_settings
 
     names = load_catalog().names
     if args.name not in names:

@@ -6,6 +6,10 @@ production, canary, shadow and version-addressed records alike, since each versi
 reference profile — and compare each version's logged `features` (the model's own
 `drift_features`, computed by the log's writer) with that version's profile (`kit.drift`).
 
+The retraining job's drift check and `finfleet drift report` read their window's features
+with `window_features`, which also recomputes them for a log written before the features
+column existed.
+
 A version is not scored, with the reason said, when it has fewer than `minimum` records with
 features ("not enough data") or its artifact carries no profile ("no reference profile").
 """
@@ -18,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit.artifacts import Artifact
 from kit.drift import CRITICAL, WARNING, DriftReport, compare
 from kit.predlog_store import LogStore
 
@@ -122,6 +127,33 @@ def version_reports(rows: Iterable[dict[str, Any]],
                 drift.report = compare(profile, features)
         out[version] = drift
     return out
+
+
+def window_features(name: str, serving: Artifact, rows: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """The window's drift features: the log's `features` column (a sample of records, computed
+    by the version that answered) where the window has any; else, for a log written before it,
+    the serving version's own hook on the logged instances and answers (instances whose text
+    the log summarised cannot be recomputed and are left out)."""
+    features = [r["features"] for r in rows if has_features(r)]
+    if features:
+        return features
+    from kit.gate import served_model
+
+    model = served_model(name, serving)
+    text_fields = model.log_text_fields
+    usable = [r for r in rows if isinstance(r.get("input"), dict)
+              and all(isinstance(r["input"].get(f), str) for f in text_fields)]
+    try:
+        for start in range(0, len(usable), 256):
+            chunk = usable[start:start + 256]
+            features.extend(model.drift_features([r["input"] for r in chunk],
+                                                 [r["output"] for r in chunk]))
+    finally:
+        closer = getattr(model, "close", None)
+        if closer is not None:
+            closer()
+    return features
 
 
 def thresholds() -> dict[str, float]:

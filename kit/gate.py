@@ -538,17 +538,16 @@ def served_model(name: str, artifact: Artifact) -> ServedModel:
     class (env prefix and all) and in-process state: the gate never touches a Redis a running
     service uses, and the state a stateful model builds while scored stays in this process."""
     from kit.catalog import load_catalog
-    from kit.settings import ServiceSettings
+    from kit.settings import settings_class
 
     row = load_catalog().service(name)
     models = [cls for cls in _defined_in(importlib.import_module(f"{row.module_name}.model"),
                                          ServedModel) if cls.name == name]
-    settings = _defined_in(importlib.import_module(f"{row.module_name}.settings"),
-                           ServiceSettings)
-    if len(models) != 1 or len(settings) != 1:
+    if len(models) != 1:
         raise RuntimeError(f"{row.module_name}: expected one ServedModel named {name!r} in "
-                           f"model.py and one settings class in settings.py")
-    model = models[0](settings[0](model_dir=artifact.path.parent.parent, redis_url=None))
+                           f"model.py")
+    model = models[0](settings_class(name)(model_dir=artifact.path.parent.parent,
+                                           redis_url=None))
     model.load(artifact)
     return model
 

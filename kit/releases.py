@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     alias.add_argument("version", nargs="?", help="omit to remove the alias")
     alias.add_argument("--reason", default="")
     args = parser.parse_args(argv)
-    registry = open_registry(_settings(args.name, args.model_dir), args.name)
+    registry = open_registry(service_settings(args.name, args.model_dir), args.name)
     try:
         out = _run(args, registry)
     except GateRefused as exc:
@@ -256,21 +256,16 @@ def _run(args: argparse.Namespace, registry: Registry) -> dict[str, Any]:
             f"{change.from_version or '-'} → {change.to_version or '-'} (change #{change.seq})"}
 
 
-def _settings(name: str, model_dir: Path | None) -> Any:
-    """The service's own settings (its env prefix), so the CLI opens the registry it serves."""
-    from importlib import import_module
-
+def service_settings(name: str, model_dir: Path | None) -> Any:
+    """The service's own settings (its env prefix), so a CLI opens the registry it serves."""
     from kit.catalog import load_catalog
-    from kit.settings import ServiceSettings
+    from kit.settings import settings_class
 
     try:
-        row = load_catalog().service(name)
+        load_catalog().service(name)
     except KeyError:
         raise SystemExit(f"error: no model named {name!r} in services.toml") from None
-    module = import_module(f"{row.module_name}.settings")
-    classes = [v for v in vars(module).values() if isinstance(v, type)
-               and issubclass(v, ServiceSettings) and v is not ServiceSettings]
-    settings = classes[0]() if classes else ServiceSettings()
+    settings = settings_class(name)()
     if model_dir is not None:
         settings.model_dir = model_dir
     return settings

@@ -47,6 +47,7 @@ from typing import Any
 
 from kit.artifacts import Artifact
 from kit.catalog import load_catalog
+from kit.drift_window import window_features
 from kit.durations import duration_seconds
 from kit.predlog import log_directory
 from kit.predlog_store import LogStore, LogUnavailable, open_log_store
@@ -134,34 +135,6 @@ class Decision:
     why: str
     drift: Any  # kit.drift.DriftReport, or None when it could not be computed
     new_labels: int
-
-
-def window_features(name: str, production: Artifact, rows: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
-    """The window's drift features: the log's `features` column (a sample of records, computed
-    by the version that answered) where the window has any; else, for a log written before it,
-    the serving version's own hook on the logged instances and answers (instances whose text
-    the log summarised cannot be recomputed and are left out)."""
-    features = [r["features"] for r in rows if isinstance(r.get("features"), dict)]
-    if features:
-        return features
-    missing = rows
-    from kit.gate import served_model
-
-    model = served_model(name, production)
-    text_fields = model.log_text_fields
-    usable = [r for r in missing if isinstance(r.get("input"), dict)
-              and all(isinstance(r["input"].get(f), str) for f in text_fields)]
-    try:
-        for start in range(0, len(usable), 256):
-            chunk = usable[start:start + 256]
-            features.extend(model.drift_features([r["input"] for r in chunk],
-                                                 [r["output"] for r in chunk]))
-    finally:
-        closer = getattr(model, "close", None)
-        if closer is not None:
-            closer()
-    return features
 
 
 def created_at(artifact: Artifact) -> float:
@@ -337,12 +310,12 @@ def read_log(store: LogStore, name: str, since: float) -> tuple[list, list]:
 
 
 def retrain(args: argparse.Namespace, trainer_args: Sequence[str], progress: Progress) -> int:
-    from kit.releases import _settings
+    from kit.releases import service_settings
 
     name = args.name
     say = progress.say
     module = dataset_module(name)
-    settings = _settings(name, args.model_dir)
+    settings = service_settings(name, args.model_dir)
     registry = open_registry(settings, name)
     aliases = registry.aliases().aliases
     production_version = aliases.get(PRODUCTION)

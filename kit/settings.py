@@ -109,3 +109,22 @@ class ServiceSettings(HttpSettings):
         30.0, ge=0, description="How often live quality is computed from outcomes (0: never)")
     quality_window_seconds: float = Field(
         7 * 86400.0, gt=0, description="Predictions this recent count towards live quality")
+
+
+def settings_class(name: str) -> type[ServiceSettings]:
+    """The settings class a model service defines in its `settings.py` (its env prefix and
+    defaults), found through the table of services, so a CLI, the gate and the tests read a
+    model's configuration exactly as its service does."""
+    import importlib
+    import inspect
+
+    from kit.catalog import load_catalog
+
+    module = importlib.import_module(f"{load_catalog().service(name).module_name}.settings")
+    classes = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
+               if issubclass(obj, ServiceSettings) and obj is not ServiceSettings
+               and obj.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise RuntimeError(f"{module.__name__}: expected one settings class, found "
+                           f"{len(classes)}")
+    return classes[0]

@@ -15,7 +15,7 @@ import uvicorn
 
 from kit.catalog import load_catalog
 from kit.procs import free_port
-from kit.settings import REPO_ROOT
+from kit.settings import REPO_ROOT, settings_class
 
 
 class ServedInThread:
@@ -48,10 +48,7 @@ def service_app(name: str, model_dir: Path):
     """The service's own app on `model_dir`, through its settings class (found by name)."""
     row = load_catalog().service(name)
     app_module = importlib.import_module(f"{row.module_name}.app")
-    settings_module = importlib.import_module(f"{row.module_name}.settings")
-    settings_cls = next(getattr(settings_module, attr) for attr in dir(settings_module)
-                        if attr.lower() == f"{name}settings")
-    return app_module.build_app(settings_cls(model_dir=model_dir, log_level="WARNING"))
+    return app_module.build_app(settings_class(name)(model_dir=model_dir, log_level="WARNING"))
 
 
 @contextlib.contextmanager
