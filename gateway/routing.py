@@ -23,6 +23,8 @@ from kit.catalog import load_catalog
 from kit.errors import ProblemError
 from kit.tracing import carried_context, resumed
 
+SHADOW_OF_HEADER = "X-Finfleet-Shadow-Of"  # read by kit.predlog.shadow_of
+
 
 class Router:
     def __init__(self, predictor: CachedPredictor, pool: UpstreamPool, versions: ModelVersions,
@@ -91,7 +93,7 @@ class Router:
                          for i, p in zip(instances, answer.predictions, strict=True)]
         self.shadows.offer(ShadowCall(answer.model_name, candidate, instances,
                                       answer.predictions, seconds, request_id,
-                                      time.perf_counter(), self._trace()))
+                                      time.perf_counter(), self._trace(), answer.prediction_ids))
 
     def _trace(self) -> Any:
         """The request's trace context, for its shadow copy sent from a worker task."""
@@ -103,13 +105,22 @@ class Router:
         started = time.perf_counter()
         try:
             with resumed(call.trace):
-                answer = await upstream.predict(call.instances, call.request_id)
+                answer = await upstream.predict(call.instances, call.request_id,
+                                                headers=shadow_of(call.production_ids))
         except (ProblemError, UpstreamRejected):
             self.metrics.shadow.labels(call.model, "failed").inc()
             raise
         self.metrics.shadow.labels(call.model, "sent").inc()
         self.comparisons.record(call.model, call.production, answer.get("predictions"),
                                 call.production_seconds, time.perf_counter() - started, "shadow")
+
+
+def shadow_of(ids: list[str | None] | None) -> dict[str, str] | None:
+    """`X-Finfleet-Shadow-Of`: production's ids, comma-separated (empty where an instance has
+    none); no header where production logged none of them (a cached or unsampled answer)."""
+    if not ids or not any(ids):
+        return None
+    return {SHADOW_OF_HEADER: ",".join(i or "" for i in ids)}
 
 
 def _with_copies(instance: Any, prediction: Any, fields: tuple[str, ...]) -> Any:

@@ -117,6 +117,9 @@ class ShadowCall:
     request_id: str | None
     queued_at: float
     trace: Any = None  # the request's trace context (kit.tracing.carried_context) when traced
+    # production's prediction-log ids for the same instances: the copy names them, so the log
+    # pairs it with the prediction it copies (the caller's X-Request-ID may be reused)
+    production_ids: list[str | None] | None = None
 
 
 Send = Callable[[ShadowCall], Awaitable[None]]
