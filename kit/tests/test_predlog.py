@@ -207,7 +207,7 @@ async def test_a_writer_process_that_died_is_restarted_before_the_next_chunk(tmp
 def test_a_writer_that_dies_holding_a_chunk_fails_it_and_the_next_one_starts(tmp_path):
     writer = WriterProcess({"name": "m", "directory": str(tmp_path), "salt": "s"})
     record = (("p1",), 1.0, "v1", None, "production", (b'{"x": 1}',), (b'{"y": 2}',), None,
-              0.001, None)
+              0.001, None, None)
     assert writer.write([record]) == (1, 0, None)
     with pytest.raises(WriterUnavailable, match="exited"):
         writer.write([("not", "a", "record")])  # the child fails on it and exits
