@@ -112,9 +112,11 @@ class Fleet:
         self._wait("gateway", "/health/ready")
 
     def start_shadow(self) -> None:
-        """A second credit service holding a candidate (the production model under another
-        version name, in a temporary model dir) and a second gateway shadowing every credit
-        request to it; the plain gateway and service are left as they are."""
+        """The candidate on a credit replica of its own (the production model under another
+        version name, in a temporary model dir, served as `<PREFIX>MODEL_ALIAS=candidate` at
+        a lower CPU priority) and a second gateway in front of the same production service,
+        shadowing every credit request to that replica (`GATEWAY_CANDIDATE_UPSTREAMS`); the
+        plain gateway is left as it is."""
         name, prefix = shadow.MODEL, SERVICES[shadow.MODEL].env_prefix
         if name not in self.servers or "gateway" not in self.servers:
             self.skip(shadow.SHADOW_GATEWAY, "needs the credit service and the gateway running")
@@ -129,25 +131,27 @@ class Fleet:
         port = free_port()
         self.servers[shadow.SHADOW_SERVICE] = start_python(
             shadow.SHADOW_SERVICE, [SERVICES[name].module], self.logs, port=port, wait=False,
+            nice=shadow.CANDIDATE_NICE,
             env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
-                 f"{prefix}MODEL_DIR": str(model_dir), f"{prefix}SERVE_CANDIDATE": "true"})
+                 f"{prefix}MODEL_DIR": str(model_dir), f"{prefix}MODEL_ALIAS": "candidate"})
         self._wait(shadow.SHADOW_SERVICE, "/health/ready")
         service = self.servers.get(shadow.SHADOW_SERVICE)
         if service is None:
             return
-        if not shadow.wait_until(lambda: shadow.service_holds(service.url, candidate),
+        if not shadow.wait_until(lambda: shadow.service_serves(service.url, candidate),
                                  CANDIDATE_TIMEOUT_S):
-            self.skip(shadow.SHADOW_GATEWAY, f"the credit service never held the candidate "
-                                             f"{candidate} (log: {service.log})")
+            self.skip(shadow.SHADOW_GATEWAY, f"the candidate replica never served {candidate} "
+                                             f"(log: {service.log})")
             return
-        self.versions[shadow.SHADOW_SERVICE] = f"{version} + candidate {candidate}"
+        nice = shadow.CANDIDATE_NICE
+        self.versions[shadow.SHADOW_SERVICE] = f"candidate {candidate} (nice {nice})"
         upstreams = {n: s.url for n, s in self.servers.items() if n in SERVICES}
-        upstreams[name] = service.url
         port = free_port()
         self.servers[shadow.SHADOW_GATEWAY] = start_python(
             shadow.SHADOW_GATEWAY, ["gateway"], self.logs, port=port, wait=False,
             env={"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port),
                  "GATEWAY_UPSTREAMS": json.dumps(upstreams),
+                 "GATEWAY_CANDIDATE_UPSTREAMS": json.dumps({name: service.url}),
                  "GATEWAY_TRAFFIC": json.dumps(shadow.TRAFFIC)})
         self._wait(shadow.SHADOW_GATEWAY, "/health/ready")
         gateway = self.servers.get(shadow.SHADOW_GATEWAY)

@@ -337,9 +337,11 @@ def render_markdown(results: dict[str, Any]) -> str:
     if shadows:
         out += ["## Shadow at 100 %", "",
                 "Credit through a second gateway with `GATEWAY_TRAFFIC="
-                '{"credit": {"shadow_percent": 100}}`, in front of a second credit service '
-                "holding a candidate (`CREDIT_SERVE_CANDIDATE=true`; the same model published "
-                "again under another version name, in a temporary model dir): each request is "
+                '{"credit": {"shadow_percent": 100}}`, in front of the same production credit '
+                "service, and the candidate on a credit replica of its own "
+                "(`CREDIT_MODEL_ALIAS=candidate` at nice 10, named in "
+                "`GATEWAY_CANDIDATE_UPSTREAMS`; the same model published again under another "
+                "version name, in a temporary model dir): each request is "
                 "copied after production's answer into the bounded shadow queue and sent to "
                 "`/v1/models/credit/versions/<candidate>:predict`; a cache hit is copied too. "
                 "Without: the plain gateway and service. Each shadow point ran right after its "
@@ -364,8 +366,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                     "process tree from the start of a run until the bench's request after it "
                     "was answered, and with shadow until the shadow queue was empty too; over "
                     "the requests wrk counted), of the gateway and of the credit service "
-                    "behind it (with shadow: the service that answers production and the "
-                    "candidate's copies). wrk and everything else on the machine share the "
+                    "behind it (with shadow: production's service and the candidate's replica "
+                    "together). wrk and everything else on the machine share the "
                     "same cores.", ""]
             out += _table(
                 ["cache", "connections", "gateway without", "gateway with", "service without",

@@ -201,11 +201,11 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
 
 def cpu_seconds(point: Point, fleet: Fleet) -> dict[str, float]:
     """CPU seconds used so far by the servers a point drives (its target and the services
-    behind it; for a shadow point the shadow gateway and the credit service holding the
-    candidate): the difference over a run says which process the time went to."""
+    behind it; for a shadow point the shadow gateway, production's credit service and the
+    candidate's replica): the difference over a run says which process the time went to."""
     names = [point.target, *point.needs]
     if point.shadow:
-        names = [shadow.SHADOW_GATEWAY, shadow.SHADOW_SERVICE]
+        names = [shadow.SHADOW_GATEWAY, shadow.MODEL, shadow.SHADOW_SERVICE]
     return {n: fleet.servers[n].cpu_s() for n in dict.fromkeys(names) if n in fleet.servers}
 
 

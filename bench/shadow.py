@@ -1,5 +1,7 @@
-"""The shadow side of the bench: a second credit service holding a candidate beside production,
-and a second gateway copying every credit request to it (`shadow_percent: 100`).
+"""The shadow side of the bench: the candidate on a credit replica of its own (niced), and a
+second gateway in front of the same production service copying every credit request to that
+replica (`shadow_percent: 100`, `GATEWAY_CANDIDATE_UPSTREAMS`) — docs/releases.md's
+recommended shape.
 
 The candidate is the production model published again under another version name, in a
 temporary copy of the model dir (the checkout's `models/` is never written): both versions
@@ -19,7 +21,8 @@ from pathlib import Path
 from kit.registry import CANDIDATE, PRODUCTION, FileRegistry
 
 MODEL = "credit"
-SHADOW_SERVICE = "credit-shadow"  # the fleet's name for the credit service holding the candidate
+SHADOW_SERVICE = "credit-candidate"  # the fleet's name for the candidate's own credit replica
+CANDIDATE_NICE = 10  # its lower CPU priority: on a shared box, shadow work never takes the caller's
 SHADOW_GATEWAY = "gateway-shadow"  # the fleet's name for the gateway with the shadow policy
 CANDIDATE_SUFFIX = "-candidate"
 TRAFFIC = {MODEL: {"shadow_percent": 100}}
@@ -74,8 +77,10 @@ def wait_until(check, timeout_s: float, every_s: float = 0.2) -> bool:
         time.sleep(every_s)
 
 
-def service_holds(service_url: str, candidate: str) -> bool:
-    return get_json(service_url + "/health/ready").get("loaded", {}).get(CANDIDATE) == candidate
+def service_serves(service_url: str, version: str) -> bool:
+    """Whether the replica answers with `version` (the candidate replica serves it as its
+    production slot: the alias it follows is `candidate`)."""
+    return version in get_json(service_url + "/health/ready").get("loaded", {}).values()
 
 
 def traffic_report(gateway_url: str) -> dict:

@@ -15,6 +15,8 @@ from kit.settings import REPO_ROOT
 from trainer.settings import TrainerSettings
 
 TRAINER_PORT = TrainerSettings.model_fields["port"].default
+CANDIDATE_PORT_OFFSET = 100  # FLEET_CANDIDATES=credit: credit-candidate on credit's port + 100
+CANDIDATE_NICE = 10
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Process:
     host: str = "127.0.0.1"
     env: dict[str, str] = field(default_factory=dict)
     trainer: str | None = None  # module that trains its model, when it has one
+    nice: int = 0  # lower CPU priority (a candidate's replica: shadow work yields to callers)
 
     @property
     def url(self) -> str:
@@ -34,7 +37,8 @@ class Process:
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", self.module]
+        python = [sys.executable, "-m", self.module]
+        return ["nice", "-n", str(self.nice), *python] if self.nice else python
 
 
 @dataclass
@@ -65,7 +69,8 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
     catalog = catalog or load_catalog()
     host = environ.get("FLEET_HOST", "127.0.0.1")
     model_dir = environ.get("FLEET_MODEL_DIR", str(REPO_ROOT / "models"))
-    processes, missing, upstreams = [], [], {}
+    processes, missing, upstreams, candidates = [], [], {}, {}
+    wanted = {n.strip() for n in environ.get("FLEET_CANDIDATES", "").split(",") if n.strip()}
     for row in catalog.services:
         name = row.name
         port = _port(name, row.port, environ)
@@ -78,6 +83,11 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
                f"{prefix}MODEL_DIR": environ.get(f"{prefix}MODEL_DIR", model_dir)}
         trainer = row.trainer_module if module_exists(row.trainer_module) else None
         processes.append(Process(name, row.module_name, port, host, env, trainer))
+        if name in wanted:
+            replica = candidate_replica(name, row.module_name, prefix, port + CANDIDATE_PORT_OFFSET,
+                                        host, env, environ)
+            processes.append(replica)
+            candidates[name] = replica.url
     trainer_url = None
     if module_exists("trainer.app"):  # training jobs, into the store the services serve from
         port = _port("trainer", TRAINER_PORT, environ)
@@ -101,6 +111,8 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
         env = {"GATEWAY_HOST": host, "GATEWAY_PORT": str(port)}
         if "GATEWAY_UPSTREAMS" not in environ:
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
+        if candidates and "GATEWAY_CANDIDATE_UPSTREAMS" not in environ:
+            env["GATEWAY_CANDIDATE_UPSTREAMS"] = json.dumps(candidates)
         if trainer_url and "GATEWAY_TRAINER_URL" not in environ:
             env["GATEWAY_TRAINER_URL"] = trainer_url
         if monitor_url and "GATEWAY_MONITOR_URL" not in environ:
@@ -109,6 +121,16 @@ def build_plan(environ: dict[str, str] | None = None, catalog: Catalog | None = 
     else:
         missing.append("gateway")
     return FleetPlan(processes, missing)
+
+
+def candidate_replica(name: str, module: str, prefix: str, default_port: int, host: str,
+                      env: dict[str, str], environ: dict[str, str]) -> Process:
+    """`<name>-candidate`: the service again, following the `candidate` alias, at a lower CPU
+    priority, for the gateway's canary and shadow calls (`GATEWAY_CANDIDATE_UPSTREAMS`), so a
+    shadow's predict never runs in production's process (docs/releases.md)."""
+    port = _port(f"{name}_candidate", default_port, environ)
+    own = {**env, f"{prefix}PORT": str(port), f"{prefix}MODEL_ALIAS": "candidate"}
+    return Process(f"{name}-candidate", module, port, host, own, nice=CANDIDATE_NICE)
 
 
 def busy_ports(processes: list[Process]) -> list[Process]:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet.plan import FleetPlan, Process
+from kit.procs import lower_group_priority
 
 QUIET_MESSAGES = {"request"}  # per-request log lines go to the log file only
 
@@ -58,6 +59,8 @@ class Supervisor:
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
             )
+            if spec.nice:  # its own session is its own scheduling group: lower the group too
+                lower_group_priority(proc.pid, spec.nice)
             run = Running(spec, proc, log_path)
             self.running[spec.name] = run
             self._tasks.append(asyncio.create_task(self._pump(run)))

@@ -67,7 +67,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
                         app.state.comparisons)
         router.shadows = ShadowQueue(
             router.send_shadow, settings.shadow_queue_max, settings.shadow_workers, logger,
-            on_drop=lambda model: metrics.shadow.labels(model, "dropped").inc())
+            on_drop=lambda model: metrics.shadow.labels(model, "dropped").inc(),
+            batch_max=settings.shadow_batch_max)
         router.shadows.start()
         app.state.router = router
         app.state.trainer = (KeepAliveClient(settings.trainer_url, limit=4)

@@ -23,6 +23,8 @@ from kit.catalog import load_catalog
 from kit.errors import ProblemError
 from kit.tracing import carried_context, resumed
 
+SHADOW_OF_HEADER = "X-Finfleet-Shadow-Of"  # read by kit.predlog.shadow_of
+
 
 class Router:
     def __init__(self, predictor: CachedPredictor, pool: UpstreamPool, versions: ModelVersions,
@@ -85,31 +87,58 @@ class Router:
                       seconds: float, request_id: str | None) -> None:
         if candidate == answer.model_version or self.shadows is None:
             return
+        if self.shadows.full():  # dropped before the copy is built: a saturated candidate's
+            self.shadows.on_drop(answer.model_name)  # drops cost the caller nothing more
+            return
         copies = self.shadow_copies.get(answer.model_name)
         if copies:
             instances = [_with_copies(i, p, copies)
                          for i, p in zip(instances, answer.predictions, strict=True)]
         self.shadows.offer(ShadowCall(answer.model_name, candidate, instances,
                                       answer.predictions, seconds, request_id,
-                                      time.perf_counter(), self._trace()))
+                                      time.perf_counter(), self._trace(), answer.prediction_ids))
 
     def _trace(self) -> Any:
         """The request's trace context, for its shadow copy sent from a worker task."""
         return carried_context() if self.pool.traced else None
 
-    async def send_shadow(self, call: ShadowCall) -> None:
-        """A ShadowQueue worker's call: the candidate, flagged, uncached; compared on return."""
-        upstream = self.pool.version_upstream(call.model, SHADOW, call.version)
+    async def send_shadow(self, calls: list[ShadowCall]) -> None:
+        """A ShadowQueue worker's batch: one flagged, uncached call to the candidate with every
+        copy's instances (the first copy's trace and request id), then each copy compared with
+        its own production answer."""
+        first = calls[0]
+        upstream = self.pool.version_upstream(first.model, SHADOW, first.version)
+        instances = [i for call in calls for i in call.instances]
+        ids = [i for call in calls
+               for i in (call.production_ids or [None] * len(call.instances))]
         started = time.perf_counter()
         try:
-            with resumed(call.trace):
-                answer = await upstream.predict(call.instances, call.request_id)
+            with resumed(first.trace):
+                answer = await upstream.predict(instances, first.request_id,
+                                                headers=shadow_of(ids))
         except (ProblemError, UpstreamRejected):
-            self.metrics.shadow.labels(call.model, "failed").inc()
+            self.metrics.shadow.labels(first.model, "failed").inc(len(calls))
             raise
-        self.metrics.shadow.labels(call.model, "sent").inc()
-        self.comparisons.record(call.model, call.production, answer.get("predictions"),
-                                call.production_seconds, time.perf_counter() - started, "shadow")
+        seconds = time.perf_counter() - started
+        predictions = answer.get("predictions")
+        if not isinstance(predictions, list) or len(predictions) != len(instances):
+            self.metrics.shadow.labels(first.model, "failed").inc(len(calls))
+            return
+        self.metrics.shadow.labels(first.model, "sent").inc(len(calls))
+        at = 0
+        for call in calls:
+            n = len(call.instances)
+            self.comparisons.record(call.model, call.production, predictions[at:at + n],
+                                    call.production_seconds, seconds, "shadow")
+            at += n
+
+
+def shadow_of(ids: list[str | None] | None) -> dict[str, str] | None:
+    """`X-Finfleet-Shadow-Of`: production's ids, comma-separated (empty where an instance has
+    none); no header where production logged none of them (a cached or unsampled answer)."""
+    if not ids or not any(ids):
+        return None
+    return {SHADOW_OF_HEADER: ",".join(i or "" for i in ids)}
 
 
 def _with_copies(instance: Any, prediction: Any, fields: tuple[str, ...]) -> Any:

@@ -89,6 +89,8 @@ class GatewaySettings(HttpSettings):
     shadow_queue_max: int = Field(1000, gt=0, description="Shadow calls waiting at most; "
                                                          "beyond, they are dropped and counted")
     shadow_workers: int = Field(4, gt=0, description="Shadow calls in flight at once")
+    shadow_batch_max: int = Field(32, gt=0, description="Most instances in one call to the "
+                                                        "candidate: queued copies go together")
     required_upstreams: list[str] = Field(
         default_factory=list, description="Models that must be ready for /health/ready")
 

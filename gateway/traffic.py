@@ -117,18 +117,26 @@ class ShadowCall:
     request_id: str | None
     queued_at: float
     trace: Any = None  # the request's trace context (kit.tracing.carried_context) when traced
+    # production's prediction-log ids for the same instances: the copy names them, so the log
+    # pairs it with the prediction it copies (the caller's X-Request-ID may be reused)
+    production_ids: list[str | None] | None = None
 
 
-Send = Callable[[ShadowCall], Awaitable[None]]
+Send = Callable[[list[ShadowCall]], Awaitable[None]]
 
 
 class ShadowQueue:
-    """Bounded: `offer` never waits; `workers` tasks send what is queued."""
+    """Bounded: `offer` never waits; `workers` tasks send what is queued, each taking what has
+    queued up behind its first call (up to `batch_max` instances, one model and version) as
+    one batch: one upstream exchange and one predict for many copies, which is what the
+    gateway's shadow work costs per copy (docs/releases.md, "What a 100 % shadow costs")."""
 
     def __init__(self, send: Send, maxsize: int, workers: int, logger: logging.Logger,
-                 on_drop: Callable[[str], None]) -> None:
+                 on_drop: Callable[[str], None], batch_max: int = 1) -> None:
         self.send = send
         self.queue: asyncio.Queue[ShadowCall] = asyncio.Queue(maxsize)
+        self.batch_max = batch_max
+        self._held: ShadowCall | None = None  # taken from the queue, another batch's first
         self.workers = workers
         self.logger = logger
         self.on_drop = on_drop
@@ -142,6 +150,9 @@ class ShadowQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def full(self) -> bool:
+        return self.queue.full()
+
     def offer(self, call: ShadowCall) -> bool:
         try:
             self.queue.put_nowait(call)
@@ -150,22 +161,41 @@ class ShadowQueue:
             return False
         return True
 
+    def _batch(self, first: ShadowCall) -> list[ShadowCall]:
+        """`first` and the calls queued behind it for the same model and version, up to
+        `batch_max` instances; the first that does not fit waits for the next batch."""
+        batch, size = [first], len(first.instances)
+        while not self.queue.empty():
+            call = self.queue.get_nowait()
+            self.queue.task_done()
+            if ((call.model, call.version) != (first.model, first.version)
+                    or size + len(call.instances) > self.batch_max):
+                self._held = call
+                break
+            batch.append(call)
+            size += len(call.instances)
+        return batch
+
     async def _work(self) -> None:
         while True:
-            call = await self.queue.get()
+            if self._held is not None:
+                first, self._held = self._held, None
+            else:
+                first = await self.queue.get()
+                self.queue.task_done()
+            batch = self._batch(first)
             try:
-                await self.send(call)
+                await self.send(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failing candidate is counted by its own upstream
-                self.logger.debug("shadow call failed", extra={"model": call.model,
+                self.logger.debug("shadow call failed", extra={"model": first.model,
                                                                "error": str(exc)})
-            finally:
-                self.queue.task_done()
 
     def stats(self) -> dict[str, Any]:
-        return {"queued": self.queue.qsize(), "max": self.queue.maxsize,
-                "workers": self.workers}
+        return {"queued": self.queue.qsize() + (self._held is not None),
+                "max": self.queue.maxsize, "workers": self.workers,
+                "batch_max": self.batch_max}
 
 
 def policy_dict(policy: TrafficPolicy, candidate: str | None) -> dict[str, Any]:

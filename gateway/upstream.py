@@ -117,12 +117,14 @@ class Upstream:
         await asyncio.gather(*(client.close() for client in self.clients))
 
     async def predict(self, instances: list[Any], request_id: str | None = None, *,
-                      want_version: str | None = None) -> dict[str, Any]:
+                      want_version: str | None = None,
+                      headers: dict[str, str] | None = None) -> dict[str, Any]:
         """The upstream's V1 predict answer; problem errors name the upstream, never its URL.
         `want_version`: an answer of another version is asked of the other replicas in turn
-        (mid-release, one may not have swapped yet); the last answer stands if none has it."""
+        (mid-release, one may not have swapped yet); the last answer stands if none has it.
+        `headers`: this call's own (a shadow copy's production ids)."""
         body = orjson.dumps({"instances": instances})
-        headers = {"Content-Type": "application/json", **self.extra_headers}
+        headers = {"Content-Type": "application/json", **self.extra_headers, **(headers or {})}
         if request_id:
             headers["X-Request-ID"] = request_id
         tries = len(self.clients) if want_version else 1

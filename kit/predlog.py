@@ -41,6 +41,10 @@ from kit.predlog_store import LogStore, open_log_store
 from kit.predlog_writer import ACK_TIMEOUT_SECONDS, WriterProcess, WriterUnavailable
 
 SERVED_BY_HEADER = b"x-finfleet-served-by"
+# On a shadow copy: production's prediction ids for the same instances, comma-separated, set
+# by the gateway from production's answer, so a copy pairs with the prediction it copies.
+SHADOW_OF_HEADER = b"x-finfleet-shadow-of"
+_MAX_ID = 64
 SERVED_BY = frozenset({"production", "canary"})  # what a caller's header may claim
 DEV_SALT = "finfleet-dev-salt"
 # Requests per chunk handed to the writer process: pickling them holds the GIL well under the
@@ -155,7 +159,8 @@ class PredictionLog:
             self.metrics.records.labels(self.name, "failed").inc(n)
             return ids
         self.queue.append((ids, time.time(), version, scope.get("state", {}).get("request_id"),
-                           self.served_by(scope, shadow), inputs, outputs, keys, seconds, None))
+                           self.served_by(scope, shadow), inputs, outputs, keys, seconds, None,
+                           shadow_of(scope, n) if shadow else None))
         return ids
 
     # -- the background side ----------------------------------------------------------------
@@ -251,7 +256,8 @@ class PredictionLog:
                 continue
             records = [batch[i] for i in indexes]
             for index, features in zip(indexes, self.features_of(model, records), strict=True):
-                batch[index] = (*batch[index][:-1], features)
+                record = batch[index]  # features sit in slot 9, before shadow_of
+                batch[index] = (*record[:9], features, *record[10:])
         return batch
 
     def features_of(self, model: ServedModel, records: list[tuple]) -> list[tuple | None]:
@@ -345,6 +351,20 @@ class PredictionLog:
                               "production": self.model_cls.live_quality(production),
                               "candidate": self.model_cls.live_quality(shadow)}
         return out
+
+
+def shadow_of(scope: dict, n: int) -> tuple[str | None, ...] | None:
+    """Production's prediction id for each of a shadow copy's `n` instances (SHADOW_OF_HEADER;
+    an empty entry: that instance had none). None where the header is absent, of another
+    length or holds an id that is not one (too long, or not printable): the copy is then
+    logged unpaired rather than paired with the wrong prediction."""
+    for key, value in scope.get("headers", ()):
+        if key == SHADOW_OF_HEADER:
+            ids = value.decode("latin-1").split(",")
+            if len(ids) != n or any(len(i) > _MAX_ID or not i.isprintable() for i in ids):
+                return None
+            return tuple(i.strip() or None for i in ids)
+    return None
 
 
 def _grouped(rows: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 COLUMNS = ("prediction_id", "request_id", "ts", "model", "version", "served_by", "key",
-           "user_hash", "input", "output", "latency_ms", "features")
+           "user_hash", "input", "output", "latency_ms", "features", "shadow_of")
 JSON_COLUMNS = frozenset({"input", "output", "label", "features"})
 
 
@@ -61,7 +61,7 @@ def schema(d: Dialect) -> list[str]:
             prediction_id TEXT PRIMARY KEY, request_id TEXT, ts {d.float_type} NOT NULL,
             model TEXT NOT NULL, version TEXT NOT NULL, served_by TEXT NOT NULL, key TEXT,
             user_hash TEXT, input {d.json_type}, output {d.json_type},
-            latency_ms {d.float_type}, features {d.json_type})""",
+            latency_ms {d.float_type}, features {d.json_type}, shadow_of TEXT)""",
         "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
         "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
         "CREATE INDEX IF NOT EXISTS predictions_key ON predictions (model, key) "
@@ -73,9 +73,13 @@ def schema(d: Dialect) -> list[str]:
 
 
 def add_features_column(d: Dialect, columns: set[str]) -> list[str]:
-    """A log written before drift features (logged since 2026-12) gains the column."""
-    return [] if "features" in columns else [
+    """A log written before drift features (logged since 2026-12) gains the column, and one
+    written before shadow copies named production's prediction (`shadow_of`) gains that."""
+    added = [] if "features" in columns else [
         f"ALTER TABLE predictions ADD COLUMN features {d.json_type}"]
+    if "shadow_of" not in columns:
+        added.append("ALTER TABLE predictions ADD COLUMN shadow_of TEXT")
+    return added
 
 
 def insert_predictions(d: Dialect) -> str:
@@ -118,26 +122,15 @@ def select_labelled(d: Dialect) -> str:
 
 
 def select_labelled_shadows(d: Dialect) -> str:
-    """Shadow copies of requests whose production answer got an outcome, with that label and
-    the production prediction's id (the instance is matched by the ids' positions)."""
+    """Shadow copies whose production prediction got an outcome, with that label and the
+    production prediction's id. A copy names the production prediction it copies
+    (`shadow_of`, the id the gateway sent with it), never by the caller's X-Request-ID, which
+    a caller may reuse across requests."""
     p = d.param
     cols = ", ".join(f"s.{c}" for c in COLUMNS)
-    return (f"SELECT {cols}, o.label, p.prediction_id AS production_id FROM predictions s "
-            f"JOIN predictions p ON p.request_id = s.request_id AND p.model = s.model "
-            f"AND p.served_by <> 'shadow' "
-            f"JOIN outcomes o ON o.prediction_id = p.prediction_id "
+    return (f"SELECT {cols}, o.label, o.prediction_id AS production_id FROM predictions s "
+            f"JOIN outcomes o ON o.prediction_id = s.shadow_of AND o.model = s.model "
             f"WHERE s.model = {p} AND s.served_by = 'shadow' AND s.ts >= {p} ORDER BY s.ts")
-
-
-def instance_index(prediction_id: str) -> int:
-    """A prediction's position in its request: ids are `<base>` alone or `<base>-<i>`."""
-    _, dash, tail = prediction_id.rpartition("-")
-    return int(tail) if dash and tail.isdigit() else 0
-
-
-def same_instance(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows
-            if instance_index(r["prediction_id"]) == instance_index(r["production_id"])]
 
 
 SHADOW_NAMES = (*COLUMNS, "label", "production_id")
@@ -393,7 +386,7 @@ class SqliteLogStore(LogStore):
         for conn in self._each_file(model):
             rows = conn.execute(select_labelled_shadows(SQLITE), (model, since))
             out.extend(decoded(row, SHADOW_NAMES) for row in rows)
-        return same_instance(out)
+        return out
 
     def close(self) -> None:
         with self._lock:
@@ -507,7 +500,7 @@ class PostgresLogStore(LogStore):
     def labelled_shadows(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
         with self._session() as conn:
             rows = conn.execute(select_labelled_shadows(POSTGRES), (model, since))
-            return same_instance([decoded(row, SHADOW_NAMES) for row in rows])
+            return [decoded(row, SHADOW_NAMES) for row in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -61,7 +61,7 @@ class RowBuilder:
 
     def rows(self, record: tuple) -> list[tuple]:
         (ids, ts, version, request_id, served_by, instances, predictions, keys, seconds,
-         features) = record
+         features, shadow_of) = record
         latency_ms = round(seconds * 1000, 4)
         redacts = bool(self.user_fields or self.text_fields)
         out = []
@@ -76,7 +76,8 @@ class RowBuilder:
             out.append((pid, request_id, ts, self.name, version, served_by,
                         None if key is None else str(key), user, instance.decode(),
                         prediction.decode(), latency_ms,
-                        None if feature is None else feature.decode()))
+                        None if feature is None else feature.decode(),
+                        shadow_of[i] if shadow_of else None))
         return out
 
     def hashed(self, value: Any) -> str:

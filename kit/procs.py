@@ -98,13 +98,26 @@ class Proc:
 
 
 def start(name: str, argv: list[str], log: Path, *, env: dict[str, str] | None = None,
-          cwd: Path = REPO_ROOT, url: str = "") -> Proc:
-    """Start `argv` in its own process group, stdout and stderr to `log` (truncated)."""
+          cwd: Path = REPO_ROOT, url: str = "", nice: int = 0) -> Proc:
+    """Start `argv` in its own process group, stdout and stderr to `log` (truncated); `nice`
+    above 0 runs it at that lower CPU priority (a shadow candidate's replica)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    if nice:
+        argv = ["nice", "-n", str(nice), *argv]
     with log.open("wb") as out:
         popen = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
                                  stderr=subprocess.STDOUT, start_new_session=True)
+    if nice:
+        lower_group_priority(popen.pid, nice)
     return Proc(name, popen, log, url)
+
+
+def lower_group_priority(pid: int, nice: int) -> None:
+    """With the kernel's autogroups (sched_autogroup_enabled), a process in its own session is
+    scheduled as a group of its own and its nice value only counts inside that group: the
+    group's nice is what yields to the other processes. Best effort (no /proc: nothing)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
 
 
 def wait_ready(proc: Proc, path: str = "/health/ready", timeout_s: float = 60.0) -> None:
@@ -148,11 +161,11 @@ def _fail(proc: Proc, why: str) -> NoReturn:
 
 def start_python(name: str, module_argv: list[str], log_dir: Path, *, port: int,
                  env: dict[str, str] | None = None, wait: bool = True,
-                 timeout_s: float = 60.0) -> Proc:
+                 timeout_s: float = 60.0, nice: int = 0) -> Proc:
     """`python -m <module_argv>` from the repository root, serving on 127.0.0.1:`port`; waits
     for /health/ready unless `wait` is False (start several, then wait for each)."""
     proc = start(name, [sys.executable, "-m", *module_argv], log_dir / f"{name}.log", env=env,
-                 url=f"http://127.0.0.1:{port}")
+                 url=f"http://127.0.0.1:{port}", nice=nice)
     if wait:
         wait_ready(proc, timeout_s=timeout_s)
     return proc

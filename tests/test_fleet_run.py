@@ -151,6 +151,18 @@ def test_plan_points_the_gateway_at_the_chosen_ports():
     assert monitor.env["MONITOR_LOG_DIR"] == str(REPO_ROOT / "logs" / "predictions")
 
 
+def test_a_candidate_replica_is_planned_beside_its_service_at_lower_priority():
+    plan = build_plan({"CREDIT_PORT": "9105", "FLEET_CANDIDATES": "credit"})
+    replica = next(p for p in plan.processes if p.name == "credit-candidate")
+    assert replica.port == 9205 and replica.nice == 10
+    assert replica.command[:3] == ["nice", "-n", "10"]
+    assert replica.env["CREDIT_MODEL_ALIAS"] == "candidate"
+    gateway = next(p for p in plan.processes if p.name == "gateway")
+    assert json.loads(gateway.env["GATEWAY_CANDIDATE_UPSTREAMS"]) == {"credit": replica.url}
+    assert "GATEWAY_CANDIDATE_UPSTREAMS" not in next(
+        p for p in build_plan({}).processes if p.name == "gateway").env
+
+
 def test_short_view_hides_request_lines_and_summarises_others():
     request = b'{"ts":"t","level":"info","logger":"x","msg":"request","route":"/v1"}\n'
     loaded = b'{"ts":"t","level":"info","logger":"x","msg":"model loaded","version":"v1"}\n'

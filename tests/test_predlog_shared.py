@@ -101,9 +101,10 @@ def test_replicas_share_one_log_and_outcomes_join_across_them(fleet):
                       metric="auc") == 1.0
 
     # the gateway's shadow copy of req-on-a, answered by the other replica: judged by the
-    # outcome of the production answer it copied, in the shared log
+    # outcome of the production answer it copied (named by its prediction id), in the shared log
     copy = httpx.post(f"{b.url}/v1/models/credit/versions/{version}:predict", timeout=10,
-                      headers={"X-Request-ID": "req-on-a", "X-Finfleet-Shadow": "1"},
+                      headers={"X-Request-ID": "req-on-a", "X-Finfleet-Shadow": "1",
+                               "X-Finfleet-Shadow-Of": id_a},
                       json={"instances": [{**APPLICANT, "income": 30_000}]})
     assert copy.status_code == 200
 

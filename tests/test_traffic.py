@@ -128,7 +128,9 @@ def test_a_full_shadow_keeps_callers_on_production_and_compares(traffic_fleet):
     set_policy = httpx.put(f"{gateway.url}/admin/models/credit/traffic", headers=ADMIN,
                            json={"canary_percent": 0, "shadow_percent": 100})
     assert set_policy.status_code == 200, set_policy.text
-    headers = {"Authorization": "Bearer caller-1"}
+    # one X-Request-ID on every request (a caller may reuse one): the copies still pair with
+    # their own production answers, by the prediction ids the gateway sends with each copy
+    headers = {"Authorization": "Bearer caller-1", "X-Request-ID": "one-id-for-all"}
     fresh = [{**procs.APPLICANT, "income": 200_000 + 100 * i} for i in range(100)]
     answers = [httpx.post(f"{gateway.url}/v1/credit", json=a, headers=headers, timeout=15)
                for a in fresh]

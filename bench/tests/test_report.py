@@ -161,7 +161,7 @@ def test_cpu_per_request_splits_the_gateway_from_the_service_behind_it():
                   target="gateway")
     shadowed = shadow_point("miss", 1, [{**run(400, 1.4, 3), "requests": 800,
                                          "cpu_s": {"gateway-shadow": 0.32,
-                                                   "credit-shadow": 0.8}}],
+                                                   "credit-candidate": 0.8}}],
                             [{"sent": 800, "dropped": 0, "failed": 0}])
     [row] = shadow_rows([plain, shadowed])
     assert (row["without_gateway_cpu_ms"], row["without_service_cpu_ms"]) == (0.3, 0.5)

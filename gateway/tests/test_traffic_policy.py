@@ -153,3 +153,23 @@ async def test_a_candidate_on_replicas_of_its_own_takes_the_canary(credit, make_
         assert len(own.candidate_calls) >= 3
     finally:
         await own.stop()
+
+
+async def test_queued_copies_go_to_the_candidate_together_per_model_and_version():
+    sent: list[list[tuple[str, int]]] = []
+
+    async def send(calls):
+        sent.append([(c.model, len(c.instances)) for c in calls])
+
+    queue = ShadowQueue(send, maxsize=10, workers=1, logger=None, on_drop=print, batch_max=3)
+    for model, n in [("credit", 1), ("credit", 2), ("credit", 1), ("intent", 1)]:
+        queue.offer(ShadowCall(model, "v2", [{}] * n, [{}] * n, 0.001, None, 0.0))
+    queue.start()
+    for _ in range(50):
+        if sum(len(b) for b in sent) == 4:
+            break
+        await asyncio.sleep(0.01)
+    await queue.stop()
+    # at most 3 instances a call, one model a call, in the order they came
+    assert sent == [[("credit", 1), ("credit", 2)], [("credit", 1)], [("intent", 1)]]
+    assert queue.stats()["queued"] == 0

@@ -183,9 +183,10 @@ def test_no_records_in_the_window(capsys, models, tmp_path, fake_venv, profile):
     store = open_log_store(None, log)
     # one record of another version, and one of this version before the window
     store.write_predictions([
-        ("a", None, NOW, "credit", "plain", "production", None, None, "{}", "{}", 1.0, None),
+        ("a", None, NOW, "credit", "plain", "production", None, None, "{}", "{}", 1.0, None,
+         None),
         ("b", None, NOW - 30 * 86400, "credit", "profiled", "production", None, None, "{}",
-         "{}", 1.0, None)])
+         "{}", 1.0, None, None)])
     store.close()
     err = fail(capsys, "credit", "--model-dir", str(models), "--version", "profiled",
                "--log-dir", str(log), "--evidently-venv", str(fake_venv),
@@ -204,7 +205,7 @@ def test_the_window_takes_the_logs_features_and_only_this_version(tmp_path, prof
             ("p5", None, NOW + 9, "v1", {"income": 9.0})]
     store.write_predictions([
         (pid, rid, ts, "credit", version, "production", None, None, "{}", "{}", 1.0,
-         None if features is None else json.dumps(features))
+         None if features is None else json.dumps(features), None)
         for pid, rid, ts, version, features in rows])
     window = drift_report.read_window(store, "credit", "v1", NOW, NOW + 5, artifact=None)
     store.close()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
+from kit.predlog import shadow_of
 from kit.predlog_store import OutcomeItem, SqliteLogStore
 from kit.predlog_writer import WriterProcess, WriterUnavailable
 from kit.quality import auc, average_precision, ranking, relative_error, span_f1
@@ -206,7 +207,7 @@ async def test_a_writer_process_that_died_is_restarted_before_the_next_chunk(tmp
 def test_a_writer_that_dies_holding_a_chunk_fails_it_and_the_next_one_starts(tmp_path):
     writer = WriterProcess({"name": "m", "directory": str(tmp_path), "salt": "s"})
     record = (("p1",), 1.0, "v1", None, "production", (b'{"x": 1}',), (b'{"y": 2}',), None,
-              0.001, None)
+              0.001, None, None)
     assert writer.write([record]) == (1, 0, None)
     with pytest.raises(WriterUnavailable, match="exited"):
         writer.write([("not", "a", "record")])  # the child fails on it and exits
@@ -253,7 +254,7 @@ async def test_the_predict_operation_documents_prediction_ids(tmp_path):
 
 def rows_of(n: int, start: float = 0.0) -> list[tuple]:
     return [(f"p{start + i:.0f}", None, start + i, "m", "v1", "production", f"k{i % 3}", None,
-             '{"x": 1}', '{"y": "' + "z" * 200 + '"}', 0.1, None) for i in range(n)]
+             '{"x": 1}', '{"y": "' + "z" * 200 + '"}', 0.1, None, None) for i in range(n)]
 
 
 def test_embedded_files_rotate_stay_bounded_and_outcomes_find_old_files(tmp_path):
@@ -304,15 +305,18 @@ async def test_shadow_answers_are_judged_by_the_outcome_of_the_production_answer
             body = {"instances": [instance(a) for a in amounts]}
             production = (await client.post("/v1/models/scorer:predict", json=body,
                                             headers={"X-Request-ID": request_id})).json()
-            if shadow:  # the gateway's copy: the same request id, to the version route
+            if shadow:  # the gateway's copy, naming production's ids, to the version route
                 await client.post(
                     f"/v1/models/scorer/versions/{production['model_version']}:predict",
-                    json=body, headers={"X-Request-ID": request_id, "X-Finfleet-Shadow": "1"})
+                    json=body, headers={"X-Request-ID": request_id, "X-Finfleet-Shadow": "1",
+                                        "X-Finfleet-Shadow-Of":
+                                            ",".join(production["prediction_ids"])})
             return production["prediction_ids"]
 
-        a = await ask([10, 90], "req-a", shadow=True)
-        b = await ask([80], "req-b", shadow=True)
-        c = await ask([20], "req-c", shadow=False)
+        # one caller reuses one X-Request-ID for every request: pairing must not depend on it
+        a = await ask([10, 90], "req-same", shadow=True)
+        b = await ask([80], "req-same", shadow=True)
+        c = await ask([20], "req-same", shadow=False)
         app.state.predlog.flush()
         await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
             {"prediction_id": a[0], "label": False}, {"prediction_id": a[1], "label": True},
@@ -368,3 +372,13 @@ def test_a_round_that_raises_leaves_the_log_thread_running(tmp_path):
     finally:
         log.flush = lambda: 0
         log.stop()
+
+
+def test_a_shadow_copy_names_production_ids_only_when_they_fit():
+    def scope(value: bytes) -> dict:
+        return {"headers": [(b"x-finfleet-shadow-of", value)]}
+
+    assert shadow_of(scope(b"abc-0,,abc-2"), 3) == ("abc-0", None, "abc-2")
+    assert shadow_of(scope(b"abc-0,abc-1"), 3) is None  # another length: unpaired, not wrong
+    assert shadow_of(scope(b"x" * 65), 1) is None
+    assert shadow_of({"headers": []}, 1) is None
