@@ -25,6 +25,11 @@ class ServedModel:
     name: ClassVar[str] = "model"
     offload: ClassVar[bool] = True
     inline_max_instances: ClassVar[int] = 0
+    # Adaptive batching across requests (kit/batching.py) by default: "auto" where one call on
+    # many instances is measured to be cheaper per instance (docs/batching.md), else "off".
+    # A batching model splits predict into `prepare` (validation, per caller) and
+    # `predict_prepared` (the model call on many callers' prepared instances at once).
+    batching: ClassVar[str] = "off"
     # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
     prediction_model: ClassVar[type[BaseModel] | None] = None
     # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,
@@ -52,6 +57,17 @@ class ServedModel:
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def prepare(self, instances: list[Any]) -> list[Any]:
+        """A request's instances validated (InvalidInput names the bad ones), ready for
+        `predict_prepared`; run per caller before batching, so one bad instance fails only its
+        own request."""
+        return instances
+
+    def predict_prepared(self, prepared: list[Any]) -> list[dict[str, Any]]:
+        """Predictions for prepared instances, possibly several callers' at once; a batching
+        model's answer for an instance must not depend on its neighbours."""
+        return self.predict(prepared)
 
     def predict_shadow(self, instances: list[Any]) -> list[dict[str, Any]]:
         """A prediction that writes no state: what `predict` would answer now, recording
