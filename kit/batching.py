@@ -5,10 +5,10 @@ load requests wait for a free predict thread anyway. A `Batcher` belongs to one 
 so a batch never mixes versions (a hot swap makes a new object, hence a new batcher).
 
 How it adapts: at most `slots` model calls run at once (the predict pool's threads). A call
-that finds a slot free and nobody queued runs at once, alone: one connection waits for nothing.
-Calls that arrive while every slot is busy queue; a slot that frees takes the queue, whole
-callers, up to `max_items` instances, as one call. `window_s` (mode "auto": only while another
-batch is running; mode "on": always) lets a freed slot wait a little for more callers.
+that finds no model call running and nobody queued runs at once, alone: one connection waits
+for nothing. Other calls queue; a free slot takes the queue, whole callers, up to `max_items`
+instances, as one call. `window_s` (mode "auto": only while another batch is running; mode
+"on": always) lets a free slot wait a little for more callers first.
 
 Callers validate their own instances before `submit` (one bad instance fails its own request,
 never its neighbours'); a model error in a batch answers every caller of that batch with it.
@@ -46,7 +46,7 @@ class Batcher:
 
     async def submit(self, items: list[Any], context: Any = None) -> list[Any]:
         """The answers for `items`, in order, from a call that may include other callers'."""
-        if self.mode == "auto" and self.running < self.slots and not self._queue:
+        if self.mode == "auto" and self.running == 0 and not self._queue:
             return await self._alone(items, context)
         future = asyncio.get_running_loop().create_future()
         self._queue.append((items, context, future))
