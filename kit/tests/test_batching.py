@@ -152,3 +152,30 @@ async def test_a_cancelled_waiter_leaves_its_neighbours_their_answers():
 def test_off_is_not_a_batcher_mode():
     with pytest.raises(ValueError, match="off"):
         Batcher(FakeModel(), max_items=1, window_s=0, slots=1, mode="off")
+
+
+class _Settings:
+    batching = None
+    batch_max_items = 4
+    batch_window_ms = 1.0
+    predict_threads = 2
+
+
+class _Model:
+    batching = "auto"
+
+
+def test_each_model_version_has_its_own_batcher_and_settings_override_the_default():
+    from kit.batching import model_batcher
+
+    old, new = _Model(), _Model()  # a hot swap: the new version is a new object
+    first = model_batcher(old, _Settings(), FakeModel())
+    assert first is model_batcher(old, _Settings(), FakeModel())
+    assert model_batcher(new, _Settings(), FakeModel()) not in (None, first)
+    assert (first.max_items, first.window_s, first.slots) == (4, 0.001, 2)
+    off = _Settings()
+    off.batching = "off"
+    assert model_batcher(_Model(), off, FakeModel()) is None
+    plain = _Model()
+    plain.batching = "off"  # a model that does not batch by default (credit, anomaly, ...)
+    assert model_batcher(plain, _Settings(), FakeModel()) is None
