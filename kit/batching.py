@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kit.model import ServedModel
+
 Execute = Callable[[list[Any], Any], Awaitable[list[Any]]]
 MODES = ("auto", "on", "off")
 
@@ -133,14 +135,18 @@ class Batcher:
 def model_batcher(model: Any, settings: Any, execute: Execute,
                   observe: Callable[[int], None] | None = None) -> Batcher | None:
     """`model`'s own batcher, made on its first predict (None: batching is off for it): the
-    settings' `batching` if set, else the model class's default. Kept on the model object, so
+    settings' `batching` if set, else the model class's default (a model without its own
+    `prepare` never batches). Kept on the model object, so
     each loaded version batches alone and the batcher goes with it."""
     batcher = vars(model).get("_batcher", False)
     if batcher is False:
         mode = settings.batching or model.batching
+        if getattr(type(model), "prepare", None) is ServedModel.prepare:
+            mode = "off"  # no per-caller validation: one bad instance would fail its batch
+        window_ms = (model.batch_window_ms if settings.batch_window_ms is None
+                     else settings.batch_window_ms)
         batcher = None if mode == "off" else Batcher(
-            execute, max_items=settings.batch_max_items,
-            window_s=settings.batch_window_ms / 1000, slots=settings.predict_threads,
-            mode=mode, observe=observe)
+            execute, max_items=settings.batch_max_items, window_s=window_ms / 1000,
+            slots=settings.predict_threads, mode=mode, observe=observe)
         model._batcher = batcher
     return batcher

@@ -25,11 +25,13 @@ class ServedModel:
     name: ClassVar[str] = "model"
     offload: ClassVar[bool] = True
     inline_max_instances: ClassVar[int] = 0
-    # Adaptive batching across requests (kit/batching.py) by default: "auto" where one call on
-    # many instances is measured to be cheaper per instance (docs/batching.md), else "off".
+    # Adaptive batching across requests (kit/batching.py) by default: "auto" or "on" where one
+    # call on many instances is measured to pay (docs/batching.md), else "off".
     # A batching model splits predict into `prepare` (validation, per caller) and
     # `predict_prepared` (the model call on many callers' prepared instances at once).
     batching: ClassVar[str] = "off"
+    # How long a free predict thread waits for more callers (<NAME>_BATCH_WINDOW_MS overrides).
+    batch_window_ms: ClassVar[float] = 1.0
     # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
     prediction_model: ClassVar[type[BaseModel] | None] = None
     # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,

@@ -84,9 +84,10 @@ class ServiceSettings(HttpSettings):
                           "auto (a lone request runs at once), on (always wait the window), "
                           "off; unset: the model's default")
     batch_max_items: int = Field(32, gt=0, description="Most instances in one gathered call")
-    batch_window_ms: float = Field(
-        1.0, ge=0, le=100, description="How long a freed predict thread waits for more callers "
-                                       "while another batch runs (always, with batching=on)")
+    batch_window_ms: float | None = Field(
+        None, ge=0, le=100, description="How long a free predict thread waits for more callers "
+                                        "while another batch runs (always, with batching=on); "
+                                        "unset: the model's default")
     mlflow_tracking_uri: str | None = Field(
         default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI") or None,
         description="MLflow server (http[s]://host:port) holding the registry; the file registry "

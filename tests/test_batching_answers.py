@@ -1,5 +1,5 @@
 """Answers equal with adaptive batching on and off (kit/batching.py), through real services:
-intent and NER on the trained models under uvicorn, a fixed request set sent at once to one
+intent, NER and credit on the trained models under uvicorn, a fixed request set sent at once to one
 service that gathers (batching=on, a wide window) and one by one to one that does not."""
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def _ner_texts() -> list[str]:
     return [re.sub(r"\[([^\]]+)\]\([A-Z]+\)", r"\1", line) for line in marked][:REQUESTS]
 
 
+def _credit_applicants() -> list[dict]:
+    from bench.answers import applicants
+
+    return applicants(REQUESTS)
+
+
 def _serve(name: str, batching: str):
     row = load_catalog().service(name)
     build_app = __import__(f"{row.module_name}.app", fromlist=["build_app"]).build_app
@@ -54,12 +60,16 @@ def _batch_sizes(url: str) -> tuple[float, float]:
     return count, total
 
 
-@pytest.mark.parametrize(("name", "texts"), [("intent", _intent_texts), ("ner", _ner_texts)])
-def test_predictions_are_the_same_with_batching_on_and_off(name, texts):
+@pytest.mark.parametrize(("name", "instances"), [
+    ("intent", lambda: [{"text": t} for t in _intent_texts()]),
+    ("ner", lambda: [{"text": t} for t in _ner_texts()]),
+    ("credit", _credit_applicants),
+])
+def test_predictions_are_the_same_with_batching_on_and_off(name, instances):
     if not (MODELS / name).is_dir():
         pytest.skip(f"no trained {name} model in {MODELS} (make models)")
     path = f"/v1/models/{name}:predict"
-    bodies = [{"instances": [{"text": t}]} for t in texts()]
+    bodies = [{"instances": [instance]} for instance in instances()]
     bad = {"instances": [{"message": "no text"}]}  # refused alone, before gathering
     with _serve(name, "on") as on, _serve(name, "off") as off:
         gathered = asyncio.run(_post_all(on, path, [*bodies[:20], bad, *bodies[20:]], True))

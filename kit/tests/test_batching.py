@@ -163,6 +163,7 @@ class _Settings:
 
 class _Model:
     batching = "auto"
+    batch_window_ms = 1.0
 
 
 def test_each_model_version_has_its_own_batcher_and_settings_override_the_default():
@@ -177,5 +178,13 @@ def test_each_model_version_has_its_own_batcher_and_settings_override_the_defaul
     off.batching = "off"
     assert model_batcher(_Model(), off, FakeModel()) is None
     plain = _Model()
-    plain.batching = "off"  # a model that does not batch by default (credit, anomaly, ...)
+    plain.batching = "off"  # a model that does not batch by default (anomaly, spending)
     assert model_batcher(plain, _Settings(), FakeModel()) is None
+    from kit.model import ServedModel
+
+    class Unprepared(ServedModel):  # validates inside predict: asking for batching is ignored
+        batching = "auto"
+
+    forced = _Settings()
+    forced.batching = "on"
+    assert model_batcher(Unprepared(None), forced, FakeModel()) is None
