@@ -73,7 +73,6 @@ class CreditModel(ServedModel):
     # The rows of one loop turn's requests as one call (one encode, one ONNX run): 1.75x req/s
     # at 16 connections; a lone request waits that one turn, no window (docs/batching.md).
     batching = "on"
-    batch_window_ms = 0.0
     outcome_label = bool  # true: the applicant defaulted
 
     @classmethod
