@@ -14,10 +14,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from bench import bentoml_peer, footprint, listen, mlserver, peer_venv, ray_peer, shadow
-from bench.points import BEFORE, FLOOR, NOLOG_SERVICE, SERVICES
+from bench.points import BEFORE_SERVICES, FLOOR, NOLOG_SERVICE, SERVICES, before_target
 from kit.artifacts import ArtifactStore
 from kit.procs import (
     Proc,
@@ -166,26 +167,28 @@ class Fleet:
         print(f"bench: {shadow.SHADOW_GATEWAY} shadows credit {version} to {candidate}",
               flush=True)
 
-    def start_before(self, checkout: Path) -> None:
-        """The credit service of another checkout (the base commit's worktree) on the same
-        models, run from that checkout so its code is imported: V1 before a change, measured
-        in the same rounds as V1 after it."""
-        if "credit" not in self.servers:
-            self.skip(BEFORE, "the credit service is not running")
-            return
-        if not (checkout / "services" / "credit" / "__main__.py").is_file():
-            self.skip(BEFORE, f"{checkout} holds no services/credit")
-            return
-        port, prefix = free_port(), SERVICES["credit"].env_prefix
-        self.servers[BEFORE] = start(
-            BEFORE, [sys.executable, "-m", SERVICES["credit"].module], self.logs / f"{BEFORE}.log",
-            cwd=checkout, url=f"http://127.0.0.1:{port}",
-            env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
-                 f"{prefix}MODEL_DIR": str(self.model_dir)})
-        self._wait(BEFORE, "/health/ready")
+    def start_before(self, checkout: Path, names: Iterable[str] = BEFORE_SERVICES) -> None:
+        """The `names` services (of credit, intent and NER) of another checkout (the base
+        commit's worktree) on the same models, run from that checkout so its code is imported: V1
+        before a change, measured in the same rounds as V1 after it."""
         commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()
-        self.versions[BEFORE] = f"{self.versions.get('credit')} on {commit or checkout}"
+        for name in (n for n in BEFORE_SERVICES if n in set(names)):
+            target, entry = before_target(name), SERVICES[name]
+            if name not in self.servers:
+                self.skip(target, f"the {name} service is not running")
+                continue
+            if not (checkout / "services" / name / "__main__.py").is_file():
+                self.skip(target, f"{checkout} holds no services/{name}")
+                continue
+            port, prefix = free_port(), entry.env_prefix
+            self.servers[target] = start(
+                target, [sys.executable, "-m", entry.module], self.logs / f"{target}.log",
+                cwd=checkout, url=f"http://127.0.0.1:{port}",
+                env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
+                     f"{prefix}MODEL_DIR": str(self.model_dir)})
+            self._wait(target, "/health/ready")
+            self.versions[target] = f"{self.versions.get(name)} on {commit or checkout}"
 
     def start_nolog(self, name: str) -> None:
         """A second `name` service on the same models with its prediction log off, for the

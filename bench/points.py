@@ -28,7 +28,13 @@ from kit.catalog import ServiceRow, load_catalog, value_at, with_value_at
 from kit.v2 import json_request
 
 VARY = "__N__"
-BEFORE = "credit@before"  # the other checkout's credit service (`--before`)
+# The services `--before` runs from the other checkout too, each beside its V1 points.
+BEFORE_SERVICES = ("credit", "intent", "ner")
+
+
+def before_target(name: str) -> str:
+    """The server name of `name`'s service on the other checkout (`--before`)."""
+    return f"{name}@before"
 LOG_MODEL = "credit"
 NOLOG_SERVICE = "credit-nolog"  # the same model with CREDIT_LOG_SAMPLE_RATE=0
 FLOOR = "floor"  # the trivial route on the services' stack (bench/floor.py)
@@ -209,7 +215,8 @@ def plan(quick: bool, before: bool = False) -> list[Point]:
     """Every point of a run. Quick: 16 connections; the credit/peer pair, credit over V2,
     credit through the gateway (with and without shadow) and one fan-out route; every other
     service direct with one instance. Full: credit with and without shadow at 1 and 16
-    connections. `before`: V1 on the other checkout's credit service beside each V1 point."""
+    connections. `before`: V1 on the other checkout's service (BEFORE_SERVICES) beside each of
+    their V1 points."""
     points: list[Point] = []
     conns = (16,) if quick else CONNECTIONS_FULL
     for name, entry in SERVICES.items():
@@ -219,9 +226,9 @@ def plan(quick: bool, before: bool = False) -> list[Point]:
             points.append(Point(name, name, path, c, b))
             if name == LOG_MODEL and b == 1:
                 points.append(log_twin(points[-1]))
+            if before and name in BEFORE_SERVICES:
+                points.append(Point(before_target(name), name, path, c, b, variant="before"))
             if name == "credit":
-                if before:
-                    points.append(Point(BEFORE, name, path, c, b, variant="before"))
                 points.append(Point(name, name, f"/v2/models/{name}/infer", c, b,
                                     variant="v2"))
         if name == "credit":

@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> dict:
         if any(p.shadow for p in points):
             fleet.start_shadow()
         if args.before is not None:
-            fleet.start_before(args.before)
+            fleet.start_before(args.before, {p.route for p in points if p.variant == "before"})
         if any(p.log_off for p in points):
             fleet.start_nolog(LOG_MODEL)
         targets = {p.target for p in points}

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from kit.admin import admin_router
+from kit.batching import Batcher, model_batcher
 from kit.catalog import example_of
 from kit.docs import install_docs
 from kit.errors import BadRequest, InvalidInput, NotReady, ProblemError, install_error_handlers
@@ -274,8 +275,12 @@ async def predict_batch(request: Request, model: ServedModel, instances: list[An
     started = time.perf_counter()
     try:
         with predict_span(request, model, len(instances), shadow):
-            predictions = await run_model(request, fn, instances, size=len(instances),
-                                          model=model)
+            batcher = None if shadow else _batcher(request, model, metrics)
+            if batcher is None:
+                predictions = await run_model(request, fn, instances, size=len(instances),
+                                              model=model)
+            else:  # validated per caller, then maybe one model call with other callers'
+                predictions = await batcher.submit(model.prepare(instances), request)
     except InvalidInput:
         counts.labels(name, "invalid").inc(len(instances))
         raise
@@ -289,3 +294,11 @@ async def predict_batch(request: Request, model: ServedModel, instances: list[An
                                           seconds, shadow)
     return predictions, ids
 
+
+def _batcher(request: Request, model: ServedModel, metrics: ModelMetrics) -> Batcher | None:
+    """`model`'s batcher (kit/batching.py); each gathered call runs like any other model call."""
+    async def execute(items: list[Any], first: Request) -> list[Any]:
+        return await run_model(first, model.predict_prepared, items, size=len(items),
+                               model=model)
+
+    return model_batcher(model, request.app.state.settings, execute, metrics.batch_size.observe)

@@ -61,6 +61,11 @@ class ModelMetrics(HttpMetrics):
             "finfleet_shadow_predictions", "Instances predicted for shadow copies of requests, "
             "by outcome", ["service", "outcome"], registry=self.registry,
         ))
+        self.batch_size = Histogram(
+            "finfleet_batch_size", "Instances in each model call that adaptive batching made "
+            "(kit/batching.py), one caller's or several callers' together", ["service"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=self.registry,
+        ).labels(service)
         self.model_info = Gauge(
             "finfleet_model_info", "The model version being served (value 1)",
             ["service", "version"], registry=self.registry,

@@ -3,6 +3,7 @@
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,15 @@ class ServiceSettings(HttpSettings):
         None, description="Bearer token the /admin routes require (unset: open, for a "
                           "network only the gateway reaches)")
     predict_threads: int = Field(2, gt=0, description="Threads of the bounded predict pool")
+    batching: Literal["auto", "on", "off"] | None = Field(
+        None, description="Gather concurrent predicts into one model call (kit/batching.py): "
+                          "auto (a lone request runs at once), on (always wait the window), "
+                          "off; unset: the model's default")
+    batch_max_items: int = Field(32, gt=0, description="Most instances in one gathered call")
+    batch_window_ms: float | None = Field(
+        None, ge=0, le=100, description="How long a free predict thread waits for more callers "
+                                        "while another batch runs (always, with batching=on); "
+                                        "unset: the model's default")
     mlflow_tracking_uri: str | None = Field(
         default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI") or None,
         description="MLflow server (http[s]://host:port) holding the registry; the file registry "

@@ -121,7 +121,9 @@ def test_credit_has_a_v2_point_beside_each_v1_point_and_before_ones_when_asked()
         assert v1 == v2 and not any(p.variant == "before" for p in points)
         before = [(p.connections, p.instances, p.target) for p in plan(quick, before=True)
                   if p.variant == "before"]
-        assert before == [(c, b, "credit@before") for c, b in v1]
+        assert [p for p in before if p[2] == "credit@before"] == [(c, b, "credit@before")
+                                                                 for c, b in v1]
+        assert {p[2] for p in before} == {"credit@before", "intent@before", "ner@before"}
     point = next(p for p in plan(True) if p.variant == "v2" and p.instances == 32)
     assert point.path == "/v2/models/credit/infer" and point.key == "credit v2 c16 b32"
     v1 = json.loads(body_for(replace(point, path="/v1/models/credit:predict", variant="")))

@@ -70,6 +70,9 @@ class CreditModel(ServedModel):
     name = "credit"
     prediction_model = CreditPrediction
     offload = False  # ~100 µs a row: a thread hop would cost more than it saves
+    # The rows of one loop turn's requests as one call (one encode, one ONNX run): 1.75x req/s
+    # at 16 connections; a lone request waits that one turn, no window (docs/batching.md).
+    batching = "on"
     outcome_label = bool  # true: the applicant defaulted
 
     @classmethod
@@ -101,10 +104,16 @@ class CreditModel(ServedModel):
             meta["algorithm"] = self.artifact.manifest.get("algorithm", "xgboost")
         return meta
 
-    def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+    def prepare(self, instances: list[Any]) -> list[Any]:
         errors = self.spec.validate(instances)
         if errors:
             raise InvalidInput(f"{len(errors)} invalid field(s) in the instances", errors=errors)
+        return instances
+
+    def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        return self.predict_prepared(self.prepare(instances))
+
+    def predict_prepared(self, instances: list[Any]) -> list[dict[str, Any]]:
         x = self.spec.encode(instances)
         raw = self.scorer.raw_probability(x)
         probability = sigmoid(self.cal_slope * logit(raw) + self.cal_intercept)
