@@ -21,7 +21,7 @@ HERE = Path(__file__).parent
 PREFIX = "/console"
 STATIC_PREFIX = f"{PREFIX}/static"
 templates = Jinja2Templates(directory=HERE / "templates")
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, tags=["console"])
 static = StaticFiles(directory=HERE / "static" / "console")
 
 
