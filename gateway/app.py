@@ -15,6 +15,7 @@ from gateway import admin, drift, fanout, jobs, routes, v2
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
 from gateway.compare import Comparisons
+from gateway.console import install_console
 from gateway.guard import GuardMiddleware
 from gateway.http1 import KeepAliveClient
 from gateway.metrics import GatewayMetrics
@@ -143,4 +144,5 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(drift.router)
     app.include_router(v2.router)
+    install_console(app)
     return app

@@ -20,7 +20,12 @@ PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/metrics", "/docs", 
                           "/v2", "/v2/health/live", "/v2/health/ready"})
 
 
+CONSOLE_DATA = "/console/api/"  # the console's pages and assets carry no data: only this is guarded
+
+
 def is_public(path: str) -> bool:
+    if path == "/console" or path.startswith("/console/"):
+        return not path.startswith(CONSOLE_DATA)
     return path in PUBLIC_PATHS or path.startswith(f"{ASSETS_URL}/")
 
 
