@@ -45,6 +45,7 @@ class Batcher:
         self._queue: deque[tuple[list[Any], Any, asyncio.Future]] = deque()
         self._queued = 0  # instances in the queue
         self._full: asyncio.Event | None = None  # set when a waiting batch could be full
+        self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     async def submit(self, items: list[Any], context: Any = None) -> list[Any]:
         """The answers for `items`, in order, from a call that may include other callers'."""
@@ -70,7 +71,9 @@ class Batcher:
 
     def _start(self) -> None:
         self.running += 1
-        asyncio.get_running_loop().create_task(self._batch())
+        task = asyncio.get_running_loop().create_task(self._batch())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _next(self) -> None:
         if self._queue and self.running < self.slots:
@@ -95,6 +98,9 @@ class Batcher:
             self.observe(len(combined))
             try:
                 answers = await self.execute(combined, callers[0][1])
+                if len(answers) != len(combined):  # a slice would hand a caller another's
+                    raise RuntimeError(f"the model answered {len(answers)} of "
+                                       f"{len(combined)} instances")
             except asyncio.CancelledError:  # shutting down: nobody is left waiting forever
                 for _, _, future in callers:
                     future.cancel()

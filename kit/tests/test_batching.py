@@ -121,6 +121,25 @@ async def test_a_failing_batch_answers_every_caller_with_the_error():
     assert await b.submit([5]) == [50] and b.running == 0  # the batcher still serves
 
 
+async def test_a_model_answering_too_few_fails_the_batch_rather_than_shift_answers():
+    model = FakeModel()
+    model.gate.clear()
+    b = batcher(model)
+    first = asyncio.create_task(b.submit([1]))
+    await asyncio.sleep(0)
+
+    async def drops_one(items, context):
+        return [i * 10 for i in items][1:]
+
+    b.execute = drops_one
+    rest = [asyncio.create_task(b.submit([n])) for n in (2, 3)]
+    await asyncio.sleep(0)
+    model.gate.set()
+    assert await first == [10]
+    results = await asyncio.gather(*rest, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) and "answered 1 of 2" in str(r) for r in results)
+
+
 async def test_a_cancelled_waiter_leaves_its_neighbours_their_answers():
     model = FakeModel()
     model.gate.clear()
