@@ -5,9 +5,10 @@ from __future__ import annotations
 from statistics import median
 from typing import Any
 
+from bench.shadow import OUTCOMES as SHADOW_OUTCOMES
+
 MEDIAN_FIELDS = ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms")
 ERROR_FIELDS = ("non_2xx", "socket_errors")
-SHADOW_OUTCOMES = ("sent", "dropped", "failed")
 # Issue 19's goals for shadow at 100 %: the caller's p50 at one connection grows by at most
 # this many ms, and req/s at 16 connections keeps at least this share.
 SHADOW_P50_GOAL_MS = 0.2
@@ -343,7 +344,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 "`GATEWAY_CANDIDATE_UPSTREAMS`; the same model published again under another "
                 "version name, in a temporary model dir): each request is "
                 "copied after production's answer into the bounded shadow queue and sent to "
-                "`/v1/models/credit/versions/<candidate>:predict`; a cache hit is copied too. "
+                "`/v1/models/credit/versions/<candidate>:predict`; a cache hit whose pair was "
+                "compared before is counted again, not sent (remembered). "
                 "Without: the plain gateway and service. Each shadow point ran right after its "
                 "twin in every round, and after each run the bench waited until the shadow queue "
                 "was empty. Shadow calls: `finfleet_shadow_requests_total{outcome}` of the "
@@ -355,11 +357,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         out += _table(
             ["route", "cache", "connections", "instances", "without req/s", "with req/s",
              "with/without", "without p50 ms", "with p50 ms", "added p50 ms", "shadow sent",
-             "dropped", "failed", "goal", "verdict"],
+             "remembered", "dropped", "failed", "goal", "verdict"],
             [[r["route"], r["cache"], r["connections"], r["instances"], r["without_rps"],
               r["with_rps"], _fmt(r["rps_ratio"], 2), _fmt(r["without_p50_ms"], 2),
               _fmt(r["with_p50_ms"], 2), _fmt(r["added_p50_ms"], 2), r["shadow_sent"],
-              r["shadow_dropped"], r["shadow_failed"], r["goal"] or "–",
+              r["shadow_remembered"], r["shadow_dropped"], r["shadow_failed"], r["goal"] or "–",
               f"**{r['verdict']}**" if r["verdict"] else "–"] for r in shadows])
         if any(r["with_gateway_cpu_ms"] is not None for r in shadows):
             out += ["Where the time goes: CPU ms per request (`/proc` user + system time of each "

@@ -26,7 +26,7 @@ CANDIDATE_NICE = 10  # its lower CPU priority: on a shared box, shadow work neve
 SHADOW_GATEWAY = "gateway-shadow"  # the fleet's name for the gateway with the shadow policy
 CANDIDATE_SUFFIX = "-candidate"
 TRAFFIC = {MODEL: {"shadow_percent": 100}}
-OUTCOMES = ("sent", "dropped", "failed")
+OUTCOMES = ("sent", "remembered", "dropped", "failed")
 _COUNTER = re.compile(r'^finfleet_shadow_requests_total\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)',
                       re.MULTILINE)
 

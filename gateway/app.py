@@ -14,7 +14,7 @@ from starlette.responses import Response
 from gateway import admin, drift, fanout, jobs, routes, v2
 from gateway.auth import ApiKeys
 from gateway.cache import MemoryCache, RedisCache
-from gateway.compare import Comparisons
+from gateway.compare import Comparisons, RememberedPairs
 from gateway.console import install_console
 from gateway.guard import GuardMiddleware
 from gateway.http1 import KeepAliveClient
@@ -65,11 +65,12 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.traffic = TrafficPolicies(settings.traffic, redis)
         app.state.comparisons = Comparisons.from_catalog(load_catalog(), metrics.registry)
         router = Router(app.state.predictor, pool, versions, app.state.traffic, metrics,
-                        app.state.comparisons)
+                        app.state.comparisons, RememberedPairs(settings.shadow_remember_max))
         router.shadows = ShadowQueue(
             router.send_shadow, settings.shadow_queue_max, settings.shadow_workers, logger,
             on_drop=lambda model: metrics.shadow.labels(model, "dropped").inc(),
-            batch_max=settings.shadow_batch_max)
+            batch_max=settings.shadow_batch_max,
+            batch_wait_s=settings.shadow_batch_wait_ms / 1000)
         router.shadows.start()
         app.state.router = router
         app.state.trainer = (KeepAliveClient(settings.trainer_url, limit=4)

@@ -27,7 +27,7 @@ same values go to Prometheus on the gateway's registry:
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -191,21 +191,20 @@ class Comparisons:
 
     def record(self, model: str, production_predictions: list, candidate_predictions: list,
                production_seconds: float | None, candidate_seconds: float | None,
-               source: str) -> None:
+               source: str) -> list[dict[str, float | None]]:
         """One request answered by both sides: latencies (None skips a side) and, for shadow
-        only, each prediction paired with its production twin. Canary answers come from
-        different requests, so they are not paired. Uneven or non-list answers count the
-        unpaired predictions incomparable."""
+        only, each prediction paired with its production twin; returns each pair's values
+        (`record_pair`). Canary answers come from different requests, so they are not paired.
+        Uneven or non-list answers count the unpaired predictions incomparable."""
         if production_seconds is not None:
             self.record_latency(model, "production", production_seconds, source)
         if candidate_seconds is not None:
             self.record_latency(model, "candidate", candidate_seconds, source)
         if source != "shadow":
-            return
+            return []
         production = production_predictions if isinstance(production_predictions, list) else [None]
         candidate = candidate_predictions if isinstance(candidate_predictions, list) else [None]
-        for p, c in zip_longest(production, candidate):
-            self.record_pair(model, p, c)
+        return [self.record_pair(model, p, c) for p, c in zip_longest(production, candidate)]
 
     def record_latency(self, model: str, role: str, seconds: float, source: str) -> None:
         """One version's answer time; `role` production|candidate, `source` shadow|canary."""
@@ -219,15 +218,27 @@ class Comparisons:
         """One prediction of each version for the same instance, compared on every declared
         measure; returns measure → value (None: incomparable). Never raises on the inputs."""
         state = self._model(model)
+        values = {name: compare_one(row, production, candidate)
+                  for name, (row, _) in state.measures.items()}
+        self._count(model, state, values)
+        return values
+
+    def recount(self, model: str, pairs: list[dict[str, float | None]]) -> None:
+        """Pairs compared before, met again: the same instances answered by the same two
+        versions (production from the cache), so their values are what `record_pair` returned
+        then, counted again as traffic repeats them."""
+        state = self._model(model)
+        for values in pairs:
+            self._count(model, state, values)
+
+    def _count(self, model: str, state: _Model, values: dict[str, float | None]) -> None:
         state.pairs += 1
-        values = {}
         for name, (row, stats) in state.measures.items():
-            value = values[name] = compare_one(row, production, candidate)
+            value = values.get(name)
             stats.add(value)
             self.comparisons.labels(model, name, _outcome(row.kind, value)).inc()
             if value is not None:
                 self.difference.labels(model, name).observe(_difference(row.kind, value))
-        return values
 
     def summary(self, model: str) -> dict[str, Any]:
         """For `GET /v1/models/<name>/traffic` and the CLI (see `render`): per measure its
@@ -257,6 +268,38 @@ class Comparisons:
         return {"model": model, "window": self.window,
                 "pairs": {"window": min(state.pairs, self.window), "all_time": state.pairs},
                 "measures": measures, "latency": latency}
+
+
+class RememberedPairs:
+    """Recent shadow pairs' values by (candidate version, production's cache key), a bounded LRU.
+
+    A cached model's answer is fixed by its version and the instance (that is what makes the
+    cache right), so an instance production answers from the cache gets from the same candidate
+    version the answer it got before: the repeat is counted from here instead of being sent
+    again, which is most of a cache hit's shadow cost (docs/releases.md)."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._values: OrderedDict[tuple[str, str], dict[str, float | None]] = OrderedDict()
+
+    def get(self, candidate: str, keys: list[str]) -> list[dict[str, float | None]] | None:
+        """Every key's values, or None when any of them is not remembered."""
+        found = []
+        for key in keys:
+            values = self._values.get((candidate, key))
+            if values is None:
+                return None
+            self._values.move_to_end((candidate, key))
+            found.append(values)
+        return found
+
+    def put(self, candidate: str, keys: list[str],
+            pairs: list[dict[str, float | None]]) -> None:
+        for key, values in zip(keys, pairs, strict=True):
+            self._values[candidate, key] = values
+            self._values.move_to_end((candidate, key))
+        while len(self._values) > self.max_entries:
+            self._values.popitem(last=False)
 
 
 def _figure(kind: str, reading: dict[str, Any]) -> str:

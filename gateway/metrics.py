@@ -36,7 +36,8 @@ class GatewayMetrics(HttpMetrics):
         ))
         self.shadow = CachedLabels(Counter(
             "finfleet_shadow_requests", "Shadow copies to the candidate, by outcome "
-            "(sent, failed, dropped: the queue was full)",
+            "(sent, failed, dropped: the queue was full, remembered: a cached answer's pair "
+            "compared before, counted without sending)",
             ["model", "outcome"], registry=self.registry,
         ))
         self.rate_limited = Counter(

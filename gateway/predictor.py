@@ -38,6 +38,10 @@ class Prediction:
     # The service's prediction-log ids, parallel to `predictions`: None where the answer came
     # from the cache (it never reached a service, so nothing was logged) or was not sampled.
     prediction_ids: list[str | None] | None = None
+    # The instances' cache keys (None: the model is not cached), and whether every answer came
+    # from the cache: a shadow of such an answer can reuse the pair's earlier comparison.
+    cache_keys: list[str] | None = None
+    cached: bool = False
 
 
 class CachedPredictor:
@@ -76,7 +80,10 @@ class CachedPredictor:
         missing = [i for i, found in enumerate(results) if found is None]
         if missing:
             await self._fill(upstream, instances, keys, missing, results, ttl, request_id)
-        return await self._consistent(upstream, instances, results, request_id)
+        answer = await self._consistent(upstream, instances, results, request_id)
+        if answer.model_version == version:  # the keys name the version that answered
+            answer.cache_keys, answer.cached = keys, not missing
+        return answer
 
     async def _lookup(self, name: str, version: str, keys: list[str],
                       results: list[tuple[str, Any, str | None] | None]) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.compare import Comparisons
+from gateway.compare import Comparisons, RememberedPairs
 from gateway.metrics import GatewayMetrics
 from gateway.predictor import CachedPredictor, Prediction
 from gateway.traffic import ShadowCall, ShadowQueue, TrafficPolicies
@@ -29,13 +29,14 @@ SHADOW_OF_HEADER = "X-Finfleet-Shadow-Of"  # read by kit.predlog.shadow_of
 class Router:
     def __init__(self, predictor: CachedPredictor, pool: UpstreamPool, versions: ModelVersions,
                  traffic: TrafficPolicies, metrics: GatewayMetrics,
-                 comparisons: Comparisons) -> None:
+                 comparisons: Comparisons, remembered: RememberedPairs | None = None) -> None:
         self.predictor = predictor
         self.pool = pool
         self.versions = versions
         self.traffic = traffic
         self.metrics = metrics
         self.comparisons = comparisons
+        self.remembered = remembered or RememberedPairs()
         self.shadows: ShadowQueue | None = None  # set by the app's lifespan
         self.shadow_copies = {row.name: row.shadow_copies for row in load_catalog().services
                               if row.shadow_copies}
@@ -49,7 +50,8 @@ class Router:
             return await self.predictor.predict(name, instances, request_id=request_id,
                                                 use_cache=use_cache)
         candidate = self.versions.candidate(name)
-        if candidate is not None and self.traffic.canary(name, instances, caller()):
+        if (candidate is not None and policy.canary_percent > 0
+                and self.traffic.canary(name, instances, caller())):
             answer = await self._canary(name, candidate, instances, request_id, use_cache)
             if answer is not None:
                 return answer
@@ -87,6 +89,12 @@ class Router:
                       seconds: float, request_id: str | None) -> None:
         if candidate == answer.model_version or self.shadows is None:
             return
+        if answer.cached and answer.cache_keys:
+            pairs = self.remembered.get(candidate, answer.cache_keys)
+            if pairs is not None:  # compared when first answered: count it, send nothing
+                self.comparisons.recount(answer.model_name, pairs)
+                self.metrics.shadow.labels(answer.model_name, "remembered").inc()
+                return
         if self.shadows.full():  # dropped before the copy is built: a saturated candidate's
             self.shadows.on_drop(answer.model_name)  # drops cost the caller nothing more
             return
@@ -96,7 +104,8 @@ class Router:
                          for i, p in zip(instances, answer.predictions, strict=True)]
         self.shadows.offer(ShadowCall(answer.model_name, candidate, instances,
                                       answer.predictions, seconds, request_id,
-                                      time.perf_counter(), self._trace(), answer.prediction_ids))
+                                      time.perf_counter(), self._trace(), answer.prediction_ids,
+                                      answer.cache_keys))
 
     def _trace(self) -> Any:
         """The request's trace context, for its shadow copy sent from a worker task."""
@@ -128,8 +137,10 @@ class Router:
         at = 0
         for call in calls:
             n = len(call.instances)
-            self.comparisons.record(call.model, call.production, predictions[at:at + n],
-                                    call.production_seconds, seconds, "shadow")
+            pairs = self.comparisons.record(call.model, call.production, predictions[at:at + n],
+                                            call.production_seconds, seconds, "shadow")
+            if call.cache_keys:
+                self.remembered.put(call.version, call.cache_keys, pairs)
             at += n
 
 

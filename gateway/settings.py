@@ -91,6 +91,12 @@ class GatewaySettings(HttpSettings):
     shadow_workers: int = Field(4, gt=0, description="Shadow calls in flight at once")
     shadow_batch_max: int = Field(32, gt=0, description="Most instances in one call to the "
                                                         "candidate: queued copies go together")
+    shadow_batch_wait_ms: float = Field(20.0, ge=0, le=1000, description="How long a shadow "
+                                        "batch waits for copies to queue behind its first "
+                                        "(fewer, fuller calls; no caller waits for it)")
+    shadow_remember_max: int = Field(20_000, ge=0, description="Shadow pairs remembered by "
+                                     "cache key: a cached answer's repeat is counted, not sent "
+                                     "again (0: send every copy)")
     required_upstreams: list[str] = Field(
         default_factory=list, description="Models that must be ready for /health/ready")
 

@@ -120,6 +120,7 @@ class ShadowCall:
     # production's prediction-log ids for the same instances: the copy names them, so the log
     # pairs it with the prediction it copies (the caller's X-Request-ID may be reused)
     production_ids: list[str | None] | None = None
+    cache_keys: list[str] | None = None  # production's, to remember the pairs' comparison by
 
 
 Send = Callable[[list[ShadowCall]], Awaitable[None]]
@@ -129,13 +130,18 @@ class ShadowQueue:
     """Bounded: `offer` never waits; `workers` tasks send what is queued, each taking what has
     queued up behind its first call (up to `batch_max` instances, one model and version) as
     one batch: one upstream exchange and one predict for many copies, which is what the
-    gateway's shadow work costs per copy (docs/releases.md, "What a 100 % shadow costs")."""
+    gateway's shadow work costs per copy (docs/releases.md, "What a 100 % shadow costs").
+    One worker at a time gathers a batch, waiting up to `batch_wait_s` for copies to queue
+    behind its first (nobody waits for a shadow's answer), while the others send theirs."""
 
     def __init__(self, send: Send, maxsize: int, workers: int, logger: logging.Logger,
-                 on_drop: Callable[[str], None], batch_max: int = 1) -> None:
+                 on_drop: Callable[[str], None], batch_max: int = 1,
+                 batch_wait_s: float = 0.0) -> None:
         self.send = send
         self.queue: asyncio.Queue[ShadowCall] = asyncio.Queue(maxsize)
         self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self._gathering = asyncio.Lock()
         self._held: ShadowCall | None = None  # taken from the queue, another batch's first
         self.workers = workers
         self.logger = logger
@@ -176,14 +182,21 @@ class ShadowQueue:
             size += len(call.instances)
         return batch
 
-    async def _work(self) -> None:
-        while True:
+    async def _gather(self) -> list[ShadowCall]:
+        async with self._gathering:
             if self._held is not None:
                 first, self._held = self._held, None
             else:
                 first = await self.queue.get()
                 self.queue.task_done()
-            batch = self._batch(first)
+            if self.batch_wait_s > 0 and self.queue.qsize() + len(first.instances) < self.batch_max:
+                await asyncio.sleep(self.batch_wait_s)  # let more copies queue behind it
+            return self._batch(first)
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._gather()
+            first = batch[0]
             try:
                 await self.send(batch)
             except asyncio.CancelledError:
@@ -195,7 +208,7 @@ class ShadowQueue:
     def stats(self) -> dict[str, Any]:
         return {"queued": self.queue.qsize() + (self._held is not None),
                 "max": self.queue.maxsize, "workers": self.workers,
-                "batch_max": self.batch_max}
+                "batch_max": self.batch_max, "batch_wait_ms": 1000 * self.batch_wait_s}
 
 
 def policy_dict(policy: TrafficPolicy, candidate: str | None) -> dict[str, Any]:

@@ -8,17 +8,18 @@ METRICS = """# HELP finfleet_shadow_requests_total Shadow copies to the candidat
 # TYPE finfleet_shadow_requests_total counter
 finfleet_shadow_requests_total{model="credit",outcome="sent"} 1234.0
 finfleet_shadow_requests_total{model="credit",outcome="dropped"} 5.0
+finfleet_shadow_requests_total{model="credit",outcome="remembered"} 7.0
 finfleet_shadow_requests_total{model="anomaly",outcome="sent"} 99.0
 finfleet_shadow_requests_created{model="credit",outcome="sent"} 1.7e+09
 """
 
 
 def test_counts_are_read_per_outcome_for_the_model_only():
-    assert parse_counts(METRICS) == {"sent": 1234, "dropped": 5, "failed": 0}
-    assert parse_counts("") == {"sent": 0, "dropped": 0, "failed": 0}
-    assert delta({"sent": 10, "dropped": 1, "failed": 0},
-                 {"sent": 25, "dropped": 1, "failed": 2}) == {"sent": 15, "dropped": 0,
-                                                              "failed": 2}
+    assert parse_counts(METRICS) == {"sent": 1234, "remembered": 7, "dropped": 5, "failed": 0}
+    assert parse_counts("") == {"sent": 0, "remembered": 0, "dropped": 0, "failed": 0}
+    assert delta({"sent": 10, "remembered": 3, "dropped": 1, "failed": 0},
+                 {"sent": 25, "remembered": 3, "dropped": 1, "failed": 2}) == {
+        "sent": 15, "remembered": 0, "dropped": 0, "failed": 2}
 
 
 def test_the_candidate_is_a_renamed_copy_in_another_dir_and_the_source_is_untouched(

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from gateway.compare import Comparisons, compare_one, render
+from gateway.compare import Comparisons, RememberedPairs, compare_one, render
 from kit.catalog import CompareRow, ServiceRow, load_catalog
 
 # One hand-made prediction per model, checked against the services' own schemas below.
@@ -138,6 +138,27 @@ def test_a_credit_candidate_that_disagrees_on_purpose_moves_the_measures():
     assert sample(registry, "finfleet_shadow_difference_bucket",
                   model="credit", measure="pd", le="0.05") == 0
     assert summary["latency"]["candidate"]["shadow"]["p50"] == 0.030
+
+
+def test_remembered_pairs_count_again_exactly_as_first_compared():
+    comp, registry = comparisons()
+    production = [credit(0.1, "low"), credit(0.3, "medium")]
+    candidate = [credit(0.2, "low"), credit(0.3, "high")]
+    pairs = comp.record("credit", production, candidate, 0.010, 0.030, "shadow")
+    remembered = RememberedPairs(max_entries=2)
+    remembered.put("v2", ["k1", "k2"], pairs)
+    comp.recount("credit", remembered.get("v2", ["k2", "k1"]))
+    summary = comp.summary("credit")
+    assert summary["pairs"]["all_time"] == 4
+    assert summary["measures"]["pd"]["all_time"]["mean_shift"] == pytest.approx(0.05)
+    assert summary["measures"]["band"]["all_time"]["agreement"] == pytest.approx(0.5)
+    assert sample(registry, "finfleet_shadow_comparisons_total",
+                  model="credit", measure="band", outcome="disagree") == 2
+    assert summary["latency"]["candidate"]["shadow"]["count"] == 1  # a repeat is not timed
+    # another candidate version, or any key not remembered, is sent instead
+    assert remembered.get("v3", ["k1"]) is None and remembered.get("v2", ["k1", "k9"]) is None
+    remembered.put("v2", ["k3"], pairs[:1])  # bounded: the least recently used goes
+    assert remembered.get("v2", ["k2"]) is None and remembered.get("v2", ["k1", "k3"])
 
 
 def test_intent_label_agreement_and_confidence_shift():

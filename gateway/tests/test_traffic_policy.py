@@ -120,8 +120,8 @@ async def test_shadow_copies_are_flagged_and_leave_the_callers_answer_alone(
         answers = [(await client.post("/v1/credit", json={"x": i})).json() for i in range(4)]
         assert {a["model_version"] for a in answers} == {"v1"}
 
-        async def all_shadowed():
-            return len(credit.candidate_calls) >= 4
+        async def all_shadowed():  # copies queued together go in one call
+            return sum(len(c["instances"]) for c in credit.candidate_calls) >= 4
 
         await _until(all_shadowed)
         assert {c["shadow"] for c in credit.candidate_calls} == {"1"}
@@ -173,3 +173,38 @@ async def test_queued_copies_go_to_the_candidate_together_per_model_and_version(
     # at most 3 instances a call, one model a call, in the order they came
     assert sent == [[("credit", 1), ("credit", 2)], [("credit", 1)], [("intent", 1)]]
     assert queue.stats()["queued"] == 0
+
+
+@pytest.mark.parametrize("remember_max", [20_000, 0])
+async def test_a_cached_answers_shadow_is_counted_from_its_first_comparison(
+        credit, make_settings, remember_max):
+    credit.candidate = "v2"
+    settings = make_settings(traffic={"credit": {"shadow_percent": 100}},
+                             version_refresh_seconds=0.05, shadow_remember_max=remember_max)
+    app = build_app(settings)
+    async with running_client(app) as client:
+        async def knows_candidate():
+            traffic = (await client.get("/v1/models/credit/traffic")).json()
+            return traffic["policy"]["candidate_version"] == "v2"
+
+        await _until(knows_candidate)
+        await client.post("/v1/credit", json={"x": 1})  # a miss: sent and compared
+
+        async def shadowed(n):  # instances the candidate was sent (copies may be batched)
+            return sum(len(c["instances"]) for c in credit.candidate_calls) >= n
+
+        await _until(lambda: shadowed(1))
+        for _ in range(3):  # cache hits of the same instance
+            assert (await client.post("/v1/credit", json={"x": 1})).json()["model_version"] == "v1"
+        if remember_max:
+            await asyncio.sleep(0.1)
+            assert not await shadowed(2)  # not sent again
+        else:
+            await _until(lambda: shadowed(4))  # remembering off: every copy is sent
+        report = (await client.get("/v1/models/credit/traffic")).json()
+        metrics = (await client.get("/metrics")).text
+    assert report["comparison"]["pairs"]["all_time"] == 4
+    # the fake's answers have none of credit's declared values: each pair counts incomparable
+    assert report["comparison"]["measures"]["pd"]["all_time"]["incomparable"] == 4
+    remembered = 'finfleet_shadow_requests_total{model="credit",outcome="remembered"} 3.0'
+    assert (remembered in metrics) == bool(remember_max)
