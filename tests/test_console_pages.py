@@ -105,6 +105,7 @@ def test_a_job_started_from_the_page_reaches_done_and_opens_its_candidate(fleet,
     assert page.locator("#job-state").inner_text() == "done"
     assert page.locator("#job-bar").get_attribute("style") == "width: 100%;"
     assert "saved" in page.locator("#job-log").inner_text()
+    assert "holdout.auc" in page.locator("#job-metrics").inner_text()
     (job,) = httpx.get(f"{fleet['keyed']}/admin/jobs", headers=ADMIN).json()["jobs"]
     page.wait_for_selector(f"#jobs tr[data-job='{job['id']}'] td.state:has-text('done')")
     shot(page, "jobs")
@@ -123,6 +124,7 @@ def test_a_running_job_is_cancelled_from_the_page_with_keys_off(fleet, page, tmp
     page.click("#cancel")
     page.wait_for_selector("#job[data-state=cancelled]", timeout=60000)
     assert page.locator("#job-state").inner_text() == "cancelled"
+    assert page.locator("#job-error").inner_text() == "cancelled"  # the job's error, shown
     assert page.locator("#open-candidate").is_hidden()
     assert page.errors == []  # keys off: nothing asked, nothing refused
 

@@ -30,6 +30,18 @@ async function loadList() {
   } catch (error) { showError(error); }
 }
 
+// The version's scalar metrics, one level deep (`holdout.auc 0.7857`), the first few.
+function metricsLine(metrics) {
+  const out = [], shown = v => (Number.isInteger(v) ? String(v) : v.toFixed(4));
+  for (const [k, v] of Object.entries(metrics || {})) {
+    if (typeof v === "number") out.push(`${k} ${shown(v)}`);
+    else if (v && typeof v === "object") {
+      for (const [k2, v2] of Object.entries(v)) if (typeof v2 === "number") out.push(`${k}.${k2} ${shown(v2)}`);
+    }
+  }
+  return out.slice(0, 8).join(" · ");
+}
+
 function drawJob(job) {
   const p = job.progress || {};
   document.getElementById("job").hidden = false;
@@ -48,7 +60,8 @@ function drawJob(job) {
     + (p.bar ? ` · ${p.bar.name} ${p.bar.n}/${p.bar.total ?? "?"}` : "");
   const error = document.getElementById("job-error");
   error.hidden = !job.error;
-  error.textContent = job.error ? `${SHOWN[job.state]}: ${job.error}` : "";
+  error.textContent = !job.error ? "" : job.error === job.state ? job.state
+    : `${SHOWN[job.state] || job.state}: ${job.error}`;
   document.getElementById("cancel").hidden = !RUNNING.has(job.state);
   const link = document.getElementById("open-candidate");
   link.hidden = !(job.state === "succeeded" && job.version);
@@ -56,6 +69,8 @@ function drawJob(job) {
     link.href = `/console/releases/${job.model}`;
     link.textContent = `Open the candidate ${job.version} (releases of ${job.model})`;
   }
+  document.getElementById("job-metrics").textContent = job.state === "succeeded"
+    ? metricsLine(job.metrics) : "";
   document.getElementById("job-log").textContent = (job.log_tail || []).join("\n");
 }
 
