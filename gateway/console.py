@@ -49,6 +49,19 @@ async def releases(name: str, request: Request) -> HTMLResponse:
     return page(request, "releases.html", title=f"Releases: {name}", model=name)
 
 
+@router.get("/drift/{name}")
+async def drift(name: str, request: Request) -> HTMLResponse:
+    request.app.state.pool.get(name)
+    return page(request, "drift.html", title=f"Drift & quality: {name}", model=name,
+                monitor=request.app.state.monitor is not None)
+
+
+@router.get("/jobs")
+async def jobs(request: Request) -> HTMLResponse:
+    return page(request, "jobs.html", title="Training jobs",
+                trainer=request.app.state.trainer is not None)
+
+
 @router.get("/api/stats")
 async def stats(request: Request) -> Response:
     """Per model since start: upstream calls, failed calls, p50/p99 latency (ms)."""

@@ -44,11 +44,13 @@ class ServedInThread:
         self.thread.join(timeout=10)
 
 
-def service_app(name: str, model_dir: Path):
-    """The service's own app on `model_dir`, through its settings class (found by name)."""
+def service_app(name: str, model_dir: Path, **settings):
+    """The service's own app on `model_dir`, through its settings class (found by name), with
+    any other `settings` (its log folder, how often it computes live quality)."""
     row = load_catalog().service(name)
     app_module = importlib.import_module(f"{row.module_name}.app")
-    return app_module.build_app(settings_class(name)(model_dir=model_dir, log_level="WARNING"))
+    return app_module.build_app(settings_class(name)(model_dir=model_dir, log_level="WARNING",
+                                                     **settings))
 
 
 @contextlib.contextmanager
