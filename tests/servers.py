@@ -44,11 +44,13 @@ class ServedInThread:
         self.thread.join(timeout=10)
 
 
-def service_app(name: str, model_dir: Path):
-    """The service's own app on `model_dir`, through its settings class (found by name)."""
+def service_app(name: str, model_dir: Path, **settings):
+    """The service's own app on `model_dir`, through its settings class (found by name);
+    `settings` are more of its fields (serve_candidate=True for shadow and canary)."""
     row = load_catalog().service(name)
     app_module = importlib.import_module(f"{row.module_name}.app")
-    return app_module.build_app(settings_class(name)(model_dir=model_dir, log_level="WARNING"))
+    fields = {"model_dir": model_dir, "log_level": "WARNING", **settings}
+    return app_module.build_app(settings_class(name)(**fields))
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -44,7 +45,9 @@ def fleet(tmp_path_factory):
     root = tmp_path_factory.mktemp("console")
     shutil.copytree(REPO_ROOT / "models", root / "models")
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(ServedInThread(service_app(name, root / "models")))
+        extra = {"credit": {"serve_candidate": True, "registry_poll_seconds": 0.5}}
+        urls = {name: stack.enter_context(ServedInThread(
+                    service_app(name, root / "models", **extra.get(name, {}))))
                 for name in load_catalog().names}
         for kind, digests in (("open", []), ("keyed", [hash_key(ADMIN_KEY)])):
             upstreams = {n: urls[n] for n in load_catalog().names}
@@ -116,24 +119,67 @@ def test_bad_input_shows_the_problem_readably(fleet, page):
     shot(page, "playground-error")
 
 
-def test_a_promote_click_changes_production_on_the_fleet_page(fleet, page):
-    """Keys on: the page asks for the admin key once and keeps it for the session."""
-    version = "20991231-000000"
-    procs.copy_as_new_version(Path(fleet["models"]), "credit", version)
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    put = httpx.put(f"{fleet['keyed']}/admin/models/credit/aliases/candidate", headers=admin,
-                    json={"version": version, "reason": "console test"})
+CANDIDATE = "20991231-000000"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def _wait(check, what: str, seconds: float = 20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"never: {what}")
+
+
+def test_the_releases_page_shows_shadow_agreement_and_latency(fleet, page):
+    """A candidate shadowing all of credit's traffic: the page shows the policy, the share of
+    answers that agree and each version's latency."""
+    procs.copy_as_new_version(Path(fleet["models"]), "credit", CANDIDATE)
+    gateway = fleet["keyed"]
+    put = httpx.put(f"{gateway}/admin/models/credit/aliases/candidate", headers=ADMIN,
+                    json={"version": CANDIDATE, "reason": "console test"})
     assert put.status_code == 200, put.text
+
+    def traffic():
+        return httpx.get(f"{gateway}/admin/models/credit/traffic", headers=ADMIN).json()
+
+    _wait(lambda: traffic()["policy"]["candidate_version"] == CANDIDATE, "candidate loaded")
+    policy = httpx.put(f"{gateway}/admin/models/credit/traffic", headers=ADMIN,
+                       json={"canary_percent": 0, "shadow_percent": 100})
+    assert policy.status_code == 200, policy.text
+    for i in range(20):  # distinct applicants: a cached answer is not shadowed
+        answer = httpx.post(f"{gateway}/v1/credit",
+                            json={**example_of("credit"), "income": 60_000 + 1000 * i})
+        assert answer.status_code == 200, answer.text
+    _wait(lambda: traffic()["comparison"]["pairs"]["all_time"] >= 20, "20 shadow pairs")
+    page.on("dialog", lambda dialog: dialog.accept(ADMIN_KEY))
+    page.goto(f"{gateway}/console/releases/credit")
+    page.wait_for_selector("#agreement tr[data-measure=band]:has-text('100.0% agree')")
+    assert "shadow 100%" in page.locator("#traffic .policy").inner_text()
+    latency = page.locator("#latency").inner_text()
+    assert "shadow" in latency and "ms (n=20)" in latency, latency
+
+
+def test_a_promote_click_shows_the_gate_and_changes_production(fleet, page):
+    """Keys on: the page asks for the admin key once and keeps it for the session. The
+    candidate (a copy of production) passes the gate; its table is drawn."""
     asked = []
     page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept(ADMIN_KEY)))
     page.goto(f"{fleet['keyed']}/console/releases/credit")
-    page.wait_for_selector(f"#candidate h2:has-text('{version}')")
-    page.check("#force")
+    page.wait_for_selector(f"#candidate:has-text('{CANDIDATE}')")
     page.click("#promote")
-    page.wait_for_selector(f"#production h2:has-text('{version}')")
+    page.wait_for_selector(f"#production:has-text('{CANDIDATE}')", timeout=60000)
+    gate = page.locator("#gate .gate[data-passed=true]")
+    gate.wait_for()
+    rows = gate.locator("tbody tr")
+    assert rows.count() >= 4  # credit: AUC, Brier, approval ratio per attribute; per set
+    table = gate.inner_text()
+    assert "PASSED" in table and "AUC" in table and "holdout" in table, table
+    assert rows.locator("td:nth-child(7):has-text('fail')").count() == 0
     shot(page, "releases")
     page.goto(f"{fleet['keyed']}/console")
-    page.wait_for_selector(f"tr[data-model=credit] td.production:has-text('{version}')",
+    page.wait_for_selector(f"tr[data-model=credit] td.production:has-text('{CANDIDATE}')",
                            timeout=15000)
     assert len(asked) == 1  # asked once, kept in sessionStorage
     assert all("401" in error for error in page.errors), page.errors  # only the key's ask
