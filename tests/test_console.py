@@ -5,6 +5,7 @@ front (admin key off, and on). Screenshots go to $FINFLEET_CONSOLE_SCREENSHOTS w
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
 import time
@@ -49,11 +50,12 @@ def fleet(tmp_path_factory):
         urls = {name: stack.enter_context(ServedInThread(
                     service_app(name, root / "models", **extra.get(name, {}))))
                 for name in load_catalog().names}
-        for kind, digests in (("open", []), ("keyed", [hash_key(ADMIN_KEY)])):
+        # the open gateway takes 4 instances a request: a 5-row CSV goes in two
+        for kind, digests, most in (("open", [], 4), ("keyed", [hash_key(ADMIN_KEY)], 256)):
             upstreams = {n: urls[n] for n in load_catalog().names}
             gateway = build_app(GatewaySettings(upstreams=upstreams, log_level="WARNING",
                                                 version_refresh_seconds=1,
-                                                admin_key_sha256=digests))
+                                                admin_key_sha256=digests, max_instances=most))
             urls[kind] = stack.enter_context(ServedInThread(gateway))
         urls["models"] = str(root / "models")
         yield urls
@@ -117,6 +119,45 @@ def test_bad_input_shows_the_problem_readably(fleet, page):
     text = page.locator("#error").inner_text()
     assert "422" in text and "age" in text
     shot(page, "playground-error")
+
+
+def _credit_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_batch_csv_gets_a_table_of_answers_and_a_download(fleet, page, tmp_path):
+    rows = [{**example_of("credit"), "income": 40_000 + 20_000 * i} for i in range(5)]
+    page.goto(f"{fleet['open']}/console/playground/credit")
+    page.set_input_files("#csv", str(_credit_csv(tmp_path / "five.csv", rows)))
+    page.wait_for_selector("#batch[data-answered='5']")
+    assert page.locator("#answers tbody tr").count() == 5
+    assert "5 rows in 2 request(s)" in page.locator("#batch-status").inner_text()
+    assert "probability_of_default" in page.locator("#answers thead").inner_text()
+    with page.expect_download() as info:
+        page.click("#download")
+    with open(info.value.path(), newline="") as got:
+        answers = list(csv.DictReader(got))
+    assert len(answers) == 5
+    assert [float(a["income"]) for a in answers] == [r["income"] for r in rows]
+    assert all(a["band"] and 0 <= float(a["probability_of_default"]) <= 1 for a in answers)
+    shot(page, "playground-batch")
+    assert page.errors == []
+
+
+def test_a_batch_csv_with_a_bad_row_shows_the_problem_readably(fleet, page, tmp_path):
+    rows = [{**example_of("credit"), "income": 50_000 + i} for i in range(7)]
+    rows[5]["age"] = 5  # row 6, in the second request (rows 5–7)
+    page.goto(f"{fleet['open']}/console/playground/credit")
+    page.set_input_files("#csv", str(_credit_csv(tmp_path / "bad.csv", rows)))
+    page.wait_for_selector("#error:not([hidden])")
+    text = page.locator("#error").inner_text()
+    assert "422" in text and "row 6: age" in text and "rows 5–7" in text, text
+    assert page.locator("#answers tbody tr").count() == 4  # the first request's answers
+    shot(page, "playground-batch-error")
 
 
 CANDIDATE = "20991231-000000"
