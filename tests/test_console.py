@@ -28,6 +28,7 @@ except ImportError:  # tests/ is not a package: pytest puts this folder on sys.p
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 ADMIN_KEY = "console-admin-key"
+CALLER_KEY = "console-caller-key"
 SHOTS = os.environ.get("FINFLEET_CONSOLE_SCREENSHOTS")
 
 if not Path(CHROMIUM).exists():
@@ -37,7 +38,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """name → URL for every service, plus "open" (no keys) and "keyed" (admin key) gateways."""
+    """name → URL for every service, plus "open" (no keys), "keyed" (admin key) and "both"
+    (admin and API keys) gateways."""
     from gateway.app import build_app
     from gateway.settings import GatewaySettings
 
@@ -57,6 +59,10 @@ def fleet(tmp_path_factory):
                                                 version_refresh_seconds=1,
                                                 admin_key_sha256=digests, max_instances=most))
             urls[kind] = stack.enter_context(ServedInThread(gateway))
+        both = build_app(GatewaySettings(upstreams=upstreams, log_level="WARNING",
+                                         admin_key_sha256=[hash_key(ADMIN_KEY)],
+                                         api_key_sha256=[hash_key(CALLER_KEY)]))
+        urls["both"] = stack.enter_context(ServedInThread(both))
         urls["models"] = str(root / "models")
         yield urls
 
@@ -224,3 +230,33 @@ def test_a_promote_click_shows_the_gate_and_changes_production(fleet, page):
                            timeout=15000)
     assert len(asked) == 1  # asked once, kept in sessionStorage
     assert all("401" in error for error in page.errors), page.errors  # only the key's ask
+
+
+def test_with_both_kinds_of_key_each_is_asked_once_and_forgotten_together(fleet, page):
+    """API keys on as well: /v1 and the fleet's stats take the caller's key, /admin the
+    admin key; each asked on its first 401, kept across pages; "forget keys" drops both."""
+    asked = []
+
+    def answer(dialog):
+        asked.append("admin" if dialog.message.startswith("Admin") else "caller")
+        dialog.accept(ADMIN_KEY if asked[-1] == "admin" else CALLER_KEY)
+
+    page.on("dialog", answer)
+    page.goto(f"{fleet['both']}/console")
+    page.wait_for_selector("tr[data-model=credit] td.production")
+    assert asked == ["caller"]  # /v1/models and /console/api/stats, in parallel: asked once
+    page.goto(f"{fleet['both']}/console/releases/credit")
+    page.wait_for_selector("#versions tbody tr")
+    page.wait_for_selector("#agreement")
+    page.goto(f"{fleet['both']}/console/playground/intent")
+    page.click("#send")
+    page.wait_for_selector("#answer[data-drawn=intent] svg")
+    assert asked == ["caller", "admin"]
+    page.click("#forget-keys")
+    stored = page.evaluate("[sessionStorage.getItem('finfleet-admin-key'), "
+                           "sessionStorage.getItem('finfleet-caller-key')]")
+    assert stored == [None, None]
+    page.click("#send")
+    page.wait_for_selector("#answer[data-drawn=intent] svg")
+    assert asked == ["caller", "admin", "caller"]
+    assert all("401" in error for error in page.errors), page.errors
