@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import shutil
 import time
@@ -127,7 +128,7 @@ def test_bad_input_shows_the_problem_readably(fleet, page):
     shot(page, "playground-error")
 
 
-def _credit_csv(path: Path, rows: list[dict]) -> Path:
+def _write_csv(path: Path, rows: list[dict]) -> Path:
     with path.open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -138,7 +139,7 @@ def _credit_csv(path: Path, rows: list[dict]) -> Path:
 def test_a_batch_csv_gets_a_table_of_answers_and_a_download(fleet, page, tmp_path):
     rows = [{**example_of("credit"), "income": 40_000 + 20_000 * i} for i in range(5)]
     page.goto(f"{fleet['open']}/console/playground/credit")
-    page.set_input_files("#csv", str(_credit_csv(tmp_path / "five.csv", rows)))
+    page.set_input_files("#csv", str(_write_csv(tmp_path / "five.csv", rows)))
     page.wait_for_selector("#batch[data-answered='5']")
     assert page.locator("#answers tbody tr").count() == 5
     assert "5 rows in 2 request(s)" in page.locator("#batch-status").inner_text()
@@ -158,12 +159,31 @@ def test_a_batch_csv_with_a_bad_row_shows_the_problem_readably(fleet, page, tmp_
     rows = [{**example_of("credit"), "income": 50_000 + i} for i in range(7)]
     rows[5]["age"] = 5  # row 6, in the second request (rows 5–7)
     page.goto(f"{fleet['open']}/console/playground/credit")
-    page.set_input_files("#csv", str(_credit_csv(tmp_path / "bad.csv", rows)))
+    page.set_input_files("#csv", str(_write_csv(tmp_path / "bad.csv", rows)))
     page.wait_for_selector("#error:not([hidden])")
     text = page.locator("#error").inner_text()
     assert "422" in text and "row 6: age" in text and "rows 5–7" in text, text
     assert page.locator("#answers tbody tr").count() == 4  # the first request's answers
     shot(page, "playground-batch-error")
+
+
+def _nested_rows(name: str) -> list[dict]:
+    """Spending's history as JSON in its cell; anomaly's transaction as dotted columns."""
+    example = example_of(name)
+    if name == "spending":
+        return [{**example, "history": json.dumps(example["history"][:12 + i])} for i in range(2)]
+    flat = {"user_id": example["user_id"]}
+    flat.update({f"transaction.{k}": v for k, v in example["transaction"].items()})
+    return [{**flat, "transaction.amount": 100 + 40_000 * i} for i in range(2)]
+
+
+@pytest.mark.parametrize("name", ["spending", "anomaly"])
+def test_a_batch_csv_of_nested_inputs(fleet, page, tmp_path, name):
+    page.goto(f"{fleet['open']}/console/playground/{name}")
+    page.set_input_files("#csv", str(_write_csv(tmp_path / f"{name}.csv", _nested_rows(name))))
+    page.wait_for_selector("#batch[data-answered='2']")
+    assert page.locator("#answers tbody tr").count() == 2
+    assert page.errors == []
 
 
 CANDIDATE = "20991231-000000"
