@@ -7,6 +7,10 @@ function fixed(x, digits = 4) {
   return Number.isInteger(x) ? String(x) : x.toFixed(digits);
 }
 
+function signed(x) {
+  return typeof x === "number" && x > 0 ? "+" + fixed(x) : fixed(x);
+}
+
 function threshold(row) {
   let text = `worsening ≤ ${row.tolerance}`;
   if (row.bound !== null && row.bound !== undefined) text += `; ${row.direction === "higher" ? "≥" : "≤"} ${row.bound}`;
@@ -16,9 +20,9 @@ function threshold(row) {
 function gateTable(gate, caption) {
   const head = ["set", "criterion", "production", "candidate", "difference (95% CI)", "threshold", "verdict", "why"];
   const rows = gate.criteria.map(r => {
-    const ci = r.ci_low === null ? "" : ` [${fixed(r.ci_low)}, ${fixed(r.ci_high)}]`;
+    const ci = r.ci_low === null ? "" : ` [${signed(r.ci_low)}, ${signed(r.ci_high)}]`;
     const cells = [r.set, r.title, fixed(r.production), fixed(r.candidate),
-      r.difference === null ? "—" : fixed(r.difference) + ci, threshold(r),
+      r.difference === null ? "—" : signed(r.difference) + ci, threshold(r),
       `${r.verdict}${r.outcome ? ` (${r.outcome})` : ""}`, r.why || ""];
     return el("tr", {class: `verdict-${r.verdict}`}, ...cells.map(c => el("td", {text: c})));
   });

@@ -68,7 +68,7 @@ async function change(action) {
   } catch (error) {
     const problem = error.problem || {};
     if (problem.gate) {  // a refusal: nothing changed, the table says why
-      gate.replaceChildren(gateTable(problem.gate, "refused"));
+      gate.replaceChildren(gateTable(problem.gate, "this promotion, refused (production is unchanged)"));
       showError(Object.assign(error, {problem: {...problem, table: undefined}}));
     } else { showError(error); }
     load();
