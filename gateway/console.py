@@ -39,8 +39,11 @@ async def fleet(request: Request) -> HTMLResponse:
 @router.get("/playground/{name}")
 async def playground(name: str, request: Request) -> HTMLResponse:
     request.app.state.pool.get(name)  # 404 for an unknown model
+    settings = request.app.state.settings  # batch mode chunks its CSV to these limits
+    limits = {"max_instances": settings.max_instances, "max_body_bytes": settings.max_body_bytes}
     return page(request, "playground.html", title=f"Playground: {name}", model=name,
-                example=example_of(name), schema=model_schemas(request.app, name)[0])
+                example=example_of(name), schema=model_schemas(request.app, name)[0],
+                limits=limits)
 
 
 @router.get("/releases/{name}")

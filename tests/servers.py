@@ -45,12 +45,13 @@ class ServedInThread:
 
 
 def service_app(name: str, model_dir: Path, **settings):
-    """The service's own app on `model_dir`, through its settings class (found by name), with
-    any other `settings` (its log folder, how often it computes live quality)."""
+    """The service's own app on `model_dir`, through its settings class (found by name);
+    `settings` are more of its fields (its log folder, how often it computes live
+    quality, serve_candidate=True for shadow and canary)."""
     row = load_catalog().service(name)
     app_module = importlib.import_module(f"{row.module_name}.app")
-    return app_module.build_app(settings_class(name)(model_dir=model_dir, log_level="WARNING",
-                                                     **settings))
+    fields = {"model_dir": model_dir, "log_level": "WARNING", **settings}
+    return app_module.build_app(settings_class(name)(**fields))
 
 
 @contextlib.contextmanager

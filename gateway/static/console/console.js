@@ -1,16 +1,31 @@
-// Shared by every console page: calls to the gateway's JSON routes with the admin key (asked
-// once when a route answers 401, kept in sessionStorage) and problem+json errors shown readably.
+// Shared by every console page: calls to the gateway's JSON routes with the right key, and
+// problem+json errors shown readably. With keys on, /admin routes take an admin key and the
+// others (/v1, /console/api) a caller's API key: each is asked for on the first 401 from its
+// kind of route, kept in sessionStorage, and sent as Authorization: Bearer <key>.
 "use strict";
-const KEY = "finfleet-admin-key";
+const KEYS = {
+  admin: {storage: "finfleet-admin-key", ask: "Admin key for this gateway (the /admin routes)"},
+  caller: {storage: "finfleet-caller-key", ask: "API key for this gateway (the /v1 routes)"},
+};
+
+const declined = new Set();  // a prompt cancelled: not asked again on this page
+
+function keyKind(path) {
+  return path.startsWith("/admin/") ? "admin" : "caller";
+}
 
 async function api(path, options = {}, asked = false) {
+  const which = keyKind(path), kind = KEYS[which];
   const headers = Object.assign({}, options.headers || {});
-  const key = sessionStorage.getItem(KEY);
+  const key = sessionStorage.getItem(kind.storage);
   if (key) headers["Authorization"] = "Bearer " + key;
   const reply = await fetch(path, Object.assign({}, options, {headers}));
-  if (reply.status === 401 && !asked) {
-    const typed = window.prompt("Admin key for this gateway");
-    if (typed) { sessionStorage.setItem(KEY, typed); return api(path, options, true); }
+  if (reply.status === 401 && !asked && !declined.has(which)) {
+    const now = sessionStorage.getItem(kind.storage);
+    if (now && now !== key) return api(path, options, true);  // asked meanwhile (calls in parallel)
+    const typed = window.prompt(kind.ask);
+    if (typed) { sessionStorage.setItem(kind.storage, typed); return api(path, options, true); }
+    declined.add(which);
   }
   const type = reply.headers.get("content-type") || "";
   const body = type.includes("json") ? await reply.json() : await reply.text();
@@ -40,4 +55,6 @@ function showError(error) {
   box.hidden = false;
 }
 
-document.getElementById("forget-key").addEventListener("click", () => sessionStorage.removeItem(KEY));
+document.getElementById("forget-keys").addEventListener("click", () => {
+  for (const kind of Object.values(KEYS)) sessionStorage.removeItem(kind.storage);
+});
