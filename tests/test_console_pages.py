@@ -111,7 +111,7 @@ def test_a_job_started_from_the_page_reaches_done_and_opens_its_candidate(fleet,
     shot(page, "jobs")
     page.click("#open-candidate")
     page.wait_for_url("**/console/releases/credit")
-    page.wait_for_selector(f"#candidate h2:has-text('{job['version']}')")
+    page.wait_for_selector(f"th#candidate:has-text('{job['version']}')")
     assert len(asked) == 1  # asked once, kept for the session
     assert all("401" in error for error in page.errors), page.errors  # only the key's ask
 
