@@ -160,6 +160,11 @@ def load_german(directory: Path = GERMAN_DIR) -> Dataset:
                    {"age": frame["age"].to_numpy(), "sex": sex}, cost_fn=5.0, cost_fp=1.0)
 
 
+# The stratified 20 % holdout and 5-fold CV each need every class in every part: fewer rows of a
+# class leave a fold with one class, whose AUC is undefined (the search then finds no model).
+MIN_ROWS_PER_CLASS = 10
+
+
 def load_csv(path: Path, target: str) -> Dataset:
     """Any CSV with a 0/1 target column; text columns become categorical features."""
     frame = pd.read_csv(path)
@@ -171,6 +176,11 @@ def load_csv(path: Path, target: str) -> Dataset:
         raise ValueError(f"target {target!r} must have exactly two values, found {values}")
     frame = frame.dropna()
     y = y.loc[frame.index]
+    counts = {v: int((y == v).sum()) for v in values}
+    if min(counts.values()) < MIN_ROWS_PER_CLASS:
+        raise ValueError(f"target {target!r} needs at least {MIN_ROWS_PER_CLASS} complete rows "
+                         f"of each value to train, cross-validate and hold out; found "
+                         + ", ".join(f"{n} of {v!r}" for v, n in counts.items()))
     fields = []
     for name in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[name]):

@@ -218,6 +218,18 @@ def test_a_training_file_the_model_cannot_use_is_a_422_naming_line_and_column(tm
                                                   "parameters": {"target": "repaid"}})
         assert no_target.status_code == 422
         assert no_target.json()["errors"][0]["column"] == "repaid"
+        few = tmp_path / "data" / "few.csv"  # 2 defaults: no fold of the CV would hold one
+        lines = loans.read_text().splitlines()
+        header = lines[0].split(",")
+        at = header.index("defaulted")
+        rows = [r for r in lines[1:] if r.split(",")[at] == "0"][:10]
+        rows += [r for r in lines[1:] if r.split(",")[at] == "1"][:2]
+        few.write_text("\n".join([lines[0], *rows]) + "\n")
+        too_few = client.post("/v1/jobs", json={"model": "credit", "data_path": str(few),
+                                                "parameters": {"target": "defaulted"}})
+        assert too_few.status_code == 422, too_few.text
+        assert "at least 10 complete rows of each value" in too_few.text
+        assert "2 of 1" in too_few.text
         assert client.get("/v1/jobs").json()["jobs"] == []
     assert list(settings.jobs_dir.iterdir()) == []  # the refused upload is not kept
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.datafiles import DataError
 from kit.retrain import LogDataError
 from services.credit import retrain_data
 from services.credit.data import check_user_data, generate_applications, load_csv
@@ -23,15 +24,18 @@ def labelled(n: int = 30) -> list[dict]:
 
 
 def test_log_only_writes_each_application_with_its_outcome(tmp_path: Path) -> None:
-    records = labelled()
+    records = labelled(150)  # 14 defaults: enough of each class to train on
     records.append({**records[0], "label": "not a bool"})  # a label of another shape: left out
     out = tmp_path / "log.csv"
-    assert retrain_data.log_dataset(records, out, original=False) == 30
+    assert retrain_data.log_dataset(records, out, original=False) == 150
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == [*records[0]["input"], "defaulted"]
-    assert [int(r["defaulted"]) for r in rows] == [int(r["label"]) for r in records[:30]]
+    assert [int(r["defaulted"]) for r in rows] == [int(r["label"]) for r in records[:150]]
     assert float(rows[3]["income"]) == records[3]["input"]["income"]
     check_user_data(out, {"target": "defaulted"})  # the trainer service's check accepts it
+    retrain_data.log_dataset(labelled(30), out, original=False)  # 1 default: refused up front
+    with pytest.raises(DataError, match="1 of 1"):
+        check_user_data(out, {"target": "defaulted"})
 
 
 def test_with_original_the_shipped_rows_come_first_and_the_served_schema_is_kept(
