@@ -63,6 +63,11 @@ async def _until(predicate, seconds: float = 5.0) -> None:
     raise AssertionError("condition never held")
 
 
+async def compared(client, pairs: int) -> bool:
+    report = (await client.get("/v1/models/credit/traffic")).json()
+    return report["comparison"]["pairs"]["all_time"] >= pairs
+
+
 async def test_a_failing_candidate_opens_its_own_circuit_and_production_answers(
         credit, make_settings):
     credit.candidate = "v2"
@@ -125,8 +130,7 @@ async def test_shadow_copies_are_flagged_and_leave_the_callers_answer_alone(
 
         await _until(all_shadowed)
         assert {c["shadow"] for c in credit.candidate_calls} == {"1"}
-        report = (await client.get("/v1/models/credit/traffic")).json()
-    assert report["comparison"]["pairs"]["all_time"] >= 4
+        await _until(lambda: compared(client, 4))  # once the gateway has the answers
 
 
 async def test_a_candidate_on_replicas_of_its_own_takes_the_canary(credit, make_settings):
@@ -193,7 +197,7 @@ async def test_a_cached_answers_shadow_is_counted_from_its_first_comparison(
         async def shadowed(n):  # instances the candidate was sent (copies may be batched)
             return sum(len(c["instances"]) for c in credit.candidate_calls) >= n
 
-        await _until(lambda: shadowed(1))
+        await _until(lambda: compared(client, 1))
         for _ in range(3):  # cache hits of the same instance
             assert (await client.post("/v1/credit", json={"x": 1})).json()["model_version"] == "v1"
         if remember_max:
@@ -201,6 +205,7 @@ async def test_a_cached_answers_shadow_is_counted_from_its_first_comparison(
             assert not await shadowed(2)  # not sent again
         else:
             await _until(lambda: shadowed(4))  # remembering off: every copy is sent
+            await _until(lambda: compared(client, 4))
         report = (await client.get("/v1/models/credit/traffic")).json()
         metrics = (await client.get("/metrics")).text
     assert report["comparison"]["pairs"]["all_time"] == 4
