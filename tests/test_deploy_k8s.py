@@ -709,9 +709,11 @@ def test_without_the_component_there_is_no_candidate_and_with_it_only_these_chan
         with_candidates, tmp_path: Path) -> None:
     name, after = with_candidates
     before = render(K8S / "overlays" / name)
-    text = yaml.safe_dump_all(before)
-    assert "candidate" not in text.lower(), "the base has no candidate replica, class or URL"
-    assert not find(before, "PriorityClass")
+    assert not find(before, "PriorityClass") and not candidate_deployments(before)
+    assert not [d for d in before if d["metadata"]["name"].endswith("-candidate")
+                or d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+                == "candidate"]
+    assert "GATEWAY_CANDIDATE_UPSTREAMS" not in gateway_config(before)
 
     def key(doc: dict) -> tuple[str, str]:
         generated = doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith(
