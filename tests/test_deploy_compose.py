@@ -32,7 +32,8 @@ def require_tool(name: str) -> str:
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FINFLEET_")}
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("FINFLEET_") and k != "GATEWAY_CANDIDATE_UPSTREAMS"}
     return subprocess.run(
         [require_tool("docker-compose"), "-f", str(REPO_ROOT / "docker-compose.yml"),
          "--project-directory", str(REPO_ROOT), "config"],
@@ -68,9 +69,10 @@ def test_compose_refuses_to_start_without_api_keys_or_the_admin_token(missing: s
 
 def test_the_fleet_and_the_monitoring_profile(services) -> None:
     assert set(services) == {"redis", "predlog", *MODEL_SERVICES, *RETRAIN, "trainer", "monitor",
-                             "gateway", "nginx-config", "nginx", "prometheus", "grafana"}
+                             "gateway", "nginx-config", "nginx", "prometheus", "grafana",
+                             "credit-candidate"}
     assert {n for n, s in services.items() if s.get("profiles")} == {"prometheus", "grafana",
-                                                                     *RETRAIN}
+                                                                     *RETRAIN, "credit-candidate"}
     assert all(services[n]["profiles"] == ["monitoring"] for n in ("prometheus", "grafana"))
     assert all(services[n]["profiles"] == ["retrain"] for n in RETRAIN)
     for name in MODEL_SERVICES:
@@ -219,7 +221,8 @@ def test_nginx_serves_the_config_rendered_from_the_gateway_settings(services, mo
     assert f"-c /etc/finfleet/{out_file.name}" in nginx_command
 
     for key, value in services["nginx-config"]["environment"].items():
-        monkeypatch.setenv(key, value)
+        if value is not None:  # null: taken from the shell, unset there
+            monkeypatch.setenv(key, value)
     text = render_from_settings()
     assert "listen 0.0.0.0:8080;" in text
     assert re.search(r"server gateway:8000\b", text)
@@ -241,3 +244,41 @@ def test_tracing_is_off_unless_an_otlp_endpoint_is_given(services) -> None:
         variable = f"{name.upper()}_OTLP_ENDPOINT"
         assert services[name]["environment"][variable] == ""
         assert on[name]["environment"][variable] == "http://jaeger:4318/v1/traces"
+
+
+CANDIDATE_URLS = json.dumps({"credit": "http://credit-candidate:8005"})
+
+
+def test_the_candidates_profile_serves_credits_candidate_at_a_lower_cpu_weight(services) -> None:
+    """`--profile candidates`: credit's `candidate` alias on a replica of its own, read-only on
+    credit's volume, a quarter of the CPU weight (docs/deploy.md)."""
+    candidate, credit = services["credit-candidate"], services["credit"]
+    assert candidate["profiles"] == ["candidates"]
+    assert candidate["image"] == credit["image"] and "build" not in candidate
+    env = candidate["environment"]
+    assert env["CREDIT_MODEL_ALIAS"] == "candidate" and "CREDIT_MODEL_VERSION" not in env
+    assert {k: v for k, v in env.items() if k != "CREDIT_MODEL_ALIAS"} == credit["environment"]
+    assert candidate["volumes"] == ["credit-models:/models:ro"], "credit seeds and writes it"
+    assert candidate["command"] == ["python", "/opt/finfleet/start.py", "serve"]
+    assert candidate["depends_on"]["credit"]["condition"] == "service_healthy"
+    weights = {n: s.get("cpu_shares", 1024) for n, s in services.items()}
+    assert weights["credit-candidate"] < min(w for n, w in weights.items()
+                                             if n != "credit-candidate")
+    assert "/health/live" in candidate["healthcheck"]["test"], "alive while no candidate exists"
+
+
+def test_the_gateway_sends_canary_and_shadow_to_the_candidate_only_when_told(services) -> None:
+    from gateway.settings import GatewaySettings
+
+    for name in ("gateway", "nginx-config"):  # unset: the container gets no such variable
+        assert services[name]["environment"]["GATEWAY_CANDIDATE_UPSTREAMS"] is None
+    told = compose_config({**REQUIRED, "GATEWAY_CANDIDATE_UPSTREAMS": CANDIDATE_URLS})
+    assert told.returncode == 0, told.stderr
+    on = yaml.safe_load(told.stdout)["services"]
+    env = on["gateway"]["environment"]
+    settings = GatewaySettings(upstreams=json.loads(env["GATEWAY_UPSTREAMS"]),
+                               candidate_upstreams=json.loads(env["GATEWAY_CANDIDATE_UPSTREAMS"]))
+    for model, url in settings.candidate_upstreams.items():
+        host, port = re.fullmatch(r"http://([a-z-]+):(\d+)", url).groups()
+        assert on[host]["environment"][f"{model.upper()}_MODEL_ALIAS"] == "candidate"
+        assert int(port) == CATALOG.service(model).port

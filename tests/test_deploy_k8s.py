@@ -118,7 +118,11 @@ def test_replica_bounds_differ_per_model_and_per_overlay(overlay) -> None:
 
 
 def test_pods_are_hardened_and_bounded(overlay) -> None:
-    for owner, spec in pod_specs(overlay[1]):
+    assert_hardened_and_bounded(overlay[1])
+
+
+def assert_hardened_and_bounded(docs: list[dict]) -> None:
+    for owner, spec in pod_specs(docs):
         assert spec["securityContext"]["runAsNonRoot"] is True, owner
         assert spec.get("automountServiceAccountToken") is False, owner
         for container in spec["containers"] + spec.get("initContainers", []):
@@ -511,3 +515,232 @@ def test_the_trainer_writes_each_models_volume_and_only_the_gateway_reaches_it(o
     assert not ingress_allowed(docs, None, labels["trainer"], namespace)
     for model in MODEL_SERVICES:
         assert not ingress_allowed(docs, labels[model], labels["trainer"], namespace)
+
+
+CANDIDATES = K8S / "components" / "candidates"
+
+
+def overlay_with(tmp_path: Path, overlay: str, *components: str) -> list[dict]:
+    """An overlay rendered with `components` listed in it, as docs/deploy.md says to turn them
+    on (so the overlay's namespace, images and patches apply to what they add)."""
+    import shutil
+
+    source = K8S / "overlays" / overlay
+    folder = tmp_path / overlay
+    shutil.copytree(source, folder)
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    kustomization["resources"] = [
+        os.path.relpath((source / r).resolve(), folder) if (source / r).is_dir() else r
+        for r in kustomization["resources"]]
+    kustomization["components"] = [os.path.relpath(K8S / "components" / c, folder)
+                                   for c in components]
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return render(folder)
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def with_candidates(request, tmp_path_factory) -> tuple[str, list[dict]]:
+    tmp_path = tmp_path_factory.mktemp("candidates")
+    return request.param, overlay_with(tmp_path, request.param, "candidates")
+
+
+def candidate_deployments(docs: list[dict]) -> dict[str, dict]:
+    """Model name → the Deployment serving its `candidate` alias."""
+    out = {}
+    for deployment in find(docs, "Deployment"):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        for env in container.get("env", []):
+            if env["name"].endswith("_MODEL_ALIAS") and env.get("value") == "candidate":
+                out[env["name"].removesuffix("_MODEL_ALIAS").lower()] = deployment
+    return out
+
+
+def gateway_config(docs: list[dict]) -> dict[str, str]:
+    container = one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]
+    return one(docs, "ConfigMap", container["envFrom"][0]["configMapRef"]["name"])["data"]
+
+
+def quantity(value: str) -> float:
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for suffix, scale in units.items():
+        if str(value).endswith(suffix):
+            return float(str(value).removesuffix(suffix)) * scale
+    return float(value)
+
+
+def test_the_candidates_component_builds_validates_and_is_hardened(with_candidates) -> None:
+    kv = validator()
+    name, docs = with_candidates
+    for doc in docs:
+        kv.validate(doc, KUBERNETES_VERSION, strict=True)
+    assert_hardened_and_bounded(docs)
+    assert sorted(candidate_deployments(docs)) == ["credit"]
+    deployment = one(docs, "Deployment", "credit-candidate")
+    production = one(docs, "Deployment", "credit")
+    assert deployment["metadata"]["namespace"] == production["metadata"]["namespace"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == production["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(":dev" if name == "dev" else ":0.1.0"), "the overlay's image tag"
+
+
+def test_the_candidate_replica_follows_the_candidate_alias_on_credits_volume_read_only(
+        with_candidates) -> None:
+    docs = with_candidates[1]
+    deployment = one(docs, "Deployment", "credit-candidate")
+    spec = deployment["spec"]["template"]["spec"]
+    production = one(docs, "Deployment", "credit")["spec"]["template"]["spec"]
+    container, served = spec["containers"][0], production["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["CREDIT_MODEL_ALIAS"]["value"] == "candidate"
+    assert "CREDIT_MODEL_VERSION" not in env, "a pin stops it following the alias"
+    others = [e for e in container["env"] if e["name"] != "CREDIT_MODEL_ALIAS"]
+    assert others == served["env"], "otherwise the production replica's settings and Secrets"
+    assert container["ports"] == served["ports"]
+    assert deployment["spec"]["replicas"] == 1 and "initContainers" not in spec
+    # Read-only: the registry is written only through /admin, which goes to production.
+    claims = {v["name"]: v.get("persistentVolumeClaim") for v in spec["volumes"]}
+    assert claims["models"] == {"claimName": "credit-models", "readOnly": True}
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in container[
+        "volumeMounts"]
+    # Alive but unready while no `candidate` alias exists: not restarted, out of its Service.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health/live", "port": "http"}
+    for bound in ("cpu", "memory"):
+        assert quantity(container["resources"]["requests"][bound]) < quantity(
+            served["resources"]["requests"][bound]), f"smaller {bound} request"
+    assert container["resources"]["limits"] == served["resources"]["limits"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == container["ports"][0]["containerPort"]
+
+
+def test_the_candidate_has_a_service_of_its_own_and_no_hpa_or_pdb(with_candidates) -> None:
+    docs = with_candidates[1]
+    labels = one(docs, "Deployment", "credit-candidate")["spec"]["template"]["metadata"][
+        "labels"]
+    production = one(docs, "Deployment", "credit")["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/part-of"] == "finfleet", "Prometheus keeps part-of=finfleet"
+    service = one(docs, "Service", "credit-candidate")["spec"]
+    assert selects({"matchLabels": service["selector"]}, labels)
+    assert not selects({"matchLabels": service["selector"]}, production)
+    assert not selects({"matchLabels": one(docs, "Service", "credit")["spec"]["selector"]},
+                       labels), "production's Service never sends callers to the candidate"
+    for pdb in find(docs, "PodDisruptionBudget"):  # a candidate may go away
+        assert not selects(pdb["spec"]["selector"], labels), pdb["metadata"]["name"]
+    assert not [h for h in find(docs, "HorizontalPodAutoscaler")
+                if h["spec"]["scaleTargetRef"]["name"] == "credit-candidate"]
+
+
+def pod_priority(docs: list[dict], spec: dict) -> int:
+    """A pod's priority: its class's value; none named: the cluster default, 0 (no class of
+    ours is a globalDefault)."""
+    name = spec.get("priorityClassName")
+    return one(docs, "PriorityClass", name)["value"] if name else 0
+
+
+def test_the_candidate_runs_below_every_other_pods_priority_and_never_preempts(
+        with_candidates) -> None:
+    docs = with_candidates[1]
+    priority = one(docs, "PriorityClass", "finfleet-candidate")
+    assert priority["globalDefault"] is False and priority["preemptionPolicy"] == "Never"
+    assert "namespace" not in priority["metadata"], "cluster-scoped"
+    candidates = {d["metadata"]["name"] for d in candidate_deployments(docs).values()}
+    for owner, spec in pod_specs(docs):
+        if owner in candidates:
+            assert spec["priorityClassName"] == "finfleet-candidate", owner
+        else:
+            assert pod_priority(docs, spec) > priority["value"], owner
+
+
+def test_the_gateway_sends_canary_and_shadow_to_the_candidate_service(with_candidates) -> None:
+    from gateway.settings import GatewaySettings
+
+    docs = with_candidates[1]
+    config = gateway_config(docs)
+    candidates = json.loads(config["GATEWAY_CANDIDATE_UPSTREAMS"])
+    settings = GatewaySettings(upstreams=json.loads(config["GATEWAY_UPSTREAMS"]),
+                               candidate_upstreams=candidates)
+    deployments = candidate_deployments(docs)
+    assert sorted(settings.candidate_upstreams) == sorted(deployments)
+    assert set(candidates) <= set(settings.upstreams)
+    for model, url in candidates.items():
+        host, port = re.fullmatch(r"http://([a-z-]+):(\d+)", url).groups()
+        service = one(docs, "Service", host)["spec"]
+        pod = deployments[model]["spec"]["template"]
+        assert selects({"matchLabels": service["selector"]}, pod["metadata"]["labels"]), host
+        ports = {p["port"]: p["targetPort"] for p in service["ports"]}
+        named = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+        assert named[ports[int(port)]] == CATALOG.service(model).port
+
+
+def test_candidate_env_names_are_real_settings_fields(with_candidates) -> None:
+    from gateway.settings import GatewaySettings
+    from kit.settings import ServiceSettings
+
+    docs = with_candidates[1]
+    for model, deployment in candidate_deployments(docs).items():
+        for env in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
+            assert env["name"].startswith(f"{model.upper()}_")
+            assert env["name"][len(model) + 1:].lower() in ServiceSettings.model_fields
+    for key in gateway_config(docs):
+        assert key.removeprefix("GATEWAY_").lower() in GatewaySettings.model_fields, key
+
+
+def test_only_the_gateway_reaches_the_candidate_and_it_reaches_only_the_log(
+        with_candidates) -> None:
+    docs = with_candidates[1]
+    labels = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+              for d in find(docs, "Deployment")}
+    namespace = docs[0]["metadata"].get("namespace", "")
+    candidate = labels["credit-candidate"]
+    assert ingress_allowed(docs, labels["gateway"], candidate, namespace)
+    assert not ingress_allowed(docs, None, candidate, namespace)
+    for name, source in labels.items():
+        if name not in {"gateway", "credit-candidate"}:
+            assert not ingress_allowed(docs, source, candidate, namespace), name
+    for model in MODEL_SERVICES:
+        assert not ingress_allowed(docs, candidate, labels[model], namespace), model
+    assert ingress_allowed(docs, candidate, labels["predlog"], namespace)
+    assert not ingress_allowed(docs, candidate, labels["redis"], namespace)
+    assert not ingress_allowed(docs, labels["gateway"], labels["predlog"], namespace)
+
+
+def test_without_the_component_there_is_no_candidate_and_with_it_only_these_change(
+        with_candidates, tmp_path: Path) -> None:
+    name, after = with_candidates
+    before = render(K8S / "overlays" / name)
+    assert not find(before, "PriorityClass") and not candidate_deployments(before)
+    assert not [d for d in before if d["metadata"]["name"].endswith("-candidate")
+                or d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+                == "candidate"]
+    assert "GATEWAY_CANDIDATE_UPSTREAMS" not in gateway_config(before)
+
+    def key(doc: dict) -> tuple[str, str]:
+        generated = doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith(
+            "gateway-config-")
+        return doc["kind"], "gateway-config" if generated else doc["metadata"]["name"]
+
+    old, new = {key(d): d for d in before}, {key(d): d for d in after}
+    assert set(new) - set(old) == {
+        ("PriorityClass", "finfleet-candidate"), ("Deployment", "credit-candidate"),
+        ("Service", "credit-candidate"), ("NetworkPolicy", "candidates-from-gateway"),
+        ("NetworkPolicy", "predlog-from-candidates")}
+    assert set(old) <= set(new)
+    changed = {k for k in old if old[k] != new[k]}
+    assert changed == {("ConfigMap", "gateway-config"), ("Deployment", "gateway")}
+    assert new[("ConfigMap", "gateway-config")]["data"] == {
+        **old[("ConfigMap", "gateway-config")]["data"],
+        "GATEWAY_CANDIDATE_UPSTREAMS": '{"credit": "http://credit-candidate:8005"}'}
+    # The gateway rolls out: only the generated ConfigMap's name (its hash) changed.
+    gateway = copy.deepcopy(new[("Deployment", "gateway")])
+    gateway["spec"]["template"]["spec"]["containers"][0]["envFrom"] = old[
+        ("Deployment", "gateway")]["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert gateway == old[("Deployment", "gateway")]
+
+
+def test_tracing_listed_after_the_candidates_traces_them_too(tmp_path: Path) -> None:
+    docs = overlay_with(tmp_path, "prod", "candidates", "tracing")
+    for name in ("credit-candidate", "credit", "gateway"):
+        container = one(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
