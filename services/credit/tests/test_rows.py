@@ -5,6 +5,7 @@ the same errors for every kind of bad field."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -13,20 +14,40 @@ import pytest
 from kit.artifacts import ArtifactStore
 from kit.testing import running_client
 from services.credit.app import build_app
-from services.credit.data import EMPLOYMENT_TYPES
+from services.credit.data import EMPLOYMENT_TYPES, generate_applications
 from services.credit.features import FeatureSpec, Field, ratio_value
 from services.credit.model import CreditModel, logit, sigmoid
 from services.credit.schema import DECISIONS, band_for, risk_score
 from services.credit.settings import CreditSettings
+from services.credit.train import TrainConfig, train
 
 PREDICT = "/v1/models/credit:predict"
 
 
 @pytest.fixture(scope="module")
-def model(model_dir) -> CreditModel:
-    served = CreditModel(CreditSettings())
-    served.load(ArtifactStore(model_dir, "credit").load())
-    return served
+def trees_dir(tmp_path_factory) -> Path:
+    """A quick XGBoost model (the session's may be the logistic one, which has no tree walk)."""
+    root = tmp_path_factory.mktemp("trees")
+    quick = TrainConfig(folds=3, search_budget=1, quick=True, max_trees=80, algorithm="xgboost")
+    train(generate_applications(n=3000), root, quick, progress=False)
+    return root
+
+
+def served(directory: Path) -> CreditModel:
+    model = CreditModel(CreditSettings())
+    model.load(ArtifactStore(directory, "credit").load())
+    return model
+
+
+@pytest.fixture(scope="module", params=["xgboost", "session"])
+def model(request, trees_dir, model_dir) -> CreditModel:
+    """Both algorithms: the XGBoost model and the session's (whichever training chose)."""
+    return served(trees_dir if request.param == "xgboost" else model_dir)
+
+
+@pytest.fixture(scope="module")
+def tree_model(trees_dir) -> CreditModel:
+    return served(trees_dir)
 
 
 def applications(n: int = 200, seed: int = 23) -> list[dict]:
@@ -92,11 +113,40 @@ def reference_answer(model: CreditModel, instance: dict, probability: float,
             "reasons": reasons}
 
 
+def reference_contributions(trees, x: np.ndarray) -> np.ndarray:
+    """The tree walk as it was: node values looked up and subtracted at every step."""
+    n_trees, size = trees.feature.shape
+    offset = (np.arange(n_trees, dtype=np.int64) * size)[:, None]
+    leaf, own = trees.feature < 0, offset + np.arange(size)
+    feature = np.where(leaf, 0, trees.feature).ravel().astype(np.int64)
+    left, right, missing = (np.where(leaf, own, a + offset).ravel()
+                            for a in (trees.left, trees.right, trees.missing))
+    threshold, value = trees.threshold.ravel(), trees.value.ravel()
+    rows, n_features = x.shape
+    node = np.tile(offset.ravel(), rows)
+    row_base = np.repeat(np.arange(rows, dtype=np.int64) * n_features, n_trees)
+    values = x.ravel()
+    slots, deltas = [], []
+    for _ in range(trees.depth):
+        feat_slot = row_base + feature[node]
+        xv = values[feat_slot]
+        nxt = np.where(xv < threshold[node], left[node], right[node])
+        nxt = np.where(np.isnan(xv), missing[node], nxt)
+        slots.append(feat_slot)
+        deltas.append(value[nxt] - value[node])
+        node = nxt
+    return np.bincount(np.concatenate(slots), weights=np.concatenate(deltas),
+                       minlength=rows * n_features).reshape(rows, n_features)
+
+
 def reference_predict(model: CreditModel, instances: list[dict]) -> list[dict]:
     x = reference_encode(model.spec, instances)
     raw = model.scorer.raw_probability(x)
     probability = sigmoid(model.cal_slope * logit(raw) + model.cal_intercept)
-    contributions = model.scorer.contributions(x) @ model.group_matrix
+    trees = getattr(model.scorer, "trees", None)
+    per_column = (model.scorer.contributions(x) if trees is None
+                  else reference_contributions(trees, x))
+    contributions = per_column @ model.group_matrix
     return [reference_answer(model, i, p, c) for i, p, c in
             zip(instances, probability.tolist(), contributions, strict=True)]
 
@@ -116,6 +166,17 @@ def test_both_encodings_are_bit_for_bit_the_per_row_one(model):
 def test_a_batch_answers_the_same_bytes_as_the_per_row_code(model):
     rows = applications()
     assert orjson.dumps(model.predict(rows)) == orjson.dumps(reference_predict(model, rows))
+
+
+def test_the_tree_walk_gives_the_same_bits_with_and_without_missing_values(tree_model):
+    x = tree_model.spec.encode(applications())
+    with_missing = x.copy()
+    with_missing[::3, 2] = with_missing[1::5, 0] = np.nan
+    trees = tree_model.scorer.trees
+    for rows in (x, with_missing):
+        ours = tree_model.scorer.contributions(rows)
+        assert np.array_equal(ours.view(np.uint64),
+                              reference_contributions(trees, rows).view(np.uint64))
 
 
 def test_an_answer_does_not_depend_on_its_neighbours(model):
