@@ -172,9 +172,9 @@ class FeatureSpec:
                                    strict=True):
             out[every_row, [first + index[row[i]] for row in rows]] = 1.0
         named = {self.fields[i].name: numbers[:, j] for j, i in enumerate(layout.numeric)}
-        ratios = np.empty((n, len(self.ratios)), dtype=np.float64)
+        ratios, computed = np.empty((n, len(self.ratios)), dtype=np.float64), {}
         for j, r in enumerate(self.ratios):
-            ratios[:, j] = ratio_column(named, r)
+            ratios[:, j] = ratio_column(named, r, computed)
         out[:, len(self.columns) - len(self.ratios):] = ratios
         return out, ratios
 
@@ -261,10 +261,18 @@ COMPUTED_COLUMNS = {
 }
 
 
-def ratio_column(columns: dict[str, np.ndarray], ratio: Ratio) -> np.ndarray:
-    """`ratio_value` of every row, from the float64 columns of the numeric fields."""
+def ratio_column(columns: dict[str, np.ndarray], ratio: Ratio,
+                 computed: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """`ratio_value` of every row, from the float64 columns of the numeric fields; `computed`
+    keeps the intermediate columns (the EMI) for the batch's other ratios."""
+    computed = {} if computed is None else computed
+
     def value(name: str) -> np.ndarray:
-        return COMPUTED_COLUMNS[name](columns) if name in COMPUTED_COLUMNS else columns[name]
+        if name not in COMPUTED_COLUMNS:
+            return columns[name]
+        if name not in computed:
+            computed[name] = COMPUTED_COLUMNS[name](columns)
+        return computed[name]
 
     denominator = value(ratio.denominator)
     numerator = np.zeros_like(denominator)  # `sum` starts from 0: 0 + -0.0 is 0.0, as there
