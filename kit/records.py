@@ -27,14 +27,15 @@ def gather(records: list[Any], names: tuple[str, ...]) -> list[tuple[Any, ...]]:
     return [() for _ in records]
 
 
-def exact_rows(records: list[Any], names: tuple[str, ...]) -> list[tuple[Any, ...]] | None:
-    """`gather`, when every record is a dict holding exactly `names`; None otherwise."""
-    if set(map(type, records)) != {dict} or set(map(len, records)) != {len(names)}:
-        return None
-    try:
-        return gather(records, names)
-    except KeyError:
-        return None
+def columns(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Gathered rows turned into one tuple a name."""
+    return list(zip(*rows, strict=True))
+
+
+def uniform_dicts(records: list[Any], keys: int) -> bool:
+    """Whether every record is a dict of exactly `keys` keys: then `gather` of that many names
+    raising no KeyError means each record holds those names and nothing else."""
+    return set(map(type, records)) == {dict} and set(map(len, records)) == {keys}
 
 
 def numbers_within(rows: list[tuple[Any, ...]], minimum: np.ndarray, maximum: np.ndarray

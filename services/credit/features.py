@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kit.records import all_in, exact_rows, gather, numbers_within
+from kit.records import all_in, columns, gather, numbers_within, uniform_dicts
 
 
 @dataclass(frozen=True)
@@ -98,16 +98,18 @@ class FeatureSpec:
         return self._problems(instances)
 
     def _all_valid(self, instances: list[Any]) -> bool:
-        rows = exact_rows(instances, self._layout.names)
-        if rows is None:
-            return False
         layout = self._layout
-        numbers = [[row[i] for i in layout.numeric] for row in rows] if layout.categorical \
-            else rows
+        if not uniform_dicts(instances, len(self.fields)):
+            return False
+        try:
+            numbers = gather(instances, layout.numeric_names)
+            categories = gather(instances, layout.categorical_names)
+        except KeyError:  # as many keys as fields, but not these
+            return False
         if numbers_within(numbers, layout.minimum, layout.maximum) is None:
             return False
-        return all(all_in(tuple(row[i] for row in rows), allowed)
-                   for i, allowed in zip(layout.categorical, layout.allowed, strict=True))
+        return all(all_in(column, allowed)
+                   for column, allowed in zip(columns(categories), layout.allowed, strict=True))
 
     def _problems(self, instances: list[Any]) -> list[dict[str, Any]]:
         errors: list[dict[str, Any]] = []
@@ -161,17 +163,16 @@ class FeatureSpec:
         `ratio_value` on one row."""
         layout = self._layout
         n = len(instances)
-        rows = gather(instances, layout.names)
         out = np.zeros((n, len(self.columns)), dtype=np.float32)
-        numbers = np.array([[row[i] for i in layout.numeric] for row in rows] if
-                           layout.categorical else rows, dtype=np.float64).reshape(
-                               n, len(layout.numeric))
+        numbers = np.array(gather(instances, layout.numeric_names), dtype=np.float64).reshape(
+            n, len(layout.numeric_names))
         out[:, layout.numeric_columns] = numbers
         every_row = np.arange(n)
-        for i, first, index in zip(layout.categorical, layout.first_columns, layout.index,
-                                   strict=True):
-            out[every_row, [first + index[row[i]] for row in rows]] = 1.0
-        named = {self.fields[i].name: numbers[:, j] for j, i in enumerate(layout.numeric)}
+        categories = gather(instances, layout.categorical_names)
+        for column, first, index in zip(columns(categories), layout.first_columns, layout.index,
+                                        strict=True):
+            out[every_row, np.fromiter(map(index.__getitem__, column), np.int64, n) + first] = 1
+        named = {name: numbers[:, j] for j, name in enumerate(layout.numeric_names)}
         ratios, computed = np.empty((n, len(self.ratios)), dtype=np.float64), {}
         for j, r in enumerate(self.ratios):
             ratios[:, j] = ratio_column(named, r, computed)
@@ -195,39 +196,38 @@ COLUMNWISE_FROM = 8
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where each field sits in a gathered row and in the encoded matrix, for whole-batch work."""
+    """Where each field sits in the encoded matrix, for whole-batch work."""
 
-    names: tuple[str, ...]  # every field, in order: a gathered row's positions
-    numeric: tuple[int, ...]  # positions of the numeric fields
+    numeric_names: tuple[str, ...]
     numeric_columns: np.ndarray  # their columns in the matrix
     minimum: np.ndarray  # their bounds (±inf: none)
     maximum: np.ndarray
-    categorical: tuple[int, ...]  # positions of the categorical fields
+    categorical_names: tuple[str, ...]
     first_columns: tuple[int, ...]  # each one's first one-hot column
     index: tuple[dict[str, int], ...]  # each one's value → offset from that column
     allowed: tuple[frozenset[str], ...]
 
     @classmethod
     def of(cls, spec: FeatureSpec) -> _Layout:
-        numeric, columns, low, high = [], [], [], []
+        numeric, numeric_columns, low, high = [], [], [], []
         categorical, first, index = [], [], []
         col = 0
-        for i, f in enumerate(spec.fields):
+        for f in spec.fields:
             if f.kind == "numeric":
-                numeric.append(i)
-                columns.append(col)
+                numeric.append(f.name)
+                numeric_columns.append(col)
                 low.append(-math.inf if f.minimum is None else f.minimum)
                 high.append(math.inf if f.maximum is None else f.maximum)
                 col += 1
             else:
-                categorical.append(i)
+                categorical.append(f)
                 first.append(col)
                 index.append({v: k for k, v in reversed(list(enumerate(f.values)))})
                 col += len(f.values)
-        return cls(tuple(f.name for f in spec.fields), tuple(numeric),
-                   np.array(columns, dtype=np.int64), np.array(low, dtype=np.float64),
-                   np.array(high, dtype=np.float64), tuple(categorical), tuple(first),
-                   tuple(index), tuple(frozenset(spec.fields[i].values) for i in categorical))
+        return cls(tuple(numeric), np.array(numeric_columns, dtype=np.int64),
+                   np.array(low, dtype=np.float64), np.array(high, dtype=np.float64),
+                   tuple(f.name for f in categorical), tuple(first), tuple(index),
+                   tuple(frozenset(f.values) for f in categorical))
 
 
 ANNUAL_RATE = 0.12  # the EMI the derived ratios assume: 12% p.a., monthly reducing balance

@@ -13,7 +13,7 @@ from kit.quality import ranking
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
 from services.credit.linear import LINEAR_NPZ, LinearScorer
-from services.credit.schema import DECISIONS, CreditPrediction, band_for, risk_score
+from services.credit.schema import DECISIONS, CreditPrediction, bands_for, risk_scores
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -144,17 +144,16 @@ class CreditModel(ServedModel):
         """Each row's answer: its top reasons by |contribution| (one argsort of the batch, row by
         row as numpy sorts one row), each quoting the field as sent or the derived ratio."""
         order = np.argsort(-np.abs(contributions), axis=1)[:, : self.settings.top_reasons]
-        top = np.take_along_axis(contributions, order, axis=1).tolist()
         ratio_of = {r.name: j for j, r in enumerate(self.spec.ratios)}
         names = self.group_names
         answers = []
-        for instance, p, indices, values, derived in zip(
-                instances, probability.tolist(), order.tolist(), top, ratios.tolist(),
-                strict=True):
-            band = band_for(p, self.medium_from, self.high_from)
+        for instance, p, score, band, indices, row, derived in zip(
+                instances, probability.tolist(), risk_scores(probability),
+                bands_for(probability, self.medium_from, self.high_from), order.tolist(),
+                contributions.tolist(), ratios.tolist(), strict=True):
             reasons = []
-            for idx, contribution in zip(indices, values, strict=True):
-                feature = names[idx]
+            for idx in indices:
+                feature, contribution = names[idx], row[idx]
                 if feature in instance:
                     value = instance[feature]
                 else:
@@ -167,7 +166,7 @@ class CreditModel(ServedModel):
                 })
             answers.append({
                 "probability_of_default": round(p, 6),
-                "risk_score": risk_score(p),
+                "risk_score": score,
                 "band": band,
                 "decision": DECISIONS[band],
                 "reasons": reasons,
