@@ -77,18 +77,21 @@ class TreeTables:
         row_base = np.repeat(np.arange(rows, dtype=np.int64) * n_features, n_trees)
         values = x.ravel()
         has_missing = bool(np.isnan(values).any())
-        slots, changes = [], []
-        for _ in range(self.depth):
-            feat_slot = row_base + f["feature"].take(node)
-            xv = values.take(feat_slot)
-            edge = 2 * node + (xv >= f["threshold"].take(node))  # a NaN: `>=` is False ...
+        # One row of slots and changes a level, written in place: the bincount reads them
+        # level by level, as the walk met them.
+        slots = np.empty((self.depth, node.size), dtype=np.int64)
+        changes = np.empty((self.depth, node.size), dtype=np.float64)
+        for level in range(self.depth):
+            slot = slots[level]
+            np.add(row_base, f["feature"].take(node), out=slot)
+            xv = values.take(slot)
+            edge = 2 * node
+            edge += xv >= f["threshold"].take(node)  # a NaN: `>=` is False ...
             if has_missing:  # ... and its edge is the missing one
                 edge = np.where(np.isnan(xv), 2 * node + f["missing_edge"].take(node), edge)
-            slots.append(feat_slot)
-            changes.append(f["change"].take(edge))
-            node = f["child"].take(edge)
-        summed = np.bincount(np.concatenate(slots), weights=np.concatenate(changes),
-                             minlength=rows * n_features)
+            f["change"].take(edge, out=changes[level])
+            f["child"].take(edge, out=node)
+        summed = np.bincount(slots.ravel(), weights=changes.ravel(), minlength=rows * n_features)
         return summed.reshape(rows, n_features)
 
 
