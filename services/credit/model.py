@@ -13,7 +13,7 @@ from kit.quality import ranking
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
 from services.credit.linear import LINEAR_NPZ, LinearScorer
-from services.credit.schema import DECISIONS, CreditPrediction, bands_for, risk_scores
+from services.credit.schema import DECISIONS, CreditPrediction, band_for, risk_score
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -147,10 +147,10 @@ class CreditModel(ServedModel):
         ratio_of = {r.name: j for j, r in enumerate(self.spec.ratios)}
         names = self.group_names
         answers = []
-        for instance, p, score, band, indices, row, derived in zip(
-                instances, probability.tolist(), risk_scores(probability),
-                bands_for(probability, self.medium_from, self.high_from), order.tolist(),
-                contributions.tolist(), ratios.tolist(), strict=True):
+        for instance, p, indices, row, derived in zip(
+                instances, probability.tolist(), order.tolist(), contributions.tolist(),
+                ratios.tolist(), strict=True):
+            band = band_for(p, self.medium_from, self.high_from)
             reasons = []
             for idx in indices:
                 feature, contribution = names[idx], row[idx]
@@ -166,7 +166,7 @@ class CreditModel(ServedModel):
                 })
             answers.append({
                 "probability_of_default": round(p, 6),
-                "risk_score": score,
+                "risk_score": risk_score(p),
                 "band": band,
                 "decision": DECISIONS[band],
                 "reasons": reasons,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 
@@ -38,24 +37,10 @@ def risk_score(probability: float) -> int:
     return round(100 * min(max(probability, 0.0), 1.0))
 
 
-def risk_scores(probabilities: np.ndarray) -> list[int]:
-    """`risk_score` of each probability, in one pass: numpy's `rint` rounds half to even, as
-    Python's `round` does, so each is the same int."""
-    if not np.isfinite(probabilities).all():
-        raise ValueError("probability must be finite")
-    return np.rint(100 * np.clip(probabilities, 0.0, 1.0)).astype(np.int64).tolist()
-
-
 def band_for(probability: float, medium_from: float, high_from: float) -> str:
     if probability >= high_from:
         return "high"
     return "medium" if probability >= medium_from else "low"
-
-
-def bands_for(probabilities: np.ndarray, medium_from: float, high_from: float) -> list[str]:
-    """`band_for` of each probability, in one pass."""
-    return np.where(probabilities >= high_from, "high",
-                    np.where(probabilities >= medium_from, "medium", "low")).tolist()
 
 
 DECISIONS = {"low": "approve", "medium": "review", "high": "decline"}

@@ -17,7 +17,7 @@ from services.credit.app import build_app
 from services.credit.data import EMPLOYMENT_TYPES, generate_applications
 from services.credit.features import FeatureSpec, Field, ratio_value
 from services.credit.model import CreditModel, logit, sigmoid
-from services.credit.schema import DECISIONS, band_for, bands_for, risk_score, risk_scores
+from services.credit.schema import DECISIONS, band_for, risk_score
 from services.credit.settings import CreditSettings
 from services.credit.train import TrainConfig, train
 
@@ -238,14 +238,3 @@ async def test_a_bad_field_in_instance_17_is_a_422_naming_it(model_dir):
                                           "message": "must be ≤ 5", "type": "less_than_equal"}]
     assert alone.json()["errors"][0]["message"] == "must be ≤ 5"
 
-
-def test_scores_and_bands_of_a_batch_are_the_per_row_ones():
-    """Half-way scores (12.5 → 12, 13.5 → 14: both round half to even) and the band edges."""
-    medium_from, high_from = 0.1, 0.3
-    p = np.array([0.0, 1.0, 0.005, 0.015, 0.125, 0.135, 0.5, 0.1, 0.3, np.nextafter(0.1, 0),
-                  np.nextafter(0.3, 1), 1e-12, 0.999999])
-    assert risk_scores(p) == [risk_score(v) for v in p.tolist()]
-    assert bands_for(p, medium_from, high_from) == [band_for(v, medium_from, high_from)
-                                                     for v in p.tolist()]
-    with pytest.raises(ValueError, match="finite"):
-        risk_scores(np.array([0.5, np.nan]))
