@@ -167,11 +167,12 @@ class FeatureSpec:
         numbers = np.array(gather(instances, layout.numeric_names), dtype=np.float64).reshape(
             n, len(layout.numeric_names))
         out[:, layout.numeric_columns] = numbers
-        every_row = np.arange(n)
+        row_starts = np.arange(n) * len(self.columns)  # one-hot cells by flat position
         categories = gather(instances, layout.categorical_names)
         for column, first, index in zip(columns(categories), layout.first_columns, layout.index,
                                         strict=True):
-            out[every_row, np.fromiter(map(index.__getitem__, column), np.int64, n) + first] = 1
+            offsets = np.fromiter(map(index.__getitem__, column), np.int64, n)
+            out.ravel()[row_starts + (first + offsets)] = 1
         named = {name: numbers[:, j] for j, name in enumerate(layout.numeric_names)}
         ratios, computed = np.empty((n, len(self.ratios)), dtype=np.float64), {}
         for j, r in enumerate(self.ratios):
