@@ -21,16 +21,23 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(body, status, media_type="application/json")
 
 
+_CONTAINERS = frozenset((dict, list))
+
+
 def nested_deeper(value: Any, limit: int) -> bool:
     """Whether `value` nests lists/objects more than `limit` levels (level by level: no
-    recursion, and no tuple per node on the hot path)."""
+    recursion, and no tuple per node on the hot path). A node holding no container (a flat
+    instance) is passed over by one C-level look at its values' types, not a Python loop."""
     level, depth = [value], 1
     while level:
         if depth > limit:
             return True
         below = []
         for node in level:
-            for child in node.values() if isinstance(node, dict) else node:
+            children = node.values() if isinstance(node, dict) else node
+            if _CONTAINERS.isdisjoint(map(type, children)):
+                continue
+            for child in children:
                 if isinstance(child, dict | list):
                     below.append(child)
         level, depth = below, depth + 1

@@ -43,24 +43,33 @@ class TreeTables:
     def __post_init__(self) -> None:
         """Flatten the trees into one node table (global id = tree × size + node) in which a
         leaf points to itself with a zero change, so every row walks exactly `depth` steps with
-        no masking: a handful of numpy calls a level, whatever the number of trees."""
+        no masking: a handful of numpy calls a level, whatever the number of trees. Each node's
+        two edges (2·id: the `<` branch, 2·id + 1 the other) hold the child and the change in
+        expected value it brings, worked out once here rather than at every step."""
         n_trees, size = self.feature.shape
         offset = (np.arange(n_trees, dtype=np.int64) * size)[:, None]
         leaf = self.feature < 0
         own = offset + np.arange(size)
+        left = np.where(leaf, own, self.left + offset).ravel()
+        right = np.where(leaf, own, self.right + offset).ravel()
+        missing = np.where(leaf, own, self.missing + offset).ravel()
+        if not np.all((missing == left) | (missing == right)):
+            raise ValueError("a tree sends missing values to neither child")
+        value = self.value.ravel()
+        child = np.stack([left, right], axis=1).ravel()
         flat = {
             "feature": np.where(leaf, 0, self.feature).ravel().astype(np.int64),
             "threshold": self.threshold.ravel(),
-            "left": np.where(leaf, own, self.left + offset).ravel(),
-            "right": np.where(leaf, own, self.right + offset).ravel(),
-            "missing": np.where(leaf, own, self.missing + offset).ravel(),
-            "value": self.value.ravel(),
+            "child": child,
+            "change": value[child] - np.repeat(value, 2),
+            "missing_edge": (missing != left).astype(np.int64),
             "roots": offset.ravel(),
         }
         object.__setattr__(self, "_flat", flat)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Contributions in margin (log-odds) units, shape [rows, features]."""
+        """Contributions in margin (log-odds) units, shape [rows, features]. The changes are
+        summed in the order the walk meets them (level by level), which fixes every bit."""
         rows, n_features = x.shape
         f = self._flat
         n_trees = f["roots"].size
@@ -68,19 +77,23 @@ class TreeTables:
         row_base = np.repeat(np.arange(rows, dtype=np.int64) * n_features, n_trees)
         values = x.ravel()
         has_missing = bool(np.isnan(values).any())
-        slots, deltas = [], []
-        for _ in range(self.depth):
-            feat_slot = row_base + f["feature"][node]
-            xv = values[feat_slot]
-            nxt = np.where(xv < f["threshold"][node], f["left"][node], f["right"][node])
-            if has_missing:
-                nxt = np.where(np.isnan(xv), f["missing"][node], nxt)
-            slots.append(feat_slot)
-            deltas.append(f["value"][nxt] - f["value"][node])
-            node = nxt
-        summed = np.bincount(np.concatenate(slots), weights=np.concatenate(deltas),
-                             minlength=rows * n_features)
+        # One row of slots and changes a level, written in place: the bincount reads them
+        # level by level, as the walk met them.
+        slots = np.empty((self.depth, node.size), dtype=np.int64)
+        changes = np.empty((self.depth, node.size), dtype=np.float64)
+        for level in range(self.depth):
+            slot = slots[level]
+            np.add(row_base, f["feature"].take(node), out=slot)
+            xv = values.take(slot)
+            edge = 2 * node
+            edge += xv >= f["threshold"].take(node)  # a NaN: `>=` is False ...
+            if has_missing:  # ... and its edge is the missing one
+                edge = np.where(np.isnan(xv), 2 * node + f["missing_edge"].take(node), edge)
+            f["change"].take(edge, out=changes[level])
+            f["child"].take(edge, out=node)
+        summed = np.bincount(slots.ravel(), weights=changes.ravel(), minlength=rows * n_features)
         return summed.reshape(rows, n_features)
+
 
 def tables_from_booster(booster, base_margin: float) -> TreeTables:
     """Read the trees from an XGBoost booster's JSON dump (training time only)."""

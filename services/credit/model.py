@@ -114,12 +114,10 @@ class CreditModel(ServedModel):
         return self.predict_prepared(self.prepare(instances))
 
     def predict_prepared(self, instances: list[Any]) -> list[dict[str, Any]]:
-        x = self.spec.encode(instances)
+        x, ratios = self.spec.encode_with_ratios(instances)
         raw = self.scorer.raw_probability(x)
         probability = sigmoid(self.cal_slope * logit(raw) + self.cal_intercept)
-        contributions = self._grouped_contributions(x)
-        return [self._answer(inst, p, c) for inst, p, c in
-                zip(instances, probability.tolist(), contributions, strict=True)]
+        return self._answers(instances, probability, self._grouped_contributions(x), ratios)
 
     def drift_features(self, instances: list[Any], predictions: list[dict[str, Any]]
                        ) -> list[dict[str, Any]]:
@@ -141,28 +139,36 @@ class CreditModel(ServedModel):
         per_column = self.scorer.contributions(x)
         return per_column @ self.group_matrix
 
-    def _answer(self, instance: dict, probability: float, contributions: np.ndarray) -> dict:
-        band = band_for(probability, self.medium_from, self.high_from)
-        order = np.argsort(-np.abs(contributions))[: self.settings.top_reasons]
-        reasons = []
-        for idx in order:
-            feature = self.group_names[idx]
-            reasons.append({
-                "feature": feature,
-                "value": instance.get(feature, self._derived_value(instance, feature)),
-                "contribution": round(float(contributions[idx]), 4),
-                "direction": "increases_risk" if contributions[idx] > 0 else "decreases_risk",
+    def _answers(self, instances: list[dict], probability: np.ndarray,
+                 contributions: np.ndarray, ratios: np.ndarray) -> list[dict]:
+        """Each row's answer: its top reasons by |contribution| (one argsort of the batch, row by
+        row as numpy sorts one row), each quoting the field as sent or the derived ratio."""
+        order = np.argsort(-np.abs(contributions), axis=1)[:, : self.settings.top_reasons]
+        ratio_of = {r.name: j for j, r in enumerate(self.spec.ratios)}
+        names = self.group_names
+        answers = []
+        for instance, p, indices, row, derived in zip(
+                instances, probability.tolist(), order.tolist(), contributions.tolist(),
+                ratios.tolist(), strict=True):
+            band = band_for(p, self.medium_from, self.high_from)
+            reasons = []
+            for idx in indices:
+                feature, contribution = names[idx], row[idx]
+                if feature in instance:
+                    value = instance[feature]
+                else:
+                    value = round(derived[ratio_of[feature]], 4) if feature in ratio_of else None
+                reasons.append({
+                    "feature": feature,
+                    "value": value,
+                    "contribution": round(contribution, 4),
+                    "direction": "increases_risk" if contribution > 0 else "decreases_risk",
+                })
+            answers.append({
+                "probability_of_default": round(p, 6),
+                "risk_score": risk_score(p),
+                "band": band,
+                "decision": DECISIONS[band],
+                "reasons": reasons,
             })
-        return {
-            "probability_of_default": round(probability, 6),
-            "risk_score": risk_score(probability),
-            "band": band,
-            "decision": DECISIONS[band],
-            "reasons": reasons,
-        }
-
-    def _derived_value(self, instance: dict, feature: str) -> float | None:
-        for ratio in self.spec.ratios:
-            if ratio.name == feature:
-                return round(ratio_value(instance, ratio), 4)
-        return None
+        return answers
