@@ -102,7 +102,8 @@ class PredictionLog:
             "max_bytes": settings.log_max_bytes, "keep_files": settings.log_keep_files,
             "user_fields": list(model_cls.log_user_fields),
             "text_fields": list(model_cls.log_text_fields),
-            "log_inputs": settings.log_inputs, "salt": self.salt.decode()})
+            "log_inputs": settings.log_inputs, "salt": self.salt.decode(),
+            "nice": settings.log_writer_nice})
         # The served model of a version (set by the app once it has a ModelState): drift
         # features need the version's own encoder and fitted state.
         self.models: Callable[[str], ServedModel | None] = lambda version: None

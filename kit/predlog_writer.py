@@ -145,6 +145,9 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     if first is None:
         return
     config = orjson.loads(first)
+    if config.get("nice"):  # behind the service for the CPU (its queue waits, bounded)
+        with contextlib.suppress(OSError):
+            os.nice(config["nice"])
     builder, store = RowBuilder(config), open_store(config)
     try:
         while (frame := read_frame(stdin)) is not None:
