@@ -169,6 +169,7 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
             vary = VARY_BASE + n * 1_000_000 if point.cache == "miss" else None
             if point.cache == "hit":
                 drain(url, body)  # (re)fills the cache: entries may have outlived their TTL
+            began = time.monotonic()
             try:
                 before = shadow_counts(point, fleet)
                 cpu_before = cpu_seconds(point, fleet)
@@ -191,6 +192,7 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
                                                     row["shadow_calls"].items())
             row["cpu_s"] = {name: round(seconds_now - cpu_before[name], 3)
                             for name, seconds_now in cpu_seconds(point, fleet).items()}
+            row["wall_s"] = round(time.monotonic() - began, 3)  # the run, its drain, its probes
             runs[point.key].append(row)
             print(f"[{n}/{total}] {point.key}: {result.requests_per_s:,.0f} req/s, "
                   f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
