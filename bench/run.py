@@ -49,6 +49,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work"
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
+FULL_RUN_SECONDS = 1.5
 VARY_BASE = 100_000_000  # keeps every varied number the same width: distinct floats, no rounding
 
 
@@ -315,7 +316,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few points at 16 connections")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="wrk duration per run (default 2)")
+                        help=f"wrk duration per run (default {FULL_RUN_SECONDS:g} for the full "
+                             "plan, else 2)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median kept)")
     parser.add_argument("--only", help="only points whose name contains this text (or one "
                                        "of several, comma-separated)")
@@ -333,7 +335,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="where to write the Markdown report (full run: bench/RESULTS.md)")
     args = parser.parse_args(argv)
     args.argv = argv
-    args.seconds = args.seconds or 2.0
+    # The full plan's 101 points × 3 repeats fit the 600 s bound at 1.5 s a run (each run also
+    # costs its drain and wrk's start: docs/bench.md, "What a full run costs"); others keep 2 s.
+    full = not args.quick and not args.only
+    args.seconds = args.seconds or (FULL_RUN_SECONDS if full else 2.0)
     args.budget_s = args.budget_s or (120.0 if args.quick else 600.0)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")

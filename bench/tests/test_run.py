@@ -20,4 +20,6 @@ def test_defaults_bound_each_mode_and_only_a_full_run_rewrites_results_md():
     assert (full.budget_s, quick.budget_s) == (600.0, 120.0)
     assert full.markdown is not None and full.markdown.name == "RESULTS.md"
     assert quick.markdown is None and parse_args(["--only", "credit"]).markdown is None
-    assert full.repeats == 3 and full.seconds == 2.0
+    assert full.repeats == 3 and full.seconds == 1.5  # the plan fits the bound (docs/bench.md)
+    assert quick.seconds == parse_args(["--only", "credit"]).seconds == 2.0
+    assert parse_args(["--seconds", "5"]).seconds == 5.0
