@@ -32,6 +32,7 @@ def child_cpu_s(pid: int) -> float:
 
 
 async def measure(records: int, model_dir: Path, featured: float) -> dict[str, float]:
+    from kit.predlog import FEATURE_BURST_SECONDS as burst
     from kit.testing import running_client
     from services.credit.app import build_app
     from services.credit.settings import CreditSettings
@@ -39,8 +40,8 @@ async def measure(records: int, model_dir: Path, featured: float) -> dict[str, f
     with tempfile.TemporaryDirectory() as logs:
         app = build_app(CreditSettings(model_dir=model_dir, log_dir=Path(logs),
                                        log_flush_seconds=3600, quality_seconds=0,
-                                       # the bucket holds 60 s: `featured` of the records
-                                       log_features_per_second=featured * records / 60))
+                                       # the bucket's seconds: `featured` of the records
+                                       log_features_per_second=featured * records / burst))
         async with running_client(app) as client:
             from kit.catalog import load_catalog
             example = load_catalog().service("credit").example

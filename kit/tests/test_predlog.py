@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
-from kit.predlog import shadow_of
+from kit.predlog import FEATURE_BURST_SECONDS, shadow_of
 from kit.predlog_store import OutcomeItem, SqliteLogStore
 from kit.predlog_writer import WriterProcess, WriterUnavailable
 from kit.quality import auc, average_precision, ranking, relative_error, span_f1
@@ -218,7 +218,7 @@ def test_a_writer_that_dies_holding_a_chunk_fails_it_and_the_next_one_starts(tmp
 
 
 async def test_drift_features_are_logged_by_the_serving_version_within_the_budget(tmp_path):
-    app = app_on(tmp_path, log_features_per_second=3 / 60)  # a bucket of 3
+    app = app_on(tmp_path, log_features_per_second=3 / FEATURE_BURST_SECONDS)  # a bucket of 3
     async with running_client(app) as client:
         for amount in (10, 20, 30, 40):
             await client.post("/v1/models/scorer:predict", json={"instances": [instance(amount)]})
@@ -404,7 +404,7 @@ async def test_a_record_is_queued_as_one_line_and_written_with_numpy_values_and_
 
     monkeypatch.setattr(Scorer, "predict", lambda self, instances: [
         {"score": np.float32(i["amount"] / 100), "ref": i["ref"]} for i in instances])
-    app = app_on(tmp_path, log_features_per_second=3 / 60)  # a bucket of 3 instances
+    app = app_on(tmp_path, log_features_per_second=3 / FEATURE_BURST_SECONDS)  # 3 instances
     async with running_client(app) as client:
         await client.post("/v1/models/scorer:predict",
                           json={"instances": [instance(50, "a"), instance(25, "b")]})
