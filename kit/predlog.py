@@ -52,10 +52,12 @@ DEV_SALT = "finfleet-dev-salt"
 # lines holds the GIL ~0.1 ms, well under the interpreter's 5 ms switch interval; the writer's
 # commit (its main cost after the inserts) is shared by as many.
 FLUSH_CHUNK = 2048
-# The token bucket holds at most this many seconds of features: what a flush after a quiet
-# spell may feature at once. 60 s let a busy credit service's first flush after a pause
-# feature 2,000+ records, ~70 ms of the GIL (33 us a record), which showed in its p99.
-FEATURE_BURST_SECONDS = 5
+FEATURE_BURST_SECONDS = 60  # the token bucket holds at most this many seconds of features
+# A chunk spends at most this many seconds' worth (or one FEATURE_CALL): a busy service's
+# first flush after a pause featured up to the whole bucket at once (6,000 credit records,
+# ~200 ms of the GIL at 33 us each, in its requests' p99); a burst is featured over the next
+# flushes instead.
+FEATURE_CHUNK_SECONDS = 5
 FEATURE_CALL = 32  # records a drift_features call (an encoder's batch: the GIL between)
 
 
@@ -242,15 +244,17 @@ class PredictionLog:
         self._tokens = min(self.features_rate * FEATURE_BURST_SECONDS,
                            self._tokens + (now - self._tokens_at) * self.features_rate)
         self._tokens_at = now
-        if self._tokens < 1:
+        budget = min(self._tokens, max(self.features_rate * FEATURE_CHUNK_SECONDS, FEATURE_CALL))
+        if budget < 1:
             return lines
         # each record costs at least a token: no more candidates than tokens
-        picked = random.sample(range(len(batch)), min(len(batch), int(self._tokens)))
+        picked = random.sample(range(len(batch)), min(len(batch), int(budget)))
         by_version: dict[str, list[tuple[int, list]]] = {}
         for index in picked:
             size = batch[index][0]
-            if size > self._tokens:
+            if size > budget:
                 continue
+            budget -= size
             self._tokens -= size
             record = orjson.loads(lines[index])
             by_version.setdefault(record[2], []).append((index, record))

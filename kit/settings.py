@@ -116,7 +116,7 @@ class ServiceSettings(HttpSettings):
         10, ge=0, le=19, description="Niceness of the log's writer process: on a busy machine "
                                      "the serving process gets the CPU first (0: the same)")
     log_features_per_second: float | None = Field(
-        None, ge=0, description="Logged predictions a second (at most; a bucket of 5 s) that "
+        None, ge=0, description="Logged predictions a second (at most; a bucket of 60 s) that "
                                 "get drift features; unset: the model's default, 0: none")
     quality_seconds: float = Field(
         30.0, ge=0, description="How often live quality is computed from outcomes (0: never)")

@@ -432,3 +432,20 @@ async def test_features_that_are_not_json_leave_the_record_logged_without_them(
         assert app.state.predlog.flush() == 1
         rows = app.state.predlog.store.read_predictions("scorer")
     assert [r["features"] for r in rows] == [None]
+
+
+async def test_a_chunk_features_at_most_its_share_and_the_next_chunk_goes_on(tmp_path,
+                                                                             monkeypatch):
+    """After a pause the bucket is full; one chunk spends at most FEATURE_CHUNK_SECONDS of it
+    (the GIL it holds stays bounded); the next chunk features more of the burst."""
+    import kit.predlog as predlog
+
+    monkeypatch.setattr(predlog, "FEATURE_CALL", 1)
+    app = app_on(tmp_path, log_features_per_second=2 / predlog.FEATURE_CHUNK_SECONDS)
+    async with running_client(app) as client:  # a bucket of 24, 2 a chunk
+        for amount in range(5):
+            await client.post("/v1/models/scorer:predict", json={"instances": [instance(amount)]})
+        monkeypatch.setattr(predlog, "FLUSH_CHUNK", 3)
+        assert app.state.predlog.flush() == 5  # two chunks: 3 records, then 2
+        rows = app.state.predlog.store.read_predictions("scorer")
+    assert sum(r["features"] is not None for r in rows) == 4
