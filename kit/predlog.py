@@ -53,11 +53,10 @@ DEV_SALT = "finfleet-dev-salt"
 # commit (its main cost after the inserts) is shared by as many.
 FLUSH_CHUNK = 2048
 FEATURE_BURST_SECONDS = 60  # the token bucket holds at most this many seconds of features
-# A chunk spends at most this many seconds' worth (or one FEATURE_CALL): a busy service's
+# A flush spends at most this many seconds' worth (or one FEATURE_CALL): a busy service's
 # first flush after a pause featured up to the whole bucket at once (6,000 credit records,
-# ~200 ms of the GIL at 33 us each, in its requests' p99); a burst is featured over the next
-# flushes instead.
-FEATURE_CHUNK_SECONDS = 5
+# ~200 ms of the GIL at 33 us each, in its requests' p99); now at most 500 (~16 ms).
+FEATURE_FLUSH_SECONDS = 5
 FEATURE_CALL = 32  # records a drift_features call (an encoder's batch: the GIL between)
 
 
@@ -119,6 +118,7 @@ class PredictionLog:
         self.features_rate = model_cls.drift_features_per_second if rate is None else rate
         self._tokens = self.features_rate * FEATURE_BURST_SECONDS
         self._tokens_at = time.monotonic()
+        self._flush_budget = 0.0  # what the flush under way may still spend on features
         self.metrics = LogMetrics(self.name, registry)
         self.metrics.queue.labels(self.name).set_function(lambda: len(self.queue))
         self.queue: deque[tuple[int, bytes]] = deque()  # (predictions, the record's line)
@@ -213,6 +213,7 @@ class PredictionLog:
 
     def _flush(self) -> int:
         written = 0
+        self._flush_budget = max(self.features_rate * FEATURE_FLUSH_SECONDS, FEATURE_CALL)
         while self.queue:
             time.sleep(0)  # hands the GIL to the event loop between chunks
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), FLUSH_CHUNK))]
@@ -244,7 +245,7 @@ class PredictionLog:
         self._tokens = min(self.features_rate * FEATURE_BURST_SECONDS,
                            self._tokens + (now - self._tokens_at) * self.features_rate)
         self._tokens_at = now
-        budget = min(self._tokens, max(self.features_rate * FEATURE_CHUNK_SECONDS, FEATURE_CALL))
+        budget = min(self._tokens, self._flush_budget)
         if budget < 1:
             return lines
         # each record costs at least a token: no more candidates than tokens
@@ -256,6 +257,7 @@ class PredictionLog:
                 continue
             budget -= size
             self._tokens -= size
+            self._flush_budget -= size
             record = orjson.loads(lines[index])
             by_version.setdefault(record[2], []).append((index, record))
         for version, records in by_version.items():

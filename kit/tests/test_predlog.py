@@ -434,18 +434,22 @@ async def test_features_that_are_not_json_leave_the_record_logged_without_them(
     assert [r["features"] for r in rows] == [None]
 
 
-async def test_a_chunk_features_at_most_its_share_and_the_next_chunk_goes_on(tmp_path,
+async def test_a_flush_features_at_most_its_share_and_the_next_flush_goes_on(tmp_path,
                                                                              monkeypatch):
-    """After a pause the bucket is full; one chunk spends at most FEATURE_CHUNK_SECONDS of it
-    (the GIL it holds stays bounded); the next chunk features more of the burst."""
+    """After a pause the bucket is full; one flush (of any number of chunks) spends at most
+    FEATURE_FLUSH_SECONDS of it, so the GIL it holds stays bounded; the next flush goes on."""
     import kit.predlog as predlog
 
     monkeypatch.setattr(predlog, "FEATURE_CALL", 1)
-    app = app_on(tmp_path, log_features_per_second=2 / predlog.FEATURE_CHUNK_SECONDS)
-    async with running_client(app) as client:  # a bucket of 24, 2 a chunk
-        for amount in range(5):
-            await client.post("/v1/models/scorer:predict", json={"instances": [instance(amount)]})
-        monkeypatch.setattr(predlog, "FLUSH_CHUNK", 3)
-        assert app.state.predlog.flush() == 5  # two chunks: 3 records, then 2
-        rows = app.state.predlog.store.read_predictions("scorer")
-    assert sum(r["features"] is not None for r in rows) == 4
+    monkeypatch.setattr(predlog, "FLUSH_CHUNK", 3)
+    app = app_on(tmp_path, log_features_per_second=2 / predlog.FEATURE_FLUSH_SECONDS)
+    async with running_client(app) as client:  # a bucket of 24, 2 a flush
+        featured = []
+        for requests in (5, 3):
+            for amount in range(requests):
+                await client.post("/v1/models/scorer:predict",
+                                  json={"instances": [instance(amount)]})
+            assert app.state.predlog.flush() == requests  # two chunks each time
+            rows = app.state.predlog.store.read_predictions("scorer")
+            featured.append(sum(r["features"] is not None for r in rows))
+    assert featured == [2, 4]
