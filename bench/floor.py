@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from pydantic_settings import SettingsConfigDict
 
+from kit.http import NO_NATIVE_TELEMETRY
 from kit.serve import serve
 from kit.settings import HttpSettings
 
@@ -24,7 +25,8 @@ class FloorSettings(HttpSettings):
 
 
 def build_app() -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None,
+                  telemetry=NO_NATIVE_TELEMETRY)  # as the services' HotPathApp
 
     @app.post("/predict")
     async def predict() -> Response:

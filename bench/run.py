@@ -2,7 +2,7 @@
 bench point with wrk, keep the median of the repeats, write `bench/results/<timestamp>.json` and
 rewrite `bench/RESULTS.md` (a quick run prints its tables instead, unless --markdown is given).
 
-    python -m bench.run                 # full: 1/16/64 connections, 1 and 32 instances (≤ 10 min)
+    python -m bench.run                 # full: 1/16/64 connections, 1 and 32 instances (≤ 15 min)
     python -m bench.run --quick         # 16 connections, a few points (≤ 2 min)
     python -m bench.run --only credit   # only the points whose name contains "credit"
     python -m bench.run --only shadow   # credit with shadow at 100 %, beside the same without
@@ -49,6 +49,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work"
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
+# The full plan (101 points × 3 repeats × 2 s, each run ~2.0–2.5 s with its drain, and ~1 min
+# of start-ups) needs ~12 min: its bound is 15 (docs/bench.md, "What a full run costs").
+FULL_BUDGET_S = 900.0
 VARY_BASE = 100_000_000  # keeps every varied number the same width: distinct floats, no rounding
 
 
@@ -169,6 +172,7 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
             vary = VARY_BASE + n * 1_000_000 if point.cache == "miss" else None
             if point.cache == "hit":
                 drain(url, body)  # (re)fills the cache: entries may have outlived their TTL
+            began = time.monotonic()
             try:
                 before = shadow_counts(point, fleet)
                 cpu_before = cpu_seconds(point, fleet)
@@ -191,6 +195,7 @@ def measure(ready: list[tuple[Point, str, Path]], seconds: float, repeats: int,
                                                     row["shadow_calls"].items())
             row["cpu_s"] = {name: round(seconds_now - cpu_before[name], 3)
                             for name, seconds_now in cpu_seconds(point, fleet).items()}
+            row["wall_s"] = round(time.monotonic() - began, 3)  # the run, its drain, its probes
             runs[point.key].append(row)
             print(f"[{n}/{total}] {point.key}: {result.requests_per_s:,.0f} req/s, "
                   f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
@@ -312,13 +317,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few points at 16 connections")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="wrk duration per run (default 2)")
+    parser.add_argument("--seconds", type=int, default=None,
+                        help="wrk duration per run (default 2; whole seconds: wrk takes no "
+                             "fractions)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (median kept)")
     parser.add_argument("--only", help="only points whose name contains this text (or one "
                                        "of several, comma-separated)")
     parser.add_argument("--budget-s", type=float, default=None,
-                        help="stop starting runs after this many seconds (600 full, 120 quick; "
+                        help="stop starting runs after this many seconds (900 full, 120 quick; "
                              "model training and the MLServer install not counted)")
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--no-train", action="store_true", help="skip services with no model")
@@ -331,8 +337,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="where to write the Markdown report (full run: bench/RESULTS.md)")
     args = parser.parse_args(argv)
     args.argv = argv
-    args.seconds = args.seconds or 2.0
-    args.budget_s = args.budget_s or (120.0 if args.quick else 600.0)
+    args.seconds = args.seconds or 2
+    args.budget_s = args.budget_s or (120.0 if args.quick else FULL_BUDGET_S)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.markdown is None and not args.quick and not args.only:

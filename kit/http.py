@@ -106,6 +106,9 @@ class MeasuredRoute(Route):
         return match, child_scope
 
 
+NO_NATIVE_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
+
 class HotPathApp(FastAPI):
     """FastAPI with a short path for its hot POST routes (`hot_routes`, MeasuredRoutes).
 
@@ -119,6 +122,13 @@ class HotPathApp(FastAPI):
     """
 
     hot_routes: tuple[MeasuredRoute, ...] = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        # FastAPI's native OpenTelemetry asks the global providers (and the environment) on
+        # every request whether it is on: ~4 % of a credit request's interpreter time
+        # (profiled 2026-12). Tracing is the kit's own (kit/tracing.py, its own provider).
+        kwargs.setdefault("telemetry", NO_NATIVE_TELEMETRY)
+        super().__init__(**kwargs)
 
     def openapi(self) -> dict[str, Any]:
         """FastAPI's schema plus the hot routes' operations, written afresh on each call: an

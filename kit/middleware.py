@@ -13,6 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit.errors import PayloadTooLarge, problem_response
+from kit.logs import log_info
 from kit.metrics import HttpMetrics
 
 # Room for the multipart framing and small form fields beside an upload's file.
@@ -100,14 +101,10 @@ class RequestContextMiddleware:
         template = getattr(route, "path", None) or "unmatched"
         self.metrics.observe(template, status, seconds)
         if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info(
-                "request",
-                extra={
-                    "request_id": request_id, "service": self.metrics.service,
-                    "method": scope["method"], "route": template, "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                },
-            )
+            log_info(self.logger, "request", {
+                "request_id": request_id, "service": self.metrics.service,
+                "method": scope["method"], "route": template, "status": status,
+                "duration_ms": round(seconds * 1000, 3)})
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -1,20 +1,21 @@
 """The prediction log: every sampled prediction of a service, written off the hot path.
 
 On a request, `PredictionLog.offer` does only what the caller's answer needs and what is cheaper
-there than later: a sampling draw, the prediction ids it returns, each instance and prediction
-as JSON bytes (orjson, about a microsecond each: the queue then holds bytes, which the garbage
-collector never walks, instead of the request's object graphs), and one append to a bounded
-deque. When the deque is full the record is dropped and counted; the request never waits.
+there than later: a sampling draw, the prediction ids it returns, the whole record as one JSON
+line (one orjson call: the queue then holds bytes, which the garbage collector never walks,
+instead of the request's object graphs), and one append to a bounded deque. When the deque is
+full the record is dropped and counted; the request never waits.
 
 A background thread drains the deque every `log_flush_seconds`. For a sample of the records —
 at most `log_features_per_second` (a token bucket, so a quiet service features every record and
 a busy one a bounded share) — it computes the serving version's drift features, the columns the
-monitor compares with the version's reference profile. It then hands chunks of records to the
-log's writer process (kit/predlog_writer.py), which hashes user ids with the configured salt,
-replaces free text by its length and a summary unless `<NAME>_LOG_INPUTS` allows it, writes one
-transaction a chunk and says how many rows went in. A backend that is down, or a writer that
-died, costs failed records, never a failed predict; the next flush reconnects or restarts it.
-The same thread computes live quality over the labelled window.
+monitor compares with the version's reference profile (they need the version's own encoder and
+fitted state, which live in this process). It then hands chunks of lines, joined, to the log's
+writer process (kit/predlog_writer.py), which parses them, hashes user ids with the configured
+salt, replaces free text by its length and a summary unless `<NAME>_LOG_INPUTS` allows it,
+writes one transaction a chunk and says how many rows went in. A backend that is down, or a
+writer that died, costs failed records, never a failed predict; the next flush reconnects or
+restarts it. The same thread computes live quality over the labelled window.
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ SHADOW_OF_HEADER = b"x-finfleet-shadow-of"
 _MAX_ID = 64
 SERVED_BY = frozenset({"production", "canary"})  # what a caller's header may claim
 DEV_SALT = "finfleet-dev-salt"
-# Requests per chunk handed to the writer process: pickling them holds the GIL well under the
-# interpreter's 5 ms switch interval; a commit's cost is shared by as many.
-FLUSH_CHUNK = 512
+# Requests per chunk handed to the writer process: taking them off the queue and joining their
+# lines holds the GIL ~0.1 ms, well under the interpreter's 5 ms switch interval; the writer's
+# commit (its main cost after the inserts) is shared by as many.
+FLUSH_CHUNK = 2048
 FEATURE_BURST_SECONDS = 60  # the token bucket holds at most this many seconds of features
+# A flush spends at most this many seconds' worth (or one FEATURE_CALL): a busy service's
+# first flush after a pause featured up to the whole bucket at once (6,000 credit records,
+# ~200 ms of the GIL at 33 us each, in its requests' p99); now at most 500 (~16 ms).
+FEATURE_FLUSH_SECONDS = 5
 FEATURE_CALL = 32  # records a drift_features call (an encoder's batch: the GIL between)
 
 
@@ -101,8 +107,10 @@ class PredictionLog:
             "name": self.name, "url": settings.log_url, "directory": str(log_directory(settings)),
             "max_bytes": settings.log_max_bytes, "keep_files": settings.log_keep_files,
             "user_fields": list(model_cls.log_user_fields),
+            "key_field": model_cls.log_key_field,
             "text_fields": list(model_cls.log_text_fields),
-            "log_inputs": settings.log_inputs, "salt": self.salt.decode()})
+            "log_inputs": settings.log_inputs, "salt": self.salt.decode(),
+            "nice": settings.log_writer_nice})
         # The served model of a version (set by the app once it has a ModelState): drift
         # features need the version's own encoder and fitted state.
         self.models: Callable[[str], ServedModel | None] = lambda version: None
@@ -110,9 +118,10 @@ class PredictionLog:
         self.features_rate = model_cls.drift_features_per_second if rate is None else rate
         self._tokens = self.features_rate * FEATURE_BURST_SECONDS
         self._tokens_at = time.monotonic()
+        self._flush_budget = 0.0  # what the flush under way may still spend on features
         self.metrics = LogMetrics(self.name, registry)
         self.metrics.queue.labels(self.name).set_function(lambda: len(self.queue))
-        self.queue: deque[tuple] = deque()
+        self.queue: deque[tuple[int, bytes]] = deque()  # (predictions, the record's line)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -143,24 +152,18 @@ class PredictionLog:
             self.metrics.records.labels(self.name, "sampled_out").inc(n)
             return [None] * n
         base = f"{self._prefix}{next(self._counter):08x}"
-        # Tuples of strings and bytes only: the garbage collector untracks them, so a second
-        # of queued records is never walked by it (orjson writes a tuple as a JSON array).
         ids: tuple[str, ...] = (base,) if n == 1 else tuple(f"{base}-{i}" for i in range(n))
         if len(self.queue) >= self.max_queue:
             self.metrics.records.labels(self.name, "dropped").inc(n)
             return ids
-        key_field = self.model_cls.log_key_field
-        keys = (tuple(p.get(key_field) if isinstance(p, dict) else None for p in predictions)
-                if key_field else None)
-        try:
-            inputs = tuple(_dumps(i) for i in instances)
-            outputs = tuple(_dumps(p) for p in predictions)
+        try:  # the record as the writer reads it (kit/predlog_writer.py, RECORD)
+            line = _dumps((ids, time.time(), version, scope.get("state", {}).get("request_id"),
+                           self.served_by(scope, shadow), instances, predictions, seconds,
+                           shadow_of(scope, n) if shadow else None))
         except TypeError:  # not JSON (a model's bug the answer would meet too): never the log's
             self.metrics.records.labels(self.name, "failed").inc(n)
             return ids
-        self.queue.append((ids, time.time(), version, scope.get("state", {}).get("request_id"),
-                           self.served_by(scope, shadow), inputs, outputs, keys, seconds, None,
-                           shadow_of(scope, n) if shadow else None))
+        self.queue.append((n, line))
         return ids
 
     # -- the background side ----------------------------------------------------------------
@@ -182,7 +185,7 @@ class PredictionLog:
         if self._thread is not None:  # longer than a chunk's answer may take
             self._thread.join(timeout=ACK_TIMEOUT_SECONDS + 5)
         self.flush()
-        left = sum(len(record[0]) for record in self.queue)
+        left = sum(n for n, _ in self.queue)
         if left:  # the backend refused the last drain: what it could not take is lost, counted
             self.queue.clear()
             self.metrics.records.labels(self.name, "failed").inc(left)
@@ -210,14 +213,15 @@ class PredictionLog:
 
     def _flush(self) -> int:
         written = 0
+        self._flush_budget = max(self.features_rate * FEATURE_FLUSH_SECONDS, FEATURE_CALL)
         while self.queue:
             time.sleep(0)  # hands the GIL to the event loop between chunks
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), FLUSH_CHUNK))]
-            batch = self.with_features(batch)
+            lines = self.with_features(batch)
             try:
-                done, failed, error = self.writer.write(batch)
+                done, failed, error = self.writer.write(lines)
             except WriterUnavailable as exc:
-                done, failed, error = 0, sum(len(record[0]) for record in batch), str(exc)
+                done, failed, error = 0, sum(n for n, _ in batch), str(exc)
             if failed:  # down, refused, disk full: counted, the service serves on
                 self.metrics.records.labels(self.name, "failed").inc(failed)
                 if not self._failing:
@@ -232,60 +236,73 @@ class PredictionLog:
             written += done
         return written
 
-    def with_features(self, batch: list[tuple]) -> list[tuple]:
-        """The batch with drift features on a random sample of its records, as many as the
-        token bucket allows, each computed by the version that served it."""
+    def with_features(self, batch: list[tuple[int, bytes]]) -> list[bytes]:
+        """The batch's lines, drift features added to a random sample of its records, as many as
+        the token bucket allows, each computed by the version that served it. Only the sampled
+        lines are parsed here; the rest go to the writer as they are."""
+        lines = [line for _, line in batch]
         now = time.monotonic()
         self._tokens = min(self.features_rate * FEATURE_BURST_SECONDS,
                            self._tokens + (now - self._tokens_at) * self.features_rate)
         self._tokens_at = now
-        if self._tokens < 1:
-            return batch
-        picked = list(range(len(batch)))
-        random.shuffle(picked)
-        by_version: dict[str, list[int]] = {}
+        budget = min(self._tokens, self._flush_budget)
+        if budget < 1:
+            return lines
+        # each record costs at least a token: no more candidates than tokens
+        picked = random.sample(range(len(batch)), min(len(batch), int(budget)))
+        by_version: dict[str, list[tuple[int, list]]] = {}
         for index in picked:
-            size = len(batch[index][0])
-            if size > self._tokens:
+            size = batch[index][0]
+            if size > budget:
                 continue
+            budget -= size
             self._tokens -= size
-            by_version.setdefault(batch[index][2], []).append(index)
-        for version, indexes in by_version.items():
+            self._flush_budget -= size
+            record = orjson.loads(lines[index])
+            by_version.setdefault(record[2], []).append((index, record))
+        for version, records in by_version.items():
             model = self.models(version)
             if model is None:
                 continue
-            records = [batch[i] for i in indexes]
-            for index, features in zip(indexes, self.features_of(model, records), strict=True):
-                record = batch[index]  # features sit in slot 9, before shadow_of
-                batch[index] = (*record[:9], features, *record[10:])
-        return batch
+            for (index, record), features in zip(
+                    records, self.features_of(model, [r for _, r in records]), strict=True):
+                if features is None:
+                    continue
+                try:  # features follow the record's fields (RECORD)
+                    lines[index] = _dumps((*record, features))
+                except TypeError as exc:  # a model's features that are not JSON: left out
+                    self._features_failed_once(exc)
+        return lines
 
-    def features_of(self, model: ServedModel, records: list[tuple]) -> list[tuple | None]:
-        """Each record's features as JSON bytes per instance, without user ids or raw text, in
-        model calls of FEATURE_CALL instances (the GIL handed back between); None each where
-        the model fails (logged once; the records are still written)."""
-        out: list[tuple | None] = []
+    def features_of(self, model: ServedModel, records: list[list]) -> list[list | None]:
+        """Each record's features, a dict per instance, without user ids or raw text, in model
+        calls of FEATURE_CALL instances (the GIL handed back between); None each where the model
+        fails (logged once; the records are still written)."""
+        out: list[list | None] = []
         for start in range(0, len(records), FEATURE_CALL):
             time.sleep(0)
             out += self._features_of(model, records[start:start + FEATURE_CALL])
         return out
 
-    def _features_of(self, model: ServedModel, records: list[tuple]) -> list[tuple | None]:
+    def _features_of(self, model: ServedModel, records: list[list]) -> list[list | None]:
         try:
-            instances = [orjson.loads(i) for record in records for i in record[5]]
-            predictions = [orjson.loads(p) for record in records for p in record[6]]
-            rows = [_dumps({k: v for k, v in r.items() if k not in self._private})
+            instances = [i for record in records for i in record[5]]
+            predictions = [p for record in records for p in record[6]]
+            rows = [{k: v for k, v in r.items() if k not in self._private}
                     for r in model.drift_features(instances, predictions)]
             if len(rows) != len(instances):
                 raise ValueError(f"{len(rows)} feature rows for {len(instances)} instances")
         except Exception as exc:  # a model's bug: never the log's or the caller's
-            if not self._features_failed:
-                self.logger.warning("drift features failed; records are logged without them",
-                                    extra={"error": f"{type(exc).__name__}: {exc}"})
-            self._features_failed = True
+            self._features_failed_once(exc)
             return [None] * len(records)
         each = iter(rows)
-        return [tuple(next(each) for _ in record[5]) for record in records]
+        return [[next(each) for _ in record[5]] for record in records]
+
+    def _features_failed_once(self, exc: Exception) -> None:
+        if not self._features_failed:
+            self.logger.warning("drift features failed; records are logged without them",
+                                extra={"error": f"{type(exc).__name__}: {exc}"})
+        self._features_failed = True
 
     @staticmethod
     def served_by(scope: dict, shadow: bool) -> str:

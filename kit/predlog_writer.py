@@ -4,14 +4,15 @@ none of that work takes the serving process's GIL.
 Why a process and not a thread: measured in 2026-12, a writer thread at 100 % sampling cost
 credit 20 % of its requests/s at one connection — the rows and the SQLite writes are ~20 µs a
 record, and a thread doing them takes turns with the event loop on one interpreter lock. Here
-the service's writer thread only pickles a chunk of records (tuples of bytes and strings: about
-a microsecond a record) and writes it to this process's stdin; everything else happens here
-(docs/monitoring.md, "What the log costs").
+the service's writer thread only joins a chunk of records, each already one JSON line made on
+the request, and writes it to this process's stdin; parsing them, building rows and writing
+them happens here (docs/monitoring.md, "What it costs").
 
 The protocol, one parent and one child, over the child's stdin and stdout:
 - frames parent → child: a 4-byte big-endian length, then the payload. The first frame is the
   configuration (JSON: the store, the model's name, user and text fields, the salt, whether
-  text is logged as sent); each later frame is a pickled list of records;
+  text is logged as sent, the prediction's key field, the niceness to run at); each later frame
+  is a chunk of records, one JSON line each (RECORD), joined by newlines;
 - one JSON line child → parent per records frame: `{"written": n}` or
   `{"failed": n, "error": "..."}`;
 - end of stdin: the child closes the store and exits (a parent that dies takes its child with
@@ -25,7 +26,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import pickle
 import select
 import signal
 import struct
@@ -39,6 +39,11 @@ import orjson
 from kit.predlog_store import LogStore, open_log_store
 
 HEADER = struct.Struct("!I")
+# One record (a request's predictions), a JSON array: prediction ids, unix time, version,
+# request id, served by, instances, predictions, seconds, shadow_of (production's ids or null),
+# then, on a sample, drift features (a dict per instance, or null each).
+RECORD = ("ids", "ts", "version", "request_id", "served_by", "instances", "predictions",
+          "seconds", "shadow_of", "features")
 ACK_TIMEOUT_SECONDS = 60.0  # longer than any store's own timeouts (SQLite busy 10 s, PG 3+5 s)
 
 
@@ -57,11 +62,15 @@ class RowBuilder:
         self.user_fields = tuple(config.get("user_fields", ()))
         self.text_fields = tuple(config.get("text_fields", ()))
         self.log_inputs = bool(config.get("log_inputs", False))
+        self.key_field = config.get("key_field")
         self.salt = config["salt"].encode()
 
-    def rows(self, record: tuple) -> list[tuple]:
-        (ids, ts, version, request_id, served_by, instances, predictions, keys, seconds,
-         features, shadow_of) = record
+    def rows(self, line: bytes) -> list[tuple]:
+        """One record's line (RECORD) → a row per prediction."""
+        record = orjson.loads(line)
+        (ids, ts, version, request_id, served_by, instances, predictions, seconds,
+         shadow_of) = record[:9]
+        features = record[9] if len(record) > 9 else None
         latency_ms = round(seconds * 1000, 4)
         redacts = bool(self.user_fields or self.text_fields)
         out = []
@@ -69,14 +78,14 @@ class RowBuilder:
                                                             strict=True)):
             user = None
             if redacts:
-                logged, user = self.redacted(orjson.loads(instance))
-                instance = orjson.dumps(logged)
-            key = keys[i] if keys else None
+                instance, user = self.redacted(instance)
+            key = (prediction.get(self.key_field)
+                   if self.key_field and isinstance(prediction, dict) else None)
             feature = features[i] if features else None
             out.append((pid, request_id, ts, self.name, version, served_by,
-                        None if key is None else str(key), user, instance.decode(),
-                        prediction.decode(), latency_ms,
-                        None if feature is None else feature.decode(),
+                        None if key is None else str(key), user, _text(instance),
+                        _text(prediction), latency_ms,
+                        None if feature is None else _text(feature),
                         shadow_of[i] if shadow_of else None))
         return out
 
@@ -104,6 +113,10 @@ class RowBuilder:
                                         "digits": sum(c.isdigit() for c in value),
                                         "sha256": self.hashed(value)})
         return logged, user
+
+
+def _text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _get(instance: dict, path: str) -> Any:
@@ -145,10 +158,13 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     if first is None:
         return
     config = orjson.loads(first)
+    if config.get("nice"):  # behind the service for the CPU (its queue waits, bounded)
+        with contextlib.suppress(OSError):
+            os.nice(config["nice"])
     builder, store = RowBuilder(config), open_store(config)
     try:
         while (frame := read_frame(stdin)) is not None:
-            rows = [row for record in pickle.loads(frame) for row in builder.rows(record)]
+            rows = [row for line in frame.split(b"\n") for row in builder.rows(line)]
             try:
                 store.write_predictions(rows)
                 reply: dict[str, Any] = {"written": len(rows)}
@@ -187,15 +203,16 @@ class WriterProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
         self._send(orjson.dumps(self.config))
 
-    def write(self, records: list[tuple]) -> tuple[int, int, str | None]:
-        """(written, failed, error) for one chunk; raises WriterUnavailable."""
+    def write(self, lines: list[bytes]) -> tuple[int, int, str | None]:
+        """(written, failed, error) for one chunk of records' lines (RECORD); raises
+        WriterUnavailable."""
         if self.process is None or self.process.poll() is not None:
             try:
                 self.start()
             except OSError as exc:  # no process to be had (a pid limit, memory): tried again
                 self.kill()
                 raise WriterUnavailable(f"the log writer process did not start: {exc}") from exc
-        self._send(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+        self._send(b"\n".join(lines))
         line = self._reply()
         try:
             reply = orjson.loads(line)

@@ -112,6 +112,9 @@ class ServiceSettings(HttpSettings):
                           "local runs; unset: a fixed development salt)")
     log_inputs: bool = Field(
         False, description="Log free-text inputs as sent; off: only their length and a summary")
+    log_writer_nice: int = Field(
+        10, ge=0, le=19, description="Niceness of the log's writer process: on a busy machine "
+                                     "the serving process gets the CPU first (0: the same)")
     log_features_per_second: float | None = Field(
         None, ge=0, description="Logged predictions a second (at most; a bucket of 60 s) that "
                                 "get drift features; unset: the model's default, 0: none")

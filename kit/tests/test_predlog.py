@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
-from kit.predlog import shadow_of
+from kit.predlog import FEATURE_BURST_SECONDS, shadow_of
 from kit.predlog_store import OutcomeItem, SqliteLogStore
 from kit.predlog_writer import WriterProcess, WriterUnavailable
 from kit.quality import auc, average_precision, ranking, relative_error, span_f1
@@ -206,20 +206,19 @@ async def test_a_writer_process_that_died_is_restarted_before_the_next_chunk(tmp
 
 def test_a_writer_that_dies_holding_a_chunk_fails_it_and_the_next_one_starts(tmp_path):
     writer = WriterProcess({"name": "m", "directory": str(tmp_path), "salt": "s"})
-    record = (("p1",), 1.0, "v1", None, "production", (b'{"x": 1}',), (b'{"y": 2}',), None,
-              0.001, None, None)
+    record = b'[["p1"],1.0,"v1",null,"production",[{"x":1}],[{"y":2}],0.001,null]'
     assert writer.write([record]) == (1, 0, None)
     with pytest.raises(WriterUnavailable, match="exited"):
-        writer.write([("not", "a", "record")])  # the child fails on it and exits
+        writer.write([b"not a record"])  # the child fails on it and exits
     assert writer.process is None
-    assert writer.write([(("p2",), *record[1:])]) == (1, 0, None)
+    assert writer.write([record.replace(b"p1", b"p2")]) == (1, 0, None)
     writer.close()
     assert [r["prediction_id"] for r in SqliteLogStore(tmp_path).read_predictions("m")] == [
         "p1", "p2"]
 
 
 async def test_drift_features_are_logged_by_the_serving_version_within_the_budget(tmp_path):
-    app = app_on(tmp_path, log_features_per_second=3 / 60)  # a bucket of 3
+    app = app_on(tmp_path, log_features_per_second=3 / FEATURE_BURST_SECONDS)  # a bucket of 3
     async with running_client(app) as client:
         for amount in (10, 20, 30, 40):
             await client.post("/v1/models/scorer:predict", json={"instances": [instance(amount)]})
@@ -382,3 +381,75 @@ def test_a_shadow_copy_names_production_ids_only_when_they_fit():
     assert shadow_of(scope(b"abc-0,abc-1"), 3) is None  # another length: unpaired, not wrong
     assert shadow_of(scope(b"x" * 65), 1) is None
     assert shadow_of({"headers": []}, 1) is None
+
+
+async def test_the_writer_process_runs_behind_the_service_at_its_niceness(tmp_path):
+    import os
+
+    app = app_on(tmp_path, log_writer_nice=7)
+    async with running_client(app) as client:
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(5)]})
+        assert app.state.predlog.flush() == 1  # the configuration frame has been read
+        pid = app.state.predlog.writer.process.pid
+        assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0) == 7
+
+
+async def test_a_record_is_queued_as_one_line_and_written_with_numpy_values_and_features(
+        tmp_path, monkeypatch):
+    """The request side queues one JSON line a request (bytes: the garbage collector never
+    walks them); the writer parses it: numpy values, keys and the sampled features arrive."""
+    import gc
+
+    import numpy as np
+
+    monkeypatch.setattr(Scorer, "predict", lambda self, instances: [
+        {"score": np.float32(i["amount"] / 100), "ref": i["ref"]} for i in instances])
+    app = app_on(tmp_path, log_features_per_second=3 / FEATURE_BURST_SECONDS)  # 3 instances
+    async with running_client(app) as client:
+        await client.post("/v1/models/scorer:predict",
+                          json={"instances": [instance(50, "a"), instance(25, "b")]})
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(75, "c")]})
+        queued = list(app.state.predlog.queue)
+        assert [n for n, _ in queued] == [2, 1]
+        assert all(type(line) is bytes for _, line in queued)
+        gc.collect()
+        assert not any(gc.is_tracked(entry) for entry in queued)
+        assert app.state.predlog.flush() == 3
+        rows = app.state.predlog.store.read_predictions("scorer")
+    assert [(r["key"], r["output"]["score"]) for r in rows] == [("a", 0.5), ("b", 0.25),
+                                                                ("c", 0.75)]
+    assert [r["features"]["output.score"] for r in rows] == [0.5, 0.25, 0.75]
+    assert [r["features"]["amount"] for r in rows] == [50, 25, 75]
+
+
+async def test_features_that_are_not_json_leave_the_record_logged_without_them(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(Scorer, "drift_features", lambda self, instances, predictions: [
+        {"amount": object()} for _ in instances])
+    app = app_on(tmp_path)
+    async with running_client(app) as client:
+        await client.post("/v1/models/scorer:predict", json={"instances": [instance(5)]})
+        assert app.state.predlog.flush() == 1
+        rows = app.state.predlog.store.read_predictions("scorer")
+    assert [r["features"] for r in rows] == [None]
+
+
+async def test_a_flush_features_at_most_its_share_and_the_next_flush_goes_on(tmp_path,
+                                                                             monkeypatch):
+    """After a pause the bucket is full; one flush (of any number of chunks) spends at most
+    FEATURE_FLUSH_SECONDS of it, so the GIL it holds stays bounded; the next flush goes on."""
+    import kit.predlog as predlog
+
+    monkeypatch.setattr(predlog, "FEATURE_CALL", 1)
+    monkeypatch.setattr(predlog, "FLUSH_CHUNK", 3)
+    app = app_on(tmp_path, log_features_per_second=2 / predlog.FEATURE_FLUSH_SECONDS)
+    async with running_client(app) as client:  # a bucket of 24, 2 a flush
+        featured = []
+        for requests in (5, 3):
+            for amount in range(requests):
+                await client.post("/v1/models/scorer:predict",
+                                  json={"instances": [instance(amount)]})
+            assert app.state.predlog.flush() == requests  # two chunks each time
+            rows = app.state.predlog.store.read_predictions("scorer")
+            featured.append(sum(r["features"] is not None for r in rows))
+    assert featured == [2, 4]
