@@ -9,6 +9,7 @@ a retry at most, never an error.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -91,9 +92,9 @@ class Router:
             return
         if answer.cached and answer.cache_keys:
             pairs = self.remembered.get(candidate, answer.cache_keys)
-            if pairs is not None:  # compared when first answered: count it, send nothing
-                self.comparisons.recount(answer.model_name, pairs)
-                self.metrics.shadow.labels(answer.model_name, "remembered").inc()
+            if pairs is not None:  # compared when first answered: count it, send nothing,
+                asyncio.get_running_loop().call_soon(  # after the caller's answer is on its way
+                    self._recount, answer.model_name, pairs)
                 return
         if self.shadows.full():  # dropped before the copy is built: a saturated candidate's
             self.shadows.on_drop(answer.model_name)  # drops cost the caller nothing more
@@ -106,6 +107,10 @@ class Router:
                                       answer.predictions, seconds, request_id,
                                       time.perf_counter(), self._trace(), answer.prediction_ids,
                                       answer.cache_keys))
+
+    def _recount(self, model: str, pairs: list[dict[str, float | None]]) -> None:
+        self.comparisons.recount(model, pairs)
+        self.metrics.shadow.labels(model, "remembered").inc()
 
     def _trace(self) -> Any:
         """The request's trace context, for its shadow copy sent from a worker task."""

@@ -131,8 +131,9 @@ class ShadowQueue:
     queued up behind its first call (up to `batch_max` instances, one model and version) as
     one batch: one upstream exchange and one predict for many copies, which is what the
     gateway's shadow work costs per copy (docs/releases.md, "What a 100 % shadow costs").
-    One worker at a time gathers a batch, waiting up to `batch_wait_s` for copies to queue
-    behind its first (nobody waits for a shadow's answer), while the others send theirs."""
+    One worker at a time gathers a batch; when nothing is queued behind its first copy it
+    waits `batch_wait_s` for more (nobody waits for a shadow's answer), while the others send
+    theirs. A backlog, or copies of several models interleaved, go without waiting."""
 
     def __init__(self, send: Send, maxsize: int, workers: int, logger: logging.Logger,
                  on_drop: Callable[[str], None], batch_max: int = 1,
@@ -189,8 +190,8 @@ class ShadowQueue:
             else:
                 first = await self.queue.get()
                 self.queue.task_done()
-            if self.batch_wait_s > 0 and self.queue.qsize() + len(first.instances) < self.batch_max:
-                await asyncio.sleep(self.batch_wait_s)  # let more copies queue behind it
+            if self.batch_wait_s > 0 and self.queue.empty():  # a trickle: let copies queue
+                await asyncio.sleep(self.batch_wait_s)  # behind it (a backlog is sent at once)
             return self._batch(first)
 
     async def _work(self) -> None:

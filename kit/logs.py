@@ -47,8 +47,11 @@ def log_info(logger: logging.Logger, msg: str, fields: dict[str, Any]) -> None:
     line = orjson.dumps({"ts": _timestamp(time.time()), "level": "info", "logger": logger.name,
                          "msg": msg, **fields}, default=str)
     with handler.lock:  # type: ignore[union-attr]
-        handler.stream.write(line.decode() + handler.terminator)
-        handler.flush()
+        try:
+            handler.stream.write(line.decode() + handler.terminator)
+            handler.flush()
+        except Exception:  # a broken stream (EPIPE) is logging's to report, never the request's
+            handler.handleError(logging.makeLogRecord({"msg": msg, "args": None}))
 
 
 def json_logger(service: str, level: str = "INFO") -> logging.Logger:

@@ -153,16 +153,16 @@ class PredictionLog:
             return [None] * n
         base = f"{self._prefix}{next(self._counter):08x}"
         ids: tuple[str, ...] = (base,) if n == 1 else tuple(f"{base}-{i}" for i in range(n))
-        if len(self.queue) >= self.max_queue:
-            self.metrics.records.labels(self.name, "dropped").inc(n)
-            return ids
+        if len(self.queue) >= self.max_queue:  # no id for a record that is not kept: an
+            self.metrics.records.labels(self.name, "dropped").inc(n)  # outcome could never join
+            return [None] * n
         try:  # the record as the writer reads it (kit/predlog_writer.py, RECORD)
             line = _dumps((ids, time.time(), version, scope.get("state", {}).get("request_id"),
                            self.served_by(scope, shadow), instances, predictions, seconds,
                            shadow_of(scope, n) if shadow else None))
         except TypeError:  # not JSON (a model's bug the answer would meet too): never the log's
             self.metrics.records.labels(self.name, "failed").inc(n)
-            return ids
+            return [None] * n
         self.queue.append((n, line))
         return ids
 

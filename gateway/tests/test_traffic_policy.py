@@ -213,3 +213,33 @@ async def test_a_cached_answers_shadow_is_counted_from_its_first_comparison(
     assert report["comparison"]["measures"]["pd"]["all_time"]["incomparable"] == 4
     remembered = 'finfleet_shadow_requests_total{model="credit",outcome="remembered"} 3.0'
     assert (remembered in metrics) == bool(remember_max)
+
+
+async def test_a_trickle_of_copies_waits_to_go_together_and_a_backlog_does_not():
+    sent: list[list[int]] = []
+
+    async def send(calls):
+        sent.append([len(c.instances) for c in calls])
+
+    def copy(model: str = "credit") -> ShadowCall:
+        return ShadowCall(model, "v2", [{}], [{}], 0.001, None, 0.0)
+
+    queue = ShadowQueue(send, maxsize=10, workers=2, logger=None, on_drop=print, batch_max=32,
+                        batch_wait_s=0.2)
+    queue.start()
+    queue.offer(copy())
+    await asyncio.sleep(0.05)  # the first copy's gatherer is waiting for more
+    queue.offer(copy())
+    queue.offer(copy())
+    await _until(lambda: _sent(sent, 3))
+    assert sent == [[1, 1, 1]]  # one call for the three
+    # copies of two models interleaved: each batch stops at the other model's copy, and none
+    # of them waits (the queue is not empty), so they go at once
+    for model in ["credit", "intent"] * 3:
+        queue.offer(copy(model))
+    await _until(lambda: _sent(sent, 9), seconds=0.8)  # waiting each time: 6 × 0.2 s
+    await queue.stop()
+
+
+async def _sent(sent: list[list[int]], n: int) -> bool:
+    return sum(map(sum, sent)) >= n

@@ -62,3 +62,17 @@ def test_a_level_above_info_writes_nothing():
     logger.setLevel(logging.WARNING)
     log_info(logger, "request", FIELDS)
     assert stream.getvalue() == ""
+
+
+def test_a_broken_stream_is_reported_by_logging_not_raised_to_the_request(monkeypatch):
+    logger, _ = _logger("fast-broken")
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError("the log pipe is gone")
+
+    logger.handlers[0].setStream(Broken())
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(logger.handlers[0], "handleError", reported.append)
+    log_info(logger, "request", FIELDS)  # does not raise
+    assert [r.getMessage() for r in reported] == ["request"]

@@ -168,6 +168,9 @@ async def test_a_full_queue_drops_and_counts_without_failing_the_request(tmp_pat
         answers = [await client.post("/v1/models/scorer:predict",
                                      json={"instances": [instance(5)] * 3}) for _ in range(3)]
         assert {a.status_code for a in answers} == {200}
+        # the kept record's ids are answered; a dropped one's are not (no outcome could join)
+        assert all(answers[0].json()["prediction_ids"])
+        assert [a.json()["prediction_ids"] for a in answers[1:]] == [[None] * 3] * 2
         text = (await client.get("/metrics")).text
         assert metric(text, "finfleet_predlog_records_total", outcome="dropped") == 6
         assert metric(text, "finfleet_predlog_queue_depth") == 1
