@@ -468,12 +468,14 @@ def spending_batch(size: int, offset: int) -> list[dict[str, Any]]:
 async def sigterm_with_requests_in_flight(target: Proc, url: str, path: str, *,
                                           requests: int, batch: int) -> dict[str, Any]:
     """`requests` concurrent batches to `url` + `path`; SIGTERM to `target` while they are in
-    flight; every one must come back whole and `target` must exit 0 within GRACE."""
+    flight; every one must come back whole and `target` must exit 0 within GRACE. On a fast
+    machine the first batch may be answered before the SIGTERM: at least half of them must
+    still be in flight then, or the test has tested nothing."""
     async with httpx.AsyncClient(base_url=url, timeout=GRACE + 20) as client:
         calls = [asyncio.create_task(send(client, path,
                                           {"instances": spending_batch(batch, 1000 * (k + 1))}))
                  for k in range(requests)]
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # every request read by the server (shutdown drops unread ones)
         termed = time.monotonic()
         target.popen.send_signal(signal.SIGTERM)
         answers = await asyncio.gather(*calls)
@@ -487,12 +489,13 @@ async def sigterm_with_requests_in_flight(target: Proc, url: str, path: str, *,
     for a in answers:
         predictions = orjson.loads(a.body)["predictions"]
         assert len(predictions) == batch and all(isinstance(p, dict) and p for p in predictions)
-    assert all(a.done > termed for a in answers), \
-        "a request finished before SIGTERM: make the batches bigger so all are in flight"
+    in_flight = sum(a.done > termed for a in answers)
+    assert in_flight >= requests // 2, \
+        f"only {in_flight} requests were in flight at SIGTERM: make the batches bigger"
     assert code == 0, (f"{target.name} exited with {code} {exited:.1f}s after SIGTERM:\n"
                        f"{target.log_tail()}")
     assert exited <= GRACE + 2, f"{target.name} took {exited:.1f}s to exit"
-    return {"in_flight": requests, "answered_after_sigterm_s":
+    return {"in_flight": in_flight, "answered_after_sigterm_s":
             round(max(a.done for a in answers) - termed, 2), "exit_after_sigterm_s":
             round(exited, 2)}
 
