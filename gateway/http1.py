@@ -154,7 +154,9 @@ class KeepAliveClient:
                       retry_safe: bool = True) -> Reply:
         """One request, all of it (waiting for a free connection, connecting, writing, reading)
         within `timeout` seconds. With `retry_safe`, a failed connect or a reused connection
-        that closed before answering is tried once more on a fresh connection."""
+        that closed before answering is tried once more on a fresh connection (the other idle
+        ones are closed: a peer that dropped one unanswered, killed or restarting, dropped
+        them all, and a retry on another would fail the same way)."""
         request = self._encode(method, path, body, headers)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -181,6 +183,7 @@ class KeepAliveClient:
                     reply = await connection.exchange(request, deadline - loop.time())
                 except ConnectionDropped as exc:
                     if again and reused and exc.answered_nothing:
+                        self._close_idle()  # opened to the same peer: the retry connects afresh
                         continue
                     raise
                 if connection.reusable and not self._closed:
@@ -218,8 +221,11 @@ class KeepAliveClient:
         lines.append(body)
         return b"".join(lines)
 
-    async def close(self) -> None:
-        self._closed = True
+    def _close_idle(self) -> None:
         idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        self._close_idle()

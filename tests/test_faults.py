@@ -275,8 +275,8 @@ async def test_kill_9_of_a_model_under_load_fails_it_alone_and_fast(fleet):
                for a in in_flight), describe(in_flight)
     down = [a for a in ner_answers if killed < a.sent and a.done < ready]
     assert len(down) >= 5, describe(ner_answers)
-    assert all(a.status == 503 and a.is_problem for a in down), \
-        f"ner down: every answer a 503 problem+json\n{describe(down)}"
+    odd = [a for a in down if not (a.status == 503 and a.is_problem)]
+    assert not odd, f"ner down: every answer a 503 problem+json\n{describe(odd)}"
     slowest = max(a.took for a in down)
     assert slowest < read_timeout / 4, f"a dead model's 503 took {slowest:.3f}s"
     assert recovered is not None, (f"ner not answering 200 through the gateway {RESET + 5}s "

@@ -17,6 +17,8 @@ from gateway.tests.echo_service import echo_model, ensure_artifact
 from kit import ServiceSettings, create_app
 from kit.serve import CoalescingHttpToolsProtocol
 
+DROP = object()  # a reply: close the request's connection without answering
+
 
 class ScriptedServer:
     """Answers each request with `reply(request_number, body)` bytes (None: say nothing) and
@@ -57,6 +59,9 @@ class ScriptedServer:
                 answer = self.reply(len(self.requests), body)
                 if answer is None:
                     continue
+                if answer is DROP:  # this connection closes unanswered
+                    writer.close()
+                    return
                 writer.write(answer)
                 await writer.drain()
                 if self.close_after_each:
@@ -132,6 +137,30 @@ async def test_a_reused_connection_dropped_before_answering_is_retried_once():
         assert [body for *_, body in server.requests] == [b"a", b"b", b"b"]
         with pytest.raises(ConnectionDropped):  # not safe to repeat: raised, not retried
             await client.request("POST", "/", b"c", retry_safe=False)
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_a_peer_gone_with_several_idle_connections_is_connect_failed_not_dropped():
+    # Three kept connections; then the server stops listening and drops each connection that
+    # carries a request unanswered (a killed peer whose FINs were not read yet). The retry must
+    # connect afresh (refused: the caller's 503), not take the next stale connection (a 502).
+    server = await ScriptedServer(lambda n, body: ok(body)).start()
+    client = KeepAliveClient(server.url, connect_timeout=0.5)
+
+    def gone(n, body):  # the connection carrying a request closes; the others stay idle
+        return DROP
+
+    try:
+        answers = await asyncio.gather(*(client.request("POST", "/", b"x") for _ in range(3)))
+        assert [a.body for a in answers] == [b"x"] * 3 and len(client._idle) == 3
+        server.server.close()
+        await server.server.wait_closed()
+        server.reply = gone
+        with pytest.raises(ConnectFailed):
+            await client.request("POST", "/", b"y")
+        assert client._idle == []
     finally:
         await client.close()
         await server.stop()
