@@ -273,7 +273,9 @@ async def test_kill_9_of_a_model_under_load_fails_it_alone_and_fast(fleet):
     in_flight = [a for a in ner_answers if a.sent <= killed <= a.done]
     assert all(a.status == 200 or (a.status in (502, 503) and a.is_problem)
                for a in in_flight), describe(in_flight)
-    down = [a for a in ner_answers if killed < a.sent and a.done < ready]
+    # down: answered before the new process was started (once it runs it may answer before
+    # the fleet's readiness poll sees it, and the gateway's half-open probe may let it in)
+    down = [a for a in ner_answers if killed < a.sent and a.done < restarted]
     assert len(down) >= 5, describe(ner_answers)
     odd = [a for a in down if not (a.status == 503 and a.is_problem)]
     assert not odd, f"ner down: every answer a 503 problem+json\n{describe(odd)}"
