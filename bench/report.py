@@ -392,9 +392,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"log-on service at the end (`finfleet_predlog_records_total`): {written}. "
                 f"Goals: at one connection req/s stays at {LOG_RPS_GOAL:g}× or more "
                 f"and the p50 grows by at most {LOG_P50_GOAL_MS:g} ms; a FAIL is reported, it "
-                "does not fail the run. CPU ms/req: the service's own CPU time (its writer "
-                "thread included) over the requests wrk counted, steadier than wall time on "
-                "shared cores.", ""]
+                "does not fail the run. CPU ms/req: the service's own CPU time (its process tree: "
+                "the log writer process included) over the requests wrk counted, steadier than "
+                "wall time on shared cores.", ""]
         out += _table(
             ["route", "connections", "instances", "log off req/s", "log on req/s", "on/off",
              "log off p50 ms", "log on p50 ms", "added p50 ms", "log off CPU ms/req",
