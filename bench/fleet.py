@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench import bentoml_peer, footprint, listen, mlserver, peer_venv, ray_peer, shadow
+from bench import bentoml_peer, footprint, listen, mlserver, model_venv, peer_venv, ray_peer, shadow
 from bench.points import BEFORE_SERVICES, FLOOR, NOLOG_SERVICE, SERVICES, before_target
 from kit.artifacts import ArtifactStore
 from kit.procs import (
@@ -63,8 +63,11 @@ def ensure_model(name: str, model_dir: Path, train: bool) -> str:
 class Fleet:
     """Starts servers, remembers why a part was skipped, and stops everything it started."""
 
-    def __init__(self, work: Path, model_dir: Path) -> None:
+    def __init__(self, work: Path, model_dir: Path, own_envs: bool = True) -> None:
         self.work = work
+        self.own_envs = own_envs  # each server from its image's venv (bench/model_venv.py)
+        self.envs: dict[str, Path] = {}  # server → the venv it runs from, where not this one
+        self._pythons: dict[str, str | None] = {}  # image → its interpreter (None: this one)
         self.model_dir = model_dir
         self.servers: dict[str, Proc] = {}
         self.versions: dict[str, str] = {}
@@ -74,6 +77,26 @@ class Fleet:
         self.temp_dirs: list[Path] = []
         self.started: dict[str, float] = {}  # monotonic time each server was started
         self.ready_s: dict[str, float] = {}  # from its start until it answered ready
+
+    def python_for(self, server: str, image: str) -> str | None:
+        """The interpreter of `image`'s own venv, for `server`; None (this interpreter, the
+        project venv) when own environments are off or the image's could not be built, which
+        is recorded with the reason."""
+        if not self.own_envs:
+            return None
+        if image not in self._pythons:
+            began = time.monotonic()
+            try:
+                self._pythons[image] = str(model_venv.ensure(image))
+            except peer_venv.PeerUnavailable as exc:
+                self._pythons[image] = None
+                self.skip(f"the {image} image's environment", f"{exc}; the project venv serves")
+            finally:
+                self.setup_s += time.monotonic() - began
+        python = self._pythons[image]
+        if python:
+            self.envs[server] = model_venv.venv_path(image)
+        return python
 
     def skip(self, what: str, reason: str) -> None:
         print(f"bench: skipped {what}: {reason}", flush=True)
@@ -96,9 +119,10 @@ class Fleet:
             finally:
                 self.setup_s += time.monotonic() - began
             log_dir = {f"{entry.env_prefix}LOG_DIR": str(self.work / "predictions")}
+            python = self.python_for(name, name)
             self.started[name] = time.monotonic()
             self.servers[name] = start_service(name, self.model_dir, self.logs, wait=False,
-                                               env=log_dir)
+                                               env=log_dir, python=python)
             started.append(name)
         for name in started:
             self._wait(name, "/health/ready")
@@ -109,7 +133,8 @@ class Fleet:
             return
         upstreams = {name: s.url for name, s in self.servers.items() if name in SERVICES}
         self.servers["gateway"] = start_gateway({"GATEWAY_UPSTREAMS": json.dumps(upstreams)},
-                                                self.logs, wait=False)
+                                                self.logs, wait=False,
+                                                python=self.python_for("gateway", "gateway"))
         self._wait("gateway", "/health/ready")
 
     def start_shadow(self) -> None:
@@ -132,7 +157,7 @@ class Fleet:
         port = free_port()
         self.servers[shadow.SHADOW_SERVICE] = start_python(
             shadow.SHADOW_SERVICE, [SERVICES[name].module], self.logs, port=port, wait=False,
-            nice=shadow.CANDIDATE_NICE,
+            nice=shadow.CANDIDATE_NICE, python=self.python_for(shadow.SHADOW_SERVICE, name),
             env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
                  f"{prefix}MODEL_DIR": str(model_dir), f"{prefix}MODEL_ALIAS": "candidate"})
         self._wait(shadow.SHADOW_SERVICE, "/health/ready")
@@ -150,6 +175,7 @@ class Fleet:
         port = free_port()
         self.servers[shadow.SHADOW_GATEWAY] = start_python(
             shadow.SHADOW_GATEWAY, ["gateway"], self.logs, port=port, wait=False,
+            python=self.python_for(shadow.SHADOW_GATEWAY, "gateway"),
             env={"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port),
                  "GATEWAY_UPSTREAMS": json.dumps(upstreams),
                  "GATEWAY_CANDIDATE_UPSTREAMS": json.dumps({name: service.url}),
@@ -182,8 +208,9 @@ class Fleet:
                 self.skip(target, f"{checkout} holds no services/{name}")
                 continue
             port, prefix = free_port(), entry.env_prefix
+            python = self.python_for(target, name) or sys.executable
             self.servers[target] = start(
-                target, [sys.executable, "-m", entry.module], self.logs / f"{target}.log",
+                target, [python, "-m", entry.module], self.logs / f"{target}.log",
                 cwd=checkout, url=f"http://127.0.0.1:{port}",
                 env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
                      f"{prefix}MODEL_DIR": str(self.model_dir)})
@@ -199,6 +226,7 @@ class Fleet:
         prefix, port = SERVICES[name].env_prefix, free_port()
         self.servers[NOLOG_SERVICE] = start_python(
             NOLOG_SERVICE, [SERVICES[name].module], self.logs, port=port, wait=False,
+            python=self.python_for(NOLOG_SERVICE, name),
             env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
                  f"{prefix}MODEL_DIR": str(self.model_dir), f"{prefix}LOG_SAMPLE_RATE": "0"})
         self._wait(NOLOG_SERVICE, "/health/ready")
@@ -267,9 +295,10 @@ class Fleet:
     def start_floor(self) -> None:
         """The trivial route on the services' stack (`python -m bench.floor`)."""
         port = free_port()
+        python = self.python_for(FLOOR, "credit")  # the stack credit serves on, nothing more
         self.started[FLOOR] = time.monotonic()
         self.servers[FLOOR] = start_python(
-            FLOOR, ["bench.floor"], self.logs, port=port, wait=False,
+            FLOOR, ["bench.floor"], self.logs, port=port, wait=False, python=python,
             env={"FLOOR_HOST": "127.0.0.1", "FLOOR_PORT": str(port)})
         self._wait(FLOOR, "/health/ready")
         self.versions[FLOOR] = "FastAPI on kit.serve"

@@ -22,12 +22,27 @@ def venv_path(peer: str) -> Path:
     return BENCH_DIR / f".venv-{peer}"
 
 
-def ensure(venv: Path, packages: tuple[str, ...], binary: str) -> Path:
-    """`venv/bin/<binary>`, installing `packages` into a fresh `venv` first when it is missing
-    (minutes, once). A half-made venv from a failed install is removed so the next run retries."""
+STAMP = ".finfleet-installed-from"  # what the venv was built from, written once it is whole
+
+
+def is_current(venv: Path, binary: str, stamp: str) -> bool:
+    """The venv has `binary` and was built from `stamp` (no stamp asked: any whole venv)."""
+    if not (venv / "bin" / binary).is_file():
+        return False
+    if not stamp:
+        return True
+    marker = venv / STAMP
+    return marker.is_file() and marker.read_text() == stamp
+
+
+def ensure(venv: Path, packages: tuple[str, ...], binary: str, stamp: str = "") -> Path:
+    """`venv/bin/<binary>`, installing `packages` (pip's arguments) into a fresh `venv` first
+    when it is missing or was built from another `stamp` (a lock file's digest): minutes, once.
+    A half-made venv from a failed install is removed so the next run retries."""
     path = venv / "bin" / binary
-    if path.is_file():
+    if is_current(venv, binary, stamp):
         return path
+    shutil.rmtree(venv, ignore_errors=True)
     print(f"bench: installing {' '.join(packages)} into {venv} (first use only)", flush=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True,
@@ -41,6 +56,8 @@ def ensure(venv: Path, packages: tuple[str, ...], binary: str) -> Path:
                               + (f" ({' / '.join(tail)})" if tail else "")) from exc
     if not path.is_file():
         raise PeerUnavailable(f"{packages[0]} installed into {venv} but has no bin/{binary}")
+    if stamp:
+        (venv / STAMP).write_text(stamp)
     return path
 
 

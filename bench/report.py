@@ -114,7 +114,8 @@ def server_rows(points: list[dict]) -> list[dict[str, Any]]:
 
 def footprint_rows(servers: dict[str, dict]) -> list[list[Any]]:
     """One table row per server: version, serving environment, start-up, PSS idle / loaded."""
-    return [[name, s.get("version") or "–", _fmt(s.get("venv_mb")), _fmt(s.get("ready_s")),
+    return [[name, s.get("version") or "–", s.get("venv") or "–", _fmt(s.get("venv_mb")),
+             _fmt(s.get("ready_s")),
              _fmt(s.get("pss_idle_mb")), _fmt(s.get("pss_after_mb"))]
             for name, s in servers.items() if s.get("pss_idle_mb") is not None]
 
@@ -429,13 +430,14 @@ def render_markdown(results: dict[str, Any]) -> str:
     footprint = footprint_rows(servers_info)
     if footprint:
         out += ["## Footprint", "",
-                "Serving environment: the venv's size on disk (a peer's own; for finfleet's "
-                "servers the project's one venv with every model's extra). Start-up: from the "
+                "Serving environment: the venv the server ran from and its size on disk (a "
+                "peer's own; for finfleet's servers their image's, `requirements/images/"
+                "<image>.txt` alone in a fresh venv, bench/model_venv.py). Start-up: from the "
                 "process start until it answered ready (Ray: the cluster and both Serve apps "
                 "deployed). PSS: /proc/<pid>/smaps_rollup summed over the process tree (shared "
                 "pages split between the processes sharing them), idle before the first run "
                 "and after the last.", ""]
-        out += _table(["server", "version", "environment MB", "start-up s", "PSS idle MB",
+        out += _table(["server", "version", "environment", "MB", "start-up s", "PSS idle MB",
                        "PSS after load MB"], footprint)
     if results.get("skipped"):
         out += ["## Skipped", ""]

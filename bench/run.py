@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.only:
         points = select(points, args.only)
     machine = machine_info()
-    fleet = Fleet(WORK, args.model_dir)
+    fleet = Fleet(WORK, args.model_dir, own_envs=not args.project_venv)
     try:
         wanted = ({n for p in points for n in p.needs} | {p.target for p in points}) & set(SERVICES)
         fleet.start_services([n for n in SERVICES if n in wanted], train=not args.no_train)
@@ -275,7 +275,8 @@ def run(args: argparse.Namespace) -> dict:
         "servers": {name: {"version": fleet.versions.get(name), "rss_idle_mb": idle.get(name),
                            "rss_after_mb": after.get(name), "pss_idle_mb": pss_idle.get(name),
                            "pss_after_mb": pss_after.get(name),
-                           "ready_s": fleet.ready_s.get(name), "venv_mb": venv_mb(name)}
+                           "ready_s": fleet.ready_s.get(name),
+                           "venv": venv_of(fleet, name).name, "venv_mb": venv_mb(fleet, name)}
                     for name in idle},
         "answers": equal,
         "points": [{"key": p.key, "target": p.target, "route": p.route, "path": p.path,
@@ -289,11 +290,16 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def venv_mb(server: str) -> float | None:
-    """The serving environment's size: a peer's own venv; for ours, the project's venv (every
-    model's extra from the lock in one venv: a per-model venv is not built here)."""
+def venv_of(fleet: Fleet, server: str) -> Path:
+    """The venv `server` ran from: its image's (bench/model_venv.py), a peer's own, or else
+    the project's (every extra in one venv)."""
     peer = peer_venv.venv_path(server)
-    return peer_venv.size_mb(peer if peer.is_dir() else REPO_ROOT / ".venv")
+    return fleet.envs.get(server) or (peer if peer.is_dir() else REPO_ROOT / ".venv")
+
+
+def venv_mb(fleet: Fleet, server: str) -> float | None:
+    """The serving environment's size on disk."""
+    return peer_venv.size_mb(venv_of(fleet, server))
 
 
 def predlog_counts(fleet: Fleet, name: str) -> dict[str, int]:
@@ -330,6 +336,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-train", action="store_true", help="skip services with no model")
     parser.add_argument("--no-peer", action="store_true",
                         help="do not start the peers (MLServer, BentoML, Ray Serve)")
+    parser.add_argument("--project-venv", action="store_true",
+                        help="serve finfleet's servers from the project venv instead of each "
+                             "image's own (bench/model_venv.py builds those on first use)")
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout (a git worktree of the base commit): its credit "
                              "service's V1 is measured beside this one's, interleaved")

@@ -151,8 +151,10 @@ def model_batcher(model: Any, settings: Any, execute: Execute,
             mode = "off"  # no per-caller validation: one bad instance would fail its batch
         window_ms = (model.batch_window_ms if settings.batch_window_ms is None
                      else settings.batch_window_ms)
+        max_items = (model.batch_max_items if settings.batch_max_items is None
+                     else settings.batch_max_items)
         batcher = None if mode == "off" else Batcher(
-            execute, max_items=settings.batch_max_items, window_s=window_ms / 1000,
+            execute, max_items=max_items, window_s=window_ms / 1000,
             slots=settings.predict_threads, mode=mode, observe=observe)
         model._batcher = batcher
     return batcher

@@ -34,6 +34,9 @@ class ServedModel:
     # 0: take what queued while the threads were busy (a 1 ms window left a core idle: 1.36x
     # instead of 1.72x intent req/s at 16 connections, docs/batching.md).
     batch_window_ms: ClassVar[float] = 0.0
+    # Most instances in one gathered call (<NAME>_BATCH_MAX_ITEMS overrides); a caller bigger
+    # than what is left waits for the next call, so this also says how many callers can share.
+    batch_max_items: ClassVar[int] = 32
     # The shape of one prediction: documented in OpenAPI and checked by the contract tests.
     prediction_model: ClassVar[type[BaseModel] | None] = None
     # Drift features' weights in the dataset score, by name or `prefix.` (default 1; 0: reported,

@@ -161,10 +161,13 @@ def _fail(proc: Proc, why: str) -> NoReturn:
 
 def start_python(name: str, module_argv: list[str], log_dir: Path, *, port: int,
                  env: dict[str, str] | None = None, wait: bool = True,
-                 timeout_s: float = 60.0, nice: int = 0) -> Proc:
+                 timeout_s: float = 60.0, nice: int = 0, python: str | None = None) -> Proc:
     """`python -m <module_argv>` from the repository root, serving on 127.0.0.1:`port`; waits
-    for /health/ready unless `wait` is False (start several, then wait for each)."""
-    proc = start(name, [sys.executable, "-m", *module_argv], log_dir / f"{name}.log", env=env,
+    for /health/ready unless `wait` is False (start several, then wait for each). `python` is
+    another environment's interpreter (a model's own venv, as its image has it); this one's by
+    default."""
+    proc = start(name, [python or sys.executable, "-m", *module_argv], log_dir / f"{name}.log",
+                 env=env,
                  url=f"http://127.0.0.1:{port}", nice=nice)
     if wait:
         wait_ready(proc, timeout_s=timeout_s)
@@ -173,7 +176,7 @@ def start_python(name: str, module_argv: list[str], log_dir: Path, *, port: int,
 
 def start_service(name: str, model_dir: Path, log_dir: Path, *, port: int | None = None,
                   env: dict[str, str] | None = None, wait: bool = True,
-                  timeout_s: float = 60.0) -> Proc:
+                  timeout_s: float = 60.0, python: str | None = None) -> Proc:
     """A model service of the table of services, serving the models under `model_dir`."""
     row = load_catalog().service(name)
     port = port or free_port()
@@ -181,16 +184,17 @@ def start_service(name: str, model_dir: Path, log_dir: Path, *, port: int | None
     settings = {f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
                 f"{prefix}MODEL_DIR": str(model_dir), **(env or {})}
     return start_python(name, [row.module_name], log_dir, port=port, env=settings, wait=wait,
-                        timeout_s=timeout_s)
+                        timeout_s=timeout_s, python=python)
 
 
 def start_gateway(env: dict[str, str], log_dir: Path, *, port: int | None = None,
-                  wait: bool = True, timeout_s: float = 60.0) -> Proc:
+                  wait: bool = True, timeout_s: float = 60.0, python: str | None = None
+                  ) -> Proc:
     """`python -m gateway` with `env` (GATEWAY_UPSTREAMS and the rest)."""
     port = port or free_port()
     settings = {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), **env}
     return start_python("gateway", ["gateway"], log_dir, port=port, env=settings, wait=wait,
-                        timeout_s=timeout_s)
+                        timeout_s=timeout_s, python=python)
 
 
 def train(name: str, model_dir: Path, *args: str, timeout_s: float = 600.0) -> None:

@@ -83,7 +83,8 @@ class ServiceSettings(HttpSettings):
         None, description="Gather concurrent predicts into one model call (kit/batching.py): "
                           "auto (a lone request runs at once), on (always wait the window), "
                           "off; unset: the model's default")
-    batch_max_items: int = Field(32, gt=0, description="Most instances in one gathered call")
+    batch_max_items: int | None = Field(
+        None, gt=0, description="Most instances in one gathered call; unset: the model's default")
     batch_window_ms: float | None = Field(
         None, ge=0, le=100, description="How long a free predict thread waits for more callers "
                                         "while another batch runs (always, with batching=on); "

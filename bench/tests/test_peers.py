@@ -207,10 +207,12 @@ def test_server_rows_give_ratios_to_each_peer_and_to_the_floor():
 def test_markdown_has_the_server_table_answers_and_footprint():
     servers = {"credit": {"version": "v1", "venv_mb": 1993.1, "ready_s": 3.2,
                           "pss_idle_mb": 75.3, "pss_after_mb": 100.7},
-               "ray": {"version": "2.60.0", "venv_mb": 638.8, "ready_s": 34.8,
-                       "pss_idle_mb": 894.8, "pss_after_mb": 915.9},
+               "ray": {"version": "2.60.0", "venv": ".venv-ray", "venv_mb": 638.8,
+                       "ready_s": 34.8, "pss_idle_mb": 894.8, "pss_after_mb": 915.9},
                "gone": {"version": None, "pss_idle_mb": None}}
-    assert footprint_rows(servers)[1] == ["ray", "2.60.0", "638.8", "34.8", "894.8", "915.9"]
+    assert footprint_rows(servers)[1] == ["ray", "2.60.0", ".venv-ray", "638.8", "34.8",
+                                          "894.8", "915.9"]
+    assert footprint_rows(servers)[0][2] == "–"  # results from before the venv was named
     results = {
         "command": "pytest", "quick": True, "seconds": 2, "repeats": 1, "started_at": "s",
         "finished_at": "f", "results_file": "x.json", "peer_version": "",
@@ -223,7 +225,7 @@ def test_markdown_has_the_server_table_answers_and_footprint():
     assert "## Credit beside every peer and the floor" in text
     assert "| 16 | 1 | mlserver | 400.0 | 400.0 | 40.00 | 100.00 | 7.50 | 0.10 | 0.05 |" in text
     assert "bentoml ≤ 0.00000054; ray **differs**, 0.20000000" in text
-    assert "| ray | 2.60.0 | 638.8 | 34.8 | 894.8 | 915.9 |" in text
+    assert "| ray | 2.60.0 | .venv-ray | 638.8 | 34.8 | 894.8 | 915.9 |" in text
     assert "| gone |" not in text.split("## Footprint")[1]
 
 

@@ -183,6 +183,7 @@ class _Settings:
 class _Model:
     batching = "auto"
     batch_window_ms = 1.0
+    batch_max_items = 128
 
 
 def test_each_model_version_has_its_own_batcher_and_settings_override_the_default():
@@ -207,3 +208,6 @@ def test_each_model_version_has_its_own_batcher_and_settings_override_the_defaul
     forced = _Settings()
     forced.batching = "on"
     assert model_batcher(Unprepared(None), forced, FakeModel()) is None
+    own = _Settings()
+    own.batch_max_items = None  # unset: the model's own most items
+    assert model_batcher(_Model(), own, FakeModel()).max_items == 128

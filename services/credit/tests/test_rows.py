@@ -238,3 +238,31 @@ async def test_a_bad_field_in_instance_17_is_a_422_naming_it(model_dir):
                                           "message": "must be ≤ 5", "type": "less_than_equal"}]
     assert alone.json()["errors"][0]["message"] == "must be ≤ 5"
 
+
+
+# --- rounding a batch at once --------------------------------------------------------------
+def test_exact_round_is_pythons_round_bit_for_bit_halves_included():
+    from services.credit.schema import exact_round, risk_scores
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        rng.normal(0, 2, 20_000), rng.random(5_000), -rng.random(5_000) * 1e-4,
+        # halves at 4 and 6 decimals, as written and one float step either side
+        np.array([k / 1e4 + 5e-5 for k in range(-300, 300)]),
+        np.array([k / 1e6 + 5e-7 for k in range(0, 300)]),
+        np.nextafter(np.array([2.675, 0.00005, 1.00005, -0.00015]), np.inf),
+        np.nextafter(np.array([2.675, 0.00005, 1.00005, -0.00015]), -np.inf),
+        np.array([0.0, -0.0, 1e-300, -1e-300, 1e17, -3e15, 0.5, 2.5, 1.5]),
+        np.array([np.inf, -np.inf])])
+    for digits in (4, 6):
+        ours = exact_round(values, digits)
+        theirs = [round(v, digits) for v in values.tolist()]
+        assert np.array_equal(np.array(ours).view(np.uint64), np.array(theirs).view(np.uint64))
+    nan = exact_round(np.array([np.nan]), 4)[0]
+    assert math.isnan(nan) and math.isnan(round(math.nan, 4))
+    grid = exact_round(values[:12].reshape(3, 4), 4)
+    assert grid == [[round(v, 4) for v in row] for row in values[:12].reshape(3, 4).tolist()]
+    probabilities = np.array([0.0, 1.0, 0.005, 0.015, 0.025, 0.125, 0.994999, 0.5, 1 / 3])
+    assert risk_scores(probabilities) == [risk_score(p) for p in probabilities.tolist()]
+    with pytest.raises(ValueError, match="finite"):
+        risk_scores(np.array([0.5, math.nan]))
