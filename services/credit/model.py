@@ -13,9 +13,13 @@ from kit.quality import ranking
 from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, ratio_value
 from services.credit.linear import LINEAR_NPZ, LinearScorer
-from services.credit.schema import DECISIONS, CreditPrediction, exact_round, risk_scores
-
-BANDS = ("low", "medium", "high")  # as band_for names them, by index
+from services.credit.schema import (
+    DECISIONS,
+    CreditPrediction,
+    band_names,
+    exact_round,
+    risk_scores,
+)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -151,31 +155,31 @@ class CreditModel(ServedModel):
                  contributions: np.ndarray, ratios: np.ndarray) -> list[dict]:
         """Each row's answer: its top reasons by |contribution| (one argsort of the batch, row by
         row as numpy sorts one row), each quoting the field as sent or the derived ratio. The
-        numbers are rounded for the whole batch at once (`exact_round`: Python's `round`, bit
-        for bit); what is left a row is building its dicts."""
+        contributions and probabilities are rounded for the whole batch at once (`exact_round`:
+        Python's `round`, bit for bit); what is left a row is building its dicts."""
         order = np.argsort(-np.abs(contributions), axis=1)[:, : self.settings.top_reasons]
-        picked = np.take_along_axis(contributions, order, axis=1)
-        bands = np.where(probability >= self.high_from, 2,
-                         np.where(probability >= self.medium_from, 1, 0)).tolist()
+        picked = contributions[np.arange(len(order))[:, None], order]
         answers = []
         for instance, p, score, band, indices, rounded, increases, derived in zip(
-                instances, exact_round(probability, 6), risk_scores(probability), bands,
+                instances, exact_round(probability, 6), risk_scores(probability),
+                band_names(probability, self.medium_from, self.high_from),
                 order.tolist(), exact_round(picked, 4), (picked > 0).tolist(),
-                exact_round(ratios, 4), strict=True):
+                ratios.tolist(), strict=True):
             reasons = []
             for idx, contribution, up in zip(indices, rounded, increases, strict=True):
                 feature, ratio = self.reason_sources[idx]
                 reasons.append({
                     "feature": feature,
-                    "value": instance.get(feature, None if ratio is None else derived[ratio]),
+                    "value": instance.get(
+                        feature, None if ratio is None else round(derived[ratio], 4)),
                     "contribution": contribution,
                     "direction": "increases_risk" if up else "decreases_risk",
                 })
             answers.append({
                 "probability_of_default": p,
                 "risk_score": score,
-                "band": BANDS[band],
-                "decision": DECISIONS[BANDS[band]],
+                "band": band,
+                "decision": DECISIONS[band],
                 "reasons": reasons,
             })
         return answers
