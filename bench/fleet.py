@@ -104,10 +104,9 @@ class Fleet:
 
     def start_services(self, names: list[str], train: bool) -> None:
         """Start every available service at once (they load in parallel), then wait for each.
-        Their environments are built first, so no build counts in another's start-up time."""
-        started = []
-        pythons = {name: self.python_for(name, name) for name in names
-                   if module_exists(f"{SERVICES[name].module}.__main__")}
+        Their models are found (or trained) and their environments built first, so neither
+        counts in a start-up time."""
+        runnable = []
         for name in names:
             entry = SERVICES[name]
             if not module_exists(f"{entry.module}.__main__"):
@@ -121,12 +120,14 @@ class Fleet:
                 continue
             finally:
                 self.setup_s += time.monotonic() - began
-            log_dir = {f"{entry.env_prefix}LOG_DIR": str(self.work / "predictions")}
+            runnable.append(name)
+        pythons = {name: self.python_for(name, name) for name in runnable}
+        for name in runnable:
+            log_dir = {f"{SERVICES[name].env_prefix}LOG_DIR": str(self.work / "predictions")}
             self.started[name] = time.monotonic()
             self.servers[name] = start_service(name, self.model_dir, self.logs, wait=False,
                                                env=log_dir, python=pythons[name])
-            started.append(name)
-        for name in started:
+        for name in runnable:
             self._wait(name, "/health/ready")
 
     def start_gateway(self) -> None:

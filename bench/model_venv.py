@@ -8,6 +8,7 @@ that misses a module its service imports fails at start-up here, not first in a 
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 from bench import peer_venv
@@ -32,4 +33,5 @@ def ensure(image: str) -> Path:
         raise peer_venv.PeerUnavailable(f"{lock} does not exist (`make lock` writes it)")
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     packages = ("--require-hashes", "--no-deps", "-r", str(lock))
-    return peer_venv.ensure(venv_path(image), packages, "python", stamp=f"sha256:{digest}")
+    stamp = f"sha256:{digest} python {sys.version.split()[0]} {sys.executable}"
+    return peer_venv.ensure(venv_path(image), packages, "python", stamp=stamp)

@@ -42,8 +42,9 @@ def ensure(venv: Path, packages: tuple[str, ...], binary: str, stamp: str = "") 
     path = venv / "bin" / binary
     if is_current(venv, binary, stamp):
         return path
+    again = " again: what it was built from changed" if venv.is_dir() else " (first use only)"
     shutil.rmtree(venv, ignore_errors=True)
-    print(f"bench: installing {' '.join(packages)} into {venv} (first use only)", flush=True)
+    print(f"bench: installing {' '.join(packages)} into {venv}{again}", flush=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True,
                        capture_output=True, text=True)

@@ -2,6 +2,7 @@
 lock alone in a fresh venv serving the same answers as the project venv, over real HTTP."""
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -43,8 +44,11 @@ def test_the_credit_image_lock_alone_serves_the_same_answers(tmp_path, monkeypat
     python = model_venv.ensure("credit")
     assert python == tmp_path / ".venv-model-credit" / "bin" / "python"
     assert (python.parent.parent / peer_venv.STAMP).read_text().startswith("sha256:")
-    assert not (python.parent.parent / "lib" / "python3.11" / "site-packages" / "xgboost"
-                ).exists()  # training libraries stay out of the serving environment
+    for training_only in ("xgboost", "sklearn"):  # training libraries stay out of it
+        done = subprocess.run([str(python), "-c", f"import {training_only}"],
+                              capture_output=True, text=True)
+        assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr
+    assert subprocess.run([str(python), "-c", "import onnxruntime"]).returncode == 0
     body = json.dumps({"instances": applicants(4)}).encode()
     logs = tmp_path / "logs"
     own = start_service("credit", credit_model_dir, logs, python=str(python), timeout_s=120)

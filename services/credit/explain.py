@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-CHUNK_ROWS = 64  # 200 trees × 64 rows of int64 per level: ~100 kB, under glibc's mmap threshold
+# Cells (rows × trees) walked at once: 64 rows of the 200-tree model, ~100 kB of int64 a level,
+# under the cache's and glibc's mmap threshold's reach.
+CHUNK_CELLS = 12_800
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,15 @@ class TreeTables:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Contributions in margin (log-odds) units, shape [rows, features], walked
-        `CHUNK_ROWS` rows at a time: a batch gathered from many requests (512 rows) costs 2.6×
-        less that way than in one walk, whose [depth, rows × trees] temporaries outgrow the
-        cache and malloc's reuse (docs/bench.md "Rows that pay"). A row's cells are summed in
-        the same order either way, so the bits are the same."""
-        if len(x) <= CHUNK_ROWS:
+        `CHUNK_CELLS` (row, tree) pairs at a time: a batch gathered from many requests (512
+        rows) costs 2.6× less that way than in one walk, whose [depth, rows × trees]
+        temporaries outgrow the cache and malloc's reuse (docs/bench.md "Rows that share a
+        call"). A row's cells are summed in the same order either way: the same bits."""
+        chunk = max(1, CHUNK_CELLS // self.feature.shape[0])
+        if len(x) <= chunk:
             return self._walk(x)
-        return np.concatenate([self._walk(x[start:start + CHUNK_ROWS])
-                               for start in range(0, len(x), CHUNK_ROWS)])
+        return np.concatenate([self._walk(x[start:start + chunk])
+                               for start in range(0, len(x), chunk)])
 
     def _walk(self, x: np.ndarray) -> np.ndarray:
         """The changes are summed in the order the walk meets them (level by level), which

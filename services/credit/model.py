@@ -80,7 +80,7 @@ class CreditModel(ServedModel):
     # at 16 connections; a lone request waits that one turn, no window (docs/batching.md).
     batching = "on"
     # Four 32-row requests share a call (the kit's 32 let none share): 1.38x req/s at 16
-    # connections × 32 rows; the tree walk stays linear in rows (explain.py CHUNK_ROWS).
+    # connections × 32 rows; the tree walk stays linear in rows (explain.py CHUNK_CELLS).
     batch_max_items = 128
     outcome_label = bool  # true: the applicant defaulted
 

@@ -45,6 +45,7 @@ VECTOR_FROM = 64
 
 def risk_scores(probability: np.ndarray) -> list[int]:
     """`risk_score` of each probability: numpy's rint rounds half to even, as `round` does."""
+    probability = np.asarray(probability, dtype=np.float64)
     if probability.size < VECTOR_FROM:
         return [risk_score(p) for p in probability.tolist()]
     if not np.isfinite(probability).all():
@@ -56,7 +57,9 @@ def exact_round(values: np.ndarray, digits: int) -> list:
     """`round(v, digits)` of each value of a 1-D or 2-D array, as (nested) lists of floats,
     at numpy's speed. Python rounds the exact decimal value; scaling, `rint` and dividing give
     the same double except where the scaled value lies within float error of a half (or is
-    too large or not finite), and those few are rounded by Python (tested on such halves)."""
+    too large or not finite), and those few are rounded by Python (tested on such halves).
+    Any input is taken as float64, as Python's floats are."""
+    values = np.asarray(values, dtype=np.float64)
     if values.size < VECTOR_FROM:
         if values.ndim == 1:
             return [round(v, digits) for v in values.tolist()]
@@ -73,6 +76,7 @@ def exact_round(values: np.ndarray, digits: int) -> list:
 
 def band_names(probability: np.ndarray, medium_from: float, high_from: float) -> list[str]:
     """`band_for` of each probability."""
+    probability = np.asarray(probability, dtype=np.float64)
     if probability.size < VECTOR_FROM:
         return [band_for(p, medium_from, high_from) for p in probability.tolist()]
     index = np.where(probability >= high_from, 2, np.where(probability >= medium_from, 1, 0))

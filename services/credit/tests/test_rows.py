@@ -239,10 +239,9 @@ async def test_a_bad_field_in_instance_17_is_a_422_naming_it(model_dir):
     assert alone.json()["errors"][0]["message"] == "must be ≤ 5"
 
 
-
 # --- rounding a batch at once --------------------------------------------------------------
 def test_exact_round_is_pythons_round_bit_for_bit_halves_included():
-    from services.credit.schema import exact_round, risk_scores
+    from services.credit.schema import exact_round
 
     rng = np.random.default_rng(3)
     values = np.concatenate([
@@ -260,9 +259,21 @@ def test_exact_round_is_pythons_round_bit_for_bit_halves_included():
         assert np.array_equal(np.array(ours).view(np.uint64), np.array(theirs).view(np.uint64))
     nan = exact_round(np.array([np.nan]), 4)[0]
     assert math.isnan(nan) and math.isnan(round(math.nan, 4))
-    grid = exact_round(values[:12].reshape(3, 4), 4)
-    assert grid == [[round(v, 4) for v in row] for row in values[:12].reshape(3, 4).tolist()]
-    probabilities = np.array([0.0, 1.0, 0.005, 0.015, 0.025, 0.125, 0.994999, 0.5, 1 / 3])
+    for rows in (3, 40):  # 12 values (Python rounds them) and 160 (numpy does)
+        grid = values[200:200 + 4 * rows].reshape(rows, 4)
+        assert exact_round(grid, 4) == [[round(v, 4) for v in row] for row in grid.tolist()]
+    assert exact_round(np.float32([0.1] * 70), 4) == [0.1] * 70  # taken as float64
+
+
+@pytest.mark.parametrize("repeat", [1, 10])  # 9 probabilities (Python's path) and 90 (numpy's)
+def test_scores_and_bands_of_a_batch_are_the_per_row_ones(repeat):
+    from services.credit.schema import band_names, risk_scores
+
+    probabilities = np.tile(
+        [0.0, 1.0, 0.005, 0.015, 0.025, 0.125, 0.994999, 0.5, 1 / 3], repeat)
     assert risk_scores(probabilities) == [risk_score(p) for p in probabilities.tolist()]
+    bands = band_names(probabilities, 0.015, 0.5)
+    assert bands == [band_for(p, 0.015, 0.5) for p in probabilities.tolist()]
+    assert {"low", "medium", "high"} == set(bands)
     with pytest.raises(ValueError, match="finite"):
-        risk_scores(np.array([0.5, math.nan]))
+        risk_scores(np.tile([0.5, math.nan], repeat * 5))
