@@ -115,8 +115,7 @@ def server_rows(points: list[dict]) -> list[dict[str, Any]]:
 def footprint_rows(servers: dict[str, dict]) -> list[list[Any]]:
     """One table row per server: version, serving environment, start-up, PSS idle / loaded."""
     return [[name, s.get("version") or "–", s.get("venv") or "–", _fmt(s.get("venv_mb")),
-             _fmt(s.get("ready_s")),
-             _fmt(s.get("pss_idle_mb")), _fmt(s.get("pss_after_mb"))]
+             _fmt(s.get("ready_s")), _fmt(s.get("pss_idle_mb")), _fmt(s.get("pss_after_mb"))]
             for name, s in servers.items() if s.get("pss_idle_mb") is not None]
 
 

@@ -167,8 +167,7 @@ def start_python(name: str, module_argv: list[str], log_dir: Path, *, port: int,
     another environment's interpreter (a model's own venv, as its image has it); this one's by
     default."""
     proc = start(name, [python or sys.executable, "-m", *module_argv], log_dir / f"{name}.log",
-                 env=env,
-                 url=f"http://127.0.0.1:{port}", nice=nice)
+                 env=env, url=f"http://127.0.0.1:{port}", nice=nice)
     if wait:
         wait_ready(proc, timeout_s=timeout_s)
     return proc

@@ -38,7 +38,7 @@ def risk_score(probability: float) -> int:
     return round(100 * min(max(probability, 0.0), 1.0))
 
 
-# Below this many values numpy's dozen calls cost more than `round` on each (a one-row answer
+# Below this many values numpy's dozen calls cost more than `round` on each (a one-row predict
 # went 87 -> 138 µs with them): small arrays are rounded by Python.
 VECTOR_FROM = 64
 
@@ -83,9 +83,6 @@ def band_names(probability: np.ndarray, medium_from: float, high_from: float) ->
     return [BANDS[i] for i in index.tolist()]
 
 
-BANDS = ("low", "medium", "high")
-
-
 def band_for(probability: float, medium_from: float, high_from: float) -> str:
     if probability >= high_from:
         return "high"
@@ -93,3 +90,4 @@ def band_for(probability: float, medium_from: float, high_from: float) -> str:
 
 
 DECISIONS = {"low": "approve", "medium": "review", "high": "decline"}
+BANDS = tuple(DECISIONS)  # low, medium, high: the indices band_names picks
