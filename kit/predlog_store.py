@@ -38,6 +38,7 @@ import orjson
 
 COLUMNS = ("prediction_id", "request_id", "ts", "model", "version", "served_by", "key",
            "user_hash", "input", "output", "latency_ms", "features", "shadow_of")
+BUSY_SECONDS = 10.0  # how long a statement waits on another connection's lock
 JSON_COLUMNS = frozenset({"input", "output", "label", "features"})
 
 
@@ -233,8 +234,9 @@ class SqliteLogStore(LogStore):
 
     def _open(self, path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = sqlite3.connect(path, timeout=BUSY_SECONDS, check_same_thread=False,
+                               isolation_level=None)
+        _use_wal(conn)
         # Predictions are best effort (a failed flush is counted and dropped): NORMAL survives
         # a crash of the process, and spares each flush an fsync. Outcomes commit with FULL.
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -359,7 +361,8 @@ class SqliteLogStore(LogStore):
             return
         with self._files_locked(model, shared=True):
             for path in reversed(self.files(model)):  # oldest first
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True,
+                                       timeout=BUSY_SECONDS)
                 try:
                     yield conn
                 finally:
@@ -393,6 +396,28 @@ class SqliteLogStore(LogStore):
             for conn in self._current.values():
                 conn.close()
             self._current.clear()
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a file to WAL, waiting as the busy timeout would. The switch takes the file
+    exclusively and SQLite runs no busy handler for it, so the writer process and the outcome
+    route opening a fresh file at once saw "database is locked" at once (a 503 to an outcome).
+    WAL stays in the file, so the mode is read first and an opened file takes no lock."""
+    deadline, pause = time.monotonic() + BUSY_SECONDS, 0.001
+    while True:
+        try:
+            if (conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                    or conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"):
+                return
+            refused = sqlite3.OperationalError("the log's file would not switch to WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            refused = exc
+        if time.monotonic() > deadline:
+            raise refused
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 @contextlib.contextmanager

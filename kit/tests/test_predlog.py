@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
+import threading
 import time
 from typing import Any
 
@@ -162,6 +164,27 @@ async def test_a_bad_outcome_is_a_422_naming_the_item(tmp_path):
     assert empty.status_code == 422
 
 
+async def test_outcomes_the_store_cannot_take_are_a_503_whose_cause_is_logged(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log's folder should be")
+    app = app_on(tmp_path, log_dir=blocked)
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = seen.append  # type: ignore[method-assign]
+    app.state.logger.addHandler(handler)
+    try:
+        async with running_client(app) as client:
+            answer = await client.post("/v1/models/scorer/outcomes", json={"outcomes": [
+                {"prediction_id": "a", "label": True}]})
+    finally:
+        app.state.logger.removeHandler(handler)
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"].endswith("log-unavailable") and "retry later" in answer.text
+    assert [r.getMessage().split(":")[0] for r in seen] == ["outcomes not stored"]
+    assert "not-a-folder" in seen[0].getMessage(), "the cause is named"
+
+
 async def test_a_full_queue_drops_and_counts_without_failing_the_request(tmp_path):
     app = app_on(tmp_path, log_queue_size=1)
     async with running_client(app) as client:
@@ -278,6 +301,37 @@ def test_embedded_files_rotate_stay_bounded_and_outcomes_find_old_files(tmp_path
     assert {r["prediction_id"] for r in store.labelled("m")} == {
         oldest, newest_k1["prediction_id"]}
     store.close()
+
+
+def test_connections_opening_a_fresh_file_at_once_all_wait_for_the_switch_to_wal(tmp_path):
+    """The writer process and the outcome route can create the current file at the same
+    moment; SQLite answers one of them "database is locked" at once unless the switch to WAL
+    is retried (a CI run's outcomes got a 503 so). Here four connections, two writing
+    predictions and two attaching outcomes, open each of 100 fresh folders together."""
+    failures: list[BaseException] = []
+
+    def at_once(barrier: threading.Barrier, work) -> None:
+        barrier.wait()
+        try:
+            work()
+        except BaseException as exc:  # every failure is the test's answer
+            failures.append(exc)
+
+    for round_ in range(100):
+        root, barrier = tmp_path / f"r{round_}", threading.Barrier(4)
+        stores = [SqliteLogStore(root) for _ in range(4)]
+        work = [lambda s=stores[0]: s.write_predictions(rows_of(2)),
+                lambda s=stores[1]: s.write_predictions(rows_of(2, start=2)),
+                *(lambda s=s: s.attach_outcomes("m", [OutcomeItem(True, prediction_id="p0")])
+                  for s in stores[2:])]
+        threads = [threading.Thread(target=at_once, args=(barrier, w)) for w in work]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for store in stores:
+            store.close()
+    assert failures == [], f"{len(failures)} of 400 opens failed: {failures[0]!r}"
 
 
 def test_ranking_metrics_match_scikit_learn():
