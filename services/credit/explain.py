@@ -2,7 +2,9 @@
 
 Saabas path attribution (XGBoost's `approx_contribs=True`): walking each tree from root to leaf,
 the change in the node's expected value at each split is credited to the split's feature. All
-trees are walked at once with numpy, one level per step, so a row costs tens of microseconds.
+trees are walked at once with numpy, one level per step, to each row's leaves; what the path to
+a leaf credits each feature is tabled once per node, so a row's contributions are its leaves'
+rows of that table summed (no per-step bookkeeping): a row costs a few microseconds.
 """
 
 from __future__ import annotations
@@ -46,10 +48,11 @@ class TreeTables:
 
     def __post_init__(self) -> None:
         """Flatten the trees into one node table (global id = tree × size + node) in which a
-        leaf points to itself with a zero change, so every row walks exactly `depth` steps with
-        no masking: a handful of numpy calls a level, whatever the number of trees. Each node's
-        two edges (2·id: the `<` branch, 2·id + 1 the other) hold the child and the change in
-        expected value it brings, worked out once here rather than at every step."""
+        leaf points to itself, so every row walks exactly `depth` steps with no masking: a
+        handful of numpy calls a level, whatever the number of trees. Each node's two edges
+        (2·id: the `<` branch, 2·id + 1 the other) hold the child. `paths` holds, for every
+        node, what the walk from its root to it credits each feature: a row's contributions
+        are then its leaves' rows of `paths`, summed over the trees."""
         n_trees, size = self.feature.shape
         offset = (np.arange(n_trees, dtype=np.int64) * size)[:, None]
         leaf = self.feature < 0
@@ -59,56 +62,70 @@ class TreeTables:
         missing = np.where(leaf, own, self.missing + offset).ravel()
         if not np.all((missing == left) | (missing == right)):
             raise ValueError("a tree sends missing values to neither child")
-        value = self.value.ravel()
-        child = np.stack([left, right], axis=1).ravel()
         flat = {
             "feature": np.where(leaf, 0, self.feature).ravel().astype(np.int64),
             "threshold": self.threshold.ravel(),
-            "child": child,
-            "change": value[child] - np.repeat(value, 2),
+            "child": np.stack([left, right], axis=1).ravel(),
             "missing_edge": (missing != left).astype(np.int64),
             "roots": offset.ravel(),
         }
         object.__setattr__(self, "_flat", flat)
+        object.__setattr__(self, "_paths", {})
 
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Contributions in margin (log-odds) units, shape [rows, features], walked
+    def paths(self, n_features: int) -> np.ndarray:
+        """[nodes, n_features]: a root's row is zero; a child's is its parent's plus the change
+        in expected value the edge brings, credited to the parent's split feature (Saabas).
+        Filled level by level from the roots, every tree at once; kept per width."""
+        if n_features in self._paths:
+            return self._paths[n_features]
+        flat, leaf = self._flat, (self.feature < 0).ravel()
+        value = self.value.ravel()
+        paths = np.zeros((value.size, n_features))
+        parents = flat["roots"]
+        for _ in range(self.depth):
+            parents = parents[~leaf[parents]]
+            for side in (0, 1):
+                children = flat["child"][2 * parents + side]
+                paths[children] = paths[parents]
+                paths[children, flat["feature"][parents]] += value[children] - value[parents]
+            parents = flat["child"][np.concatenate([2 * parents, 2 * parents + 1])]
+        self._paths[n_features] = paths
+        return paths
+
+    def contributions(self, x: np.ndarray, paths: np.ndarray | None = None) -> np.ndarray:
+        """Contributions in margin (log-odds) units, [rows, features], or [rows, k] for `paths`
+        regrouped as `self.paths(features) @ groups` (a model's reported features). Walked
         `CHUNK_CELLS` (row, tree) pairs at a time: a batch gathered from many requests (512
-        rows) costs 2.6× less that way than in one walk, whose [depth, rows × trees]
-        temporaries outgrow the cache and malloc's reuse (docs/bench.md "Rows that share a
-        call"). A row's cells are summed in the same order either way: the same bits."""
+        rows) would otherwise build [trees × rows, features] temporaries past the cache
+        (docs/bench.md "Rows that share a call"). A row's sum runs over its trees in order,
+        whatever its neighbours: a row answers alone as in a batch."""
+        paths = self.paths(x.shape[1]) if paths is None else paths
         chunk = max(1, CHUNK_CELLS // self.feature.shape[0])
         if len(x) <= chunk:
-            return self._walk(x)
-        return np.concatenate([self._walk(x[start:start + chunk])
+            return self._summed(x, paths)
+        return np.concatenate([self._summed(x[start:start + chunk], paths)
                                for start in range(0, len(x), chunk)])
 
-    def _walk(self, x: np.ndarray) -> np.ndarray:
-        """The changes are summed in the order the walk meets them (level by level), which
-        fixes every bit."""
+    def _summed(self, x: np.ndarray, paths: np.ndarray) -> np.ndarray:
+        n_trees = self.feature.shape[0]
+        return paths.take(self.leaves(x), axis=0).reshape(n_trees, len(x), -1).sum(axis=0)
+
+    def leaves(self, x: np.ndarray) -> np.ndarray:
+        """Each (tree, row)'s leaf, tree-major: [trees × rows] global node ids."""
         rows, n_features = x.shape
         f = self._flat
-        n_trees = f["roots"].size
-        node = np.tile(f["roots"], rows)
-        row_base = np.repeat(np.arange(rows, dtype=np.int64) * n_features, n_trees)
+        node = np.repeat(f["roots"], rows)
+        row_base = np.tile(np.arange(rows, dtype=np.int64) * n_features, f["roots"].size)
         values = x.ravel()
         has_missing = bool(np.isnan(values).any())
-        # One row of slots and changes a level, written in place: the bincount reads them
-        # level by level, as the walk met them.
-        slots = np.empty((self.depth, node.size), dtype=np.int64)
-        changes = np.empty((self.depth, node.size), dtype=np.float64)
-        for level in range(self.depth):
-            slot = slots[level]
-            np.add(row_base, f["feature"].take(node), out=slot)
-            xv = values.take(slot)
+        for _ in range(self.depth):
+            xv = values.take(row_base + f["feature"].take(node))
             edge = 2 * node
             edge += xv >= f["threshold"].take(node)  # a NaN: `>=` is False ...
             if has_missing:  # ... and its edge is the missing one
                 edge = np.where(np.isnan(xv), 2 * node + f["missing_edge"].take(node), edge)
-            f["change"].take(edge, out=changes[level])
-            f["child"].take(edge, out=node)
-        summed = np.bincount(slots.ravel(), weights=changes.ravel(), minlength=rows * n_features)
-        return summed.reshape(rows, n_features)
+            node = f["child"].take(edge)
+        return node
 
 
 def tables_from_booster(booster, base_margin: float) -> TreeTables:

@@ -25,9 +25,11 @@ class LinearScorer:
     coef: np.ndarray
     intercept: float
 
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Log-odds per column, [rows, columns]; their sum plus the intercept is the margin."""
-        return (np.asarray(x, dtype=np.float64) - self.mean) / self.scale * self.coef
+    def contributions(self, x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """Log-odds per column, [rows, columns] (their sum plus the intercept is the margin),
+        or summed per reported feature for `groups` ([columns, features] of 0/1)."""
+        per_column = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale * self.coef
+        return per_column if groups is None else per_column @ groups
 
     @property
     def bias(self) -> float:

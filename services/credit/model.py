@@ -51,6 +51,7 @@ class TreeScorer:
         self.input_name = self.session.get_inputs()[0].name
         self.trees = TreeTables.load(artifact.file("trees.npz"))
         self.bias = self.trees.bias
+        self._grouped: tuple[np.ndarray, np.ndarray] | None = None
 
     def raw_probability(self, x: np.ndarray) -> np.ndarray:
         outputs = self.session.run(None, {self.input_name: x})
@@ -59,8 +60,14 @@ class TreeScorer:
             return np.array([row[1] for row in probabilities], dtype=np.float64)
         return np.asarray(probabilities, dtype=np.float64)[:, 1]
 
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        return self.trees.contributions(x)
+    def contributions(self, x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """Per column, or per reported feature for `groups` ([columns, features] of 0/1): the
+        trees' path table is regrouped once, so the walk sums the reported features."""
+        if groups is None:
+            return self.trees.contributions(x)
+        if self._grouped is None or self._grouped[0] is not groups:
+            self._grouped = (groups, self.trees.paths(len(groups)) @ groups)
+        return self.trees.contributions(x, self._grouped[1])
 
 
 def load_scorer(artifact: Artifact) -> TreeScorer | LinearScorer:
@@ -147,9 +154,8 @@ class CreditModel(ServedModel):
         return out
 
     def _grouped_contributions(self, x: np.ndarray) -> np.ndarray:
-        """Column contributions summed per reported feature (one-hot columns → their field)."""
-        per_column = self.scorer.contributions(x)
-        return per_column @ self.group_matrix
+        """Contributions summed per reported feature (one-hot columns → their field)."""
+        return self.scorer.contributions(x, self.group_matrix)
 
     def _answers(self, instances: list[dict], probability: np.ndarray,
                  contributions: np.ndarray, ratios: np.ndarray) -> list[dict]:

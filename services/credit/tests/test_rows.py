@@ -168,15 +168,42 @@ def test_a_batch_answers_the_same_bytes_as_the_per_row_code(model):
     assert orjson.dumps(model.predict(rows)) == orjson.dumps(reference_predict(model, rows))
 
 
-def test_the_tree_walk_gives_the_same_bits_with_and_without_missing_values(tree_model):
+def test_the_walk_by_leaves_gives_the_step_by_step_contributions(tree_model):
+    """Each leaf's path row (what the walk to it credits each feature) summed over the trees is
+    the per-step sum, up to the order of the additions (a few ulps), with and without missing
+    values, per column and per reported feature."""
     x = tree_model.spec.encode(applications())
     with_missing = x.copy()
     with_missing[::3, 2] = with_missing[1::5, 0] = np.nan
-    trees = tree_model.scorer.trees
+    trees, groups = tree_model.scorer.trees, tree_model.group_matrix
     for rows in (x, with_missing):
-        ours = tree_model.scorer.contributions(rows)
-        assert np.array_equal(ours.view(np.uint64),
-                              reference_contributions(trees, rows).view(np.uint64))
+        reference = reference_contributions(trees, rows)
+        np.testing.assert_allclose(tree_model.scorer.contributions(rows), reference,
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(tree_model.scorer.contributions(rows, groups),
+                                   reference @ groups, rtol=0, atol=1e-12)
+
+
+def test_the_leaves_are_those_each_tree_sends_a_row_to(tree_model):
+    """`leaves` against a plain walk of each tree's own arrays, row by row (NaN: the missing
+    child), and a column no tree splits on still has its (zero) contribution."""
+    x = tree_model.spec.encode(applications(40))
+    x[::4, 1] = np.nan
+    trees = tree_model.scorer.trees
+    n_trees, size = trees.feature.shape
+    expected = []
+    for t in range(n_trees):
+        for row in x:
+            node = 0
+            while trees.feature[t, node] >= 0:
+                value = row[trees.feature[t, node]]
+                node = (trees.missing[t, node] if np.isnan(value) else
+                        trees.left[t, node] if value < trees.threshold[t, node]
+                        else trees.right[t, node])
+            expected.append(t * size + node)
+    assert trees.leaves(x).tolist() == expected
+    wider = np.hstack([x, np.zeros((len(x), 1), dtype=x.dtype)])
+    assert not trees.contributions(wider)[:, -1].any()
 
 
 def test_an_answer_does_not_depend_on_its_neighbours(model):
