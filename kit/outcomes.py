@@ -83,8 +83,8 @@ async def attach(request: Request, items: list[OutcomeItem]) -> list[dict[str, A
     try:
         results = await asyncio.to_thread(log.store.attach_outcomes, log.name, items)
     except Exception as exc:  # the backend is down or refused: not acknowledged
-        request.app.state.logger.warning("outcomes not stored: %s", exc,
-                                         extra={"route": request.url.path})
+        request.app.state.logger.warning("outcomes not stored: %s: %s", type(exc).__name__,
+                                         exc, exc_info=exc, extra={"route": request.url.path})
         raise LogUnavailableError(f"outcomes for '{log.name}' could not be stored now; "
                                   "retry later") from exc
     for result in results:

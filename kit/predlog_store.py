@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import random
 import sqlite3
 import threading
 import time
@@ -402,22 +403,26 @@ def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch a file to WAL, waiting as the busy timeout would. The switch takes the file
     exclusively and SQLite runs no busy handler for it, so the writer process and the outcome
     route opening a fresh file at once saw "database is locked" at once (a 503 to an outcome).
-    WAL stays in the file, so the mode is read first and an opened file takes no lock."""
+    WAL stays in the file, so the mode is read first and an opened file takes no lock. Each
+    try waits on other locks only for what is left of the budget, then the connection gets
+    its full busy timeout back."""
     deadline, pause = time.monotonic() + BUSY_SECONDS, 0.001
     while True:
         try:
-            if (conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-                    or conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"):
-                return
-            refused = sqlite3.OperationalError("the log's file would not switch to WAL")
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            break
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+            left = deadline - time.monotonic()
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or left <= 0:
                 raise
-            refused = exc
-        if time.monotonic() > deadline:
-            raise refused
-        time.sleep(pause)
+        time.sleep(min(pause * random.uniform(0.5, 1.5), left))  # apart, not in step
         pause = min(pause * 2, 0.05)
+        conn.execute(f"PRAGMA busy_timeout={max(1, int((deadline - time.monotonic()) * 1000))}")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+    if mode != "wal":  # refused for good (an in-memory file): not worth waiting on
+        raise sqlite3.OperationalError(f"the log's file stays in {mode} mode, not WAL")
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from kit import ArtifactStore, ServedModel, ServiceSettings, create_app
 from kit.predlog import FEATURE_BURST_SECONDS, shadow_of
-from kit.predlog_store import OutcomeItem, SqliteLogStore
+from kit.predlog_store import BUSY_SECONDS, OutcomeItem, SqliteLogStore, _use_wal
 from kit.predlog_writer import WriterProcess, WriterUnavailable
 from kit.quality import auc, average_precision, ranking, relative_error, span_f1
 from kit.testing import running_client
@@ -182,6 +183,7 @@ async def test_outcomes_the_store_cannot_take_are_a_503_whose_cause_is_logged(tm
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["type"].endswith("log-unavailable") and "retry later" in answer.text
     assert [r.getMessage().split(":")[0] for r in seen] == ["outcomes not stored"]
+    assert seen[0].exc_info is not None, "with its traceback"
     assert "not-a-folder" in seen[0].getMessage(), "the cause is named"
 
 
@@ -332,6 +334,18 @@ def test_connections_opening_a_fresh_file_at_once_all_wait_for_the_switch_to_wal
         for store in stores:
             store.close()
     assert failures == [], f"{len(failures)} of 400 opens failed: {failures[0]!r}"
+
+
+def test_a_file_that_cannot_be_wal_fails_at_once_and_a_switched_one_keeps_its_timeout(tmp_path):
+    memory = sqlite3.connect(":memory:")  # answers "memory" to the switch, without an error
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="memory mode"):
+        _use_wal(memory)
+    assert time.monotonic() - started < BUSY_SECONDS / 2, "no waiting on a mode refused for good"
+    disk = sqlite3.connect(tmp_path / "f.sqlite")
+    _use_wal(disk)
+    assert disk.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert disk.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_SECONDS * 1000
 
 
 def test_ranking_metrics_match_scikit_learn():

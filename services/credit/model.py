@@ -65,9 +65,12 @@ class TreeScorer:
         trees' path table is regrouped once, so the walk sums the reported features."""
         if groups is None:
             return self.trees.contributions(x)
-        if self._grouped is None or self._grouped[0] is not groups:
-            self._grouped = (groups, self.trees.paths(len(groups)) @ groups)
-        return self.trees.contributions(x, self._grouped[1])
+        if x.shape[1] != len(groups):
+            raise ValueError(f"{x.shape[1]} columns, but groups for {len(groups)}")
+        cached = self._grouped
+        if cached is None or cached[0] is not groups:
+            cached = self._grouped = (groups, self.trees.paths(len(groups)) @ groups)
+        return self.trees.contributions(x, cached[1])
 
 
 def load_scorer(artifact: Artifact) -> TreeScorer | LinearScorer:

@@ -15,6 +15,7 @@ from kit.artifacts import ArtifactStore
 from kit.testing import running_client
 from services.credit.app import build_app
 from services.credit.data import EMPLOYMENT_TYPES, generate_applications
+from services.credit.explain import TreeTables
 from services.credit.features import FeatureSpec, Field, ratio_value
 from services.credit.model import CreditModel, logit, sigmoid
 from services.credit.schema import DECISIONS, band_for, risk_score
@@ -202,8 +203,31 @@ def test_the_leaves_are_those_each_tree_sends_a_row_to(tree_model):
                         else trees.right[t, node])
             expected.append(t * size + node)
     assert trees.leaves(x).tolist() == expected
-    wider = np.hstack([x, np.zeros((len(x), 1), dtype=x.dtype)])
-    assert not trees.contributions(wider)[:, -1].any()
+
+
+def test_uneven_branches_a_lone_leaf_and_an_unsplit_column_walk_as_step_by_step():
+    """Two trees by hand: one splits column 0, then column 2 on its right only (leaves at
+    depths 1 and 2, NaN of column 2 sent right); the other is a single leaf. Columns 1 and 3
+    are never split on: their contributions are zero, and the table has their width."""
+    def row(*values):
+        return np.array(values, dtype=np.float32)
+    trees = TreeTables(
+        feature=np.array([[0, -1, 2, -1, -1], [-1, -1, -1, -1, -1]], dtype=np.int32),
+        threshold=row(0.5, 0, 1.5, 0, 0, 0, 0, 0, 0, 0).reshape(2, 5),
+        left=np.array([[1, 0, 3, 0, 0], [0] * 5], dtype=np.int32),
+        right=np.array([[2, 0, 4, 0, 0], [0] * 5], dtype=np.int32),
+        missing=np.array([[1, 0, 4, 0, 0], [0] * 5], dtype=np.int32),
+        value=np.array([[0.1, -0.3, 0.4, 0.2, 0.9], [0.7, 0, 0, 0, 0]]), bias=0.8, depth=2)
+    x = np.stack([row(0.0, 9, 0, 9), row(1.0, 9, 1.0, 9), row(1.0, 9, 2.0, 9),
+                  row(np.nan, 9, 2.0, 9), row(1.0, 9, np.nan, 9)])
+    ours = trees.contributions(x)
+    np.testing.assert_allclose(ours, reference_contributions(trees, x), rtol=0, atol=1e-15)
+    assert ours.shape == (5, 4) and not ours[:, [1, 3]].any()
+    np.testing.assert_allclose(ours[:, 0], [-0.4, 0.3, 0.3, -0.4, 0.3])
+    np.testing.assert_allclose(ours[:, 2], [0, -0.2, 0.5, 0, 0.5])
+    assert trees.leaves(x).tolist() == [1, 3, 4, 1, 4, 5, 5, 5, 5, 5]
+    with pytest.raises(ValueError, match="feature 2 of 2"):
+        trees.contributions(x[:, :2])
 
 
 def test_an_answer_does_not_depend_on_its_neighbours(model):
