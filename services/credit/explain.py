@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 # Cells (rows × trees) walked at once: 64 rows of the 200-tree model, ~100 kB of int64 a level
-# and ~1.2 MB of gathered path rows (12 features), where a 128-row call still walks in one go.
+# and ~1.2 MB of gathered path rows (12 reported features).
 CHUNK_CELLS = 12_800
 
 

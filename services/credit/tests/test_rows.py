@@ -187,7 +187,7 @@ def test_the_walk_by_leaves_gives_the_step_by_step_contributions(tree_model):
 
 def test_the_leaves_are_those_each_tree_sends_a_row_to(tree_model):
     """`leaves` against a plain walk of each tree's own arrays, row by row (NaN: the missing
-    child), and a column no tree splits on still has its (zero) contribution."""
+    child)."""
     x = tree_model.spec.encode(applications(40))
     x[::4, 1] = np.nan
     trees = tree_model.scorer.trees
