@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from bench import answers, bentoml_peer, floor, footprint, listen, peer_venv, ray_peer
 from bench.points import FLOOR, PEER_ROUTES, Point, body_for, plan
-from bench.report import footprint_rows, render_markdown, server_rows, summarize
+from bench.report import cpu_use, footprint_rows, render_markdown, server_rows, summarize
 
 SS = """\
 LISTEN 0      2048       127.0.0.1:38111      0.0.0.0:* users:(("python3.11",pid=29401,fd=3),\
@@ -191,6 +191,30 @@ POINTS = [point("credit", 16, 1, 3000, 5, 10), point("mlserver", 16, 1, 400, 40,
           point("ray", 64, 1, 20, 900, 2000)]  # no credit point at c64: no row
 
 
+def test_cpu_use_counts_the_servers_own_tree_over_the_runs_wall_time():
+    busy = point("mlserver", 16, 32, 500, 30, 60)
+    busy["runs"] = [run(500, 30, 60) | {"requests": 1000, "wall_s": 2.0,
+                                        "cpu_s": {"mlserver": 3.6, "credit": 0.2}},
+                    run(500, 30, 60) | {"requests": 1000, "wall_s": 2.0,
+                                        "cpu_s": {"mlserver": 3.4}}]
+    assert cpu_use(busy) == (1.75, 9142.9)  # 64,000 rows over 7.0 CPU s; credit's 0.2 not its
+    assert cpu_use(point("floor", 16, 1, 7500, 2, 3)) == (None, None)  # runs without cpu_s
+    idle = point("ray", 16, 1, 100, 150, 400)
+    idle["runs"] = [run(100, 150, 400) | {"requests": 200, "wall_s": 2.0, "cpu_s": {"ray": 0.0}}]
+    assert cpu_use(idle) == (None, None)
+
+
+def test_server_rows_give_rows_per_cpu_second_beside_the_peers():
+    ours, peer = point("credit", 16, 32, 800, 20, 60), point("mlserver", 16, 32, 400, 40, 120)
+    ours["runs"][0] |= {"requests": 1600, "wall_s": 2.0, "cpu_s": {"credit": 2.0}}
+    peer["runs"][0] |= {"requests": 800, "wall_s": 2.0, "cpu_s": {"mlserver": 4.0}}
+    rows = {r["server"]: r for r in server_rows([ours, peer])}
+    assert rows["credit"]["cores"] == 1.0 and rows["mlserver"]["cores"] == 2.0
+    assert rows["mlserver"]["rows_per_cpu_s"] == 6400.0
+    assert rows["mlserver"]["credit_over_per_cpu"] == 4.0  # 2x the rows/s on half the CPU
+    assert rows["mlserver"]["credit_over_rps"] == 2.0
+
+
 def test_server_rows_give_ratios_to_each_peer_and_to_the_floor():
     rows = {(r["connections"], r["instances"], r["server"]): r for r in server_rows(POINTS)}
     assert list(rows) == [(16, 1, s) for s in ("credit", "mlserver", "bentoml", "ray",
@@ -223,7 +247,8 @@ def test_markdown_has_the_server_table_answers_and_footprint():
                     "ray": {"equal": False, "max_abs_diff": 0.2, "reason": "differs"}}}
     text = render_markdown(results)
     assert "## Credit beside every peer and the floor" in text
-    assert "| 16 | 1 | mlserver | 400.0 | 400.0 | 40.00 | 100.00 | 7.50 | 0.10 | 0.05 |" in text
+    assert ("| 16 | 1 | mlserver | 400.0 | 400.0 | 40.00 | 100.00 | – | – | 7.50 | 0.10 | – | "
+            "0.05 |") in text
     assert "bentoml ≤ 0.00000054; ray **differs**, 0.20000000" in text
     assert "| ray | 2.60.0 | .venv-ray | 638.8 | 34.8 | 894.8 | 915.9 |" in text
     assert "| gone |" not in text.split("## Footprint")[1]

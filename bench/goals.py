@@ -1,0 +1,50 @@
+"""Issue 23's serving goals read off one run's server rows (bench/report.py `server_rows`), each
+with its verdict, so RESULTS.md says in one table which hold on this machine today. A FAIL is
+reported, it does not fail the run: the numbers move with the shared cores' load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TAIL_RATIO_GOAL = 4.0  # credit's p99 ÷ p50 at 64 connections, one row a request
+TAIL_PEER_SHARE = 0.5  # credit's p99 at most this share of every peer's there
+ROWS_GOAL = 3.0  # credit's rows/s ÷ MLServer's at 16 connections × 32 rows
+FLOOR_GOAL = 0.5  # credit's req/s ÷ the floor's at 16 connections, one row
+PEERS = ("mlserver", "bentoml", "ray", "ray-m64")
+
+
+def serving_goals(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row a goal whose points are in the run: goal, what was measured, verdict."""
+    at = {(r["connections"], r["instances"], r["server"]): r for r in rows}
+    out = []
+    credit, floor = at.get((64, 1, "credit")), at.get((64, 1, "floor"))
+    if credit and credit["p50_ms"]:
+        ratio = credit["p99_ms"] / credit["p50_ms"]
+        own = (f"; the floor's own {floor['p99_ms'] / floor['p50_ms']:.1f}"
+               if floor and floor["p50_ms"] else "")
+        out.append(_goal(f"tail: c64 × 1 p99 ÷ p50 ≤ {TAIL_RATIO_GOAL:g}",
+                         f"{credit['p99_ms']:.1f} ÷ {credit['p50_ms']:.1f} ms = {ratio:.1f}{own}",
+                         ratio <= TAIL_RATIO_GOAL))
+    peers = [at[(64, 1, p)] for p in PEERS if (64, 1, p) in at]
+    if credit and peers:
+        shares = ", ".join(f"{p['server']} {p['credit_over_p99']:.2f}" for p in peers)
+        out.append(_goal(f"tail: c64 × 1 p99 ≤ {TAIL_PEER_SHARE:g}× every peer's",
+                         f"credit ÷ peer p99: {shares}",
+                         all(p["credit_over_p99"] <= TAIL_PEER_SHARE for p in peers)))
+    mlserver = at.get((16, 32, "mlserver"))
+    if mlserver and mlserver["credit_over_rps"] is not None:
+        per_cpu = (f"; per CPU second {mlserver['credit_over_per_cpu']:.2f}×"
+                   if mlserver["credit_over_per_cpu"] is not None else "")
+        out.append(_goal(f"rows: c16 × 32 rows/s ≥ {ROWS_GOAL:g}× MLServer's",
+                         f"{mlserver['credit_over_rps']:.2f}×{per_cpu}",
+                         mlserver["credit_over_rps"] >= ROWS_GOAL))
+    single = at.get((16, 1, "credit"))
+    if single and single["over_floor_rps"] is not None:
+        out.append(_goal(f"floor: c16 × 1 req/s ≥ {FLOOR_GOAL:g}× the floor's",
+                         f"{single['over_floor_rps']:.2f}×",
+                         single["over_floor_rps"] >= FLOOR_GOAL))
+    return out
+
+
+def _goal(goal: str, measured: str, met: bool) -> dict[str, str]:
+    return {"goal": goal, "measured": measured, "verdict": "PASS" if met else "FAIL"}
