@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from kit import heap
 from kit.errors import problem_body
 from kit.settings import HttpSettings
 
@@ -114,6 +115,7 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
     # the default one the process would end killed by the signal (status 143) after a clean
     # drain. A SIGTERM is how every supervisor stops a server, so it exits 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    heap.enabled = True  # a server process: each swap settles its heap (kit/heap.py)
     uvicorn.run(
         app,
         host=settings.host,

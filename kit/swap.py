@@ -18,6 +18,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from kit import heap
 from kit.catalog import example_of
 from kit.metrics import ModelMetrics
 from kit.model import ServedModel
@@ -46,6 +47,7 @@ class ModelState:
         self.last_failure: dict[str, Any] | None = None
         self._failed: dict[str, str] = {}  # slot → version that failed to load
         self._lock = asyncio.Lock()
+        self._swapped = False  # since the heap was last settled (kit/heap.py)
         self.calls = 0  # offloadable model calls in flight now
 
     @property
@@ -104,6 +106,11 @@ class ModelState:
                 await self._follow(PRODUCTION_SLOT, self.settings.model_alias)
             if self.settings.serve_candidate and self.ready:
                 await self._follow(CANDIDATE_SLOT, CANDIDATE)
+            if self._swapped:  # the versions replaced are unreferenced now: collected here
+                self._swapped = False
+                settled = heap.settle()
+                if settled:
+                    self.logger.info("heap settled", extra={"service": self.name, **settled})
             return {"serving": self.loaded_versions(), "release": self.release(),
                     "last_failure": self.last_failure}
 
@@ -144,6 +151,7 @@ class ModelState:
         self.models[slot] = model
         self.releases[slot] = resolved
         self._failed.pop(slot, None)
+        self._swapped = True
         if slot == PRODUCTION_SLOT:
             self.reason = "ok"
             self.metrics.reloads.labels(self.name, "swapped").inc()

@@ -84,3 +84,29 @@ def test_past_the_connection_limit_new_requests_get_a_503_and_service_resumes(wo
     reply = raw_exchange(words_server, b"GET /health/live HTTP/1.1\r\nHost: x\r\n"
                                        b"Connection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_server_process_settles_its_heap_once_its_model_is_loaded(tmp_path):
+    """kit/heap.py: the real server logs the settle, with what it froze."""
+    train_words(["--model-dir", str(tmp_path)])
+    port, log = free_port(), tmp_path / "words.log"
+    env = {**os.environ, "WORDS_PORT": str(port), "WORDS_MODEL_DIR": str(tmp_path),
+           "WORDS_LOG_LEVEL": "INFO"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.toy_words"], cwd=REPO_ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        settled = []
+        for _ in range(200):
+            settled = [line for line in log.read_text().splitlines() if "heap settled" in line]
+            if settled:
+                break
+            time.sleep(0.05)
+        assert settled, log.read_text()[-2000:]
+        line = orjson.loads(settled[0])
+        assert line["service"] == "words" and line["frozen"] > 1000 and line["collect_ms"] >= 0
+        assert b"200 OK" in raw_exchange(port, b"GET /health/ready HTTP/1.1\r\nHost: x\r\n"
+                                               b"Connection: close\r\n\r\n")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

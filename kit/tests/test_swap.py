@@ -80,6 +80,21 @@ async def test_a_moved_alias_is_served_after_reload_without_a_restart(models):
         assert 'finfleet_model_release_seq{service="toy"} 2.0' in metrics
 
 
+async def test_the_heap_settles_after_a_swap_and_only_then(models, monkeypatch):
+    root, registry = models
+    settles = []
+    monkeypatch.setattr("kit.swap.heap.settle", lambda: settles.append(1) or {"frozen": 1})
+    app = create_app(ToyModel, _settings(root))
+    async with running_client(app) as client:
+        await _predict(client)
+        assert len(settles) == 1  # the first load
+        await client.post("/admin/reload")
+        assert len(settles) == 1  # nothing moved
+        registry.set_alias(PRODUCTION, V2, actor="test", reason="promote")
+        await client.post("/admin/reload")
+        assert len(settles) == 2
+
+
 async def test_the_poll_follows_the_alias(models):
     root, registry = models
     app = create_app(ToyModel, ServiceSettings(model_dir=root, registry_poll_seconds=0.05))
