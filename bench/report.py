@@ -92,10 +92,11 @@ def cpu_use(point: dict) -> tuple[float | None, float | None]:
     Ray's cluster, credit's log writer) kept busy over its runs, and the rows it answered per
     CPU second: the servers do not use the same number of cores, so rows/s alone hides what a
     row costs. None where the runs carry no `cpu_s` or `wall_s`."""
-    runs = [r for r in point.get("runs", []) if r.get("cpu_s") and r.get("wall_s")]
-    cpu = sum(r["cpu_s"].get(point["target"], 0.0) for r in runs)
-    if not runs or cpu <= 0:
+    runs = [r for r in point.get("runs", [])
+            if r.get("wall_s") and (r.get("cpu_s") or {}).get(point["target"], 0.0) > 0]
+    if not runs:  # (a run whose tree lost a child mid-run can read 0 or less: left out)
         return None, None
+    cpu = sum(r["cpu_s"][point["target"]] for r in runs)
     rows = sum(r["requests"] for r in runs) * point["instances"]
     return round(cpu / sum(r["wall_s"] for r in runs), 2), round(rows / cpu, 1)
 
@@ -320,9 +321,10 @@ def render_markdown(results: dict[str, Any]) -> str:
                 "credit's p99 is shorter; this ÷ floor: the share of the trivial route's req/s. "
                 "Cores: the CPU seconds of the server's whole process tree (MLServer's "
                 "inference workers, Ray's cluster, credit's log writer) over the runs' wall "
-                "time, of the machine's "
-                f"{results['machine']['cores']} (wrk takes a share of them too); rows per CPU s: "
-                "the rows it answered per second of that CPU, and credit ÷ this of it."
+                f"time, of the machine's {m['cores']} (wrk takes a share of them too; the wall "
+                "time includes each run's drain and probes, so a server with a deep queue "
+                "reads a little low); rows per CPU s: the rows wrk counted per second of that "
+                "CPU, and credit ÷ this of it."
                 + answers_note(results.get("answers") or {}), ""]
         out += _table(
             ["connections", "rows a request", "server", "req/s", "rows/s", "p50 ms", "p99 ms",

@@ -47,7 +47,8 @@ class ModelState:
         self.last_failure: dict[str, Any] | None = None
         self._failed: dict[str, str] = {}  # slot → version that failed to load
         self._lock = asyncio.Lock()
-        self._swapped = False  # since the heap was last settled (kit/heap.py)
+        self._settle_after: float | None = None  # seconds, when a check swapped (kit/heap.py)
+        self._settle_handle: asyncio.TimerHandle | None = None
         self.calls = 0  # offloadable model calls in flight now
 
     @property
@@ -106,11 +107,9 @@ class ModelState:
                 await self._follow(PRODUCTION_SLOT, self.settings.model_alias)
             if self.settings.serve_candidate and self.ready:
                 await self._follow(CANDIDATE_SLOT, CANDIDATE)
-            if self._swapped:  # the versions replaced are unreferenced now: collected here
-                self._swapped = False
-                settled = heap.settle()
-                if settled:
-                    self.logger.info("heap settled", extra={"service": self.name, **settled})
+            if self._settle_after is not None:
+                self._schedule_settle(self._settle_after)
+                self._settle_after = None
             return {"serving": self.loaded_versions(), "release": self.release(),
                     "last_failure": self.last_failure}
 
@@ -122,7 +121,8 @@ class ModelState:
             return
         if resolved is None:
             if slot == CANDIDATE_SLOT:
-                self.models.pop(slot, None)
+                if self.models.pop(slot, None) is not None:
+                    self._settle_after = heap.SETTLE_AFTER_SECONDS
                 self.releases.pop(slot, None)
             elif not self.ready:
                 self.reason = (f"no trained '{self.name}' model to serve; run `python -m "
@@ -151,7 +151,10 @@ class ModelState:
         self.models[slot] = model
         self.releases[slot] = resolved
         self._failed.pop(slot, None)
-        self._swapped = True
+        if previous is not None:  # collectable once its requests are done
+            self._settle_after = heap.SETTLE_AFTER_SECONDS
+        elif same is None and self._settle_after is None:  # a first load: nothing to wait for
+            self._settle_after = 0.0
         if slot == PRODUCTION_SLOT:
             self.reason = "ok"
             self.metrics.reloads.labels(self.name, "swapped").inc()
@@ -160,6 +163,25 @@ class ModelState:
             "service": self.name, "slot": slot, "version": resolved.version,
             "from": previous.version if previous else None, "seq": resolved.seq,
             "load_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+    def _schedule_settle(self, delay: float) -> None:
+        """Settle the heap now (after a first load) or `delay` seconds from now (after a swap:
+        unfrozen at once, so the version replaced is collectable meanwhile); a later swap
+        moves a pending settle."""
+        if self._settle_handle is not None:
+            self._settle_handle.cancel()
+            self._settle_handle = None
+        if delay <= 0:
+            self._settle()
+            return
+        heap.unfreeze()
+        self._settle_handle = asyncio.get_running_loop().call_later(delay, self._settle)
+
+    def _settle(self) -> None:
+        self._settle_handle = None
+        settled = heap.settle()
+        if settled:
+            self.logger.info("heap settled", extra={"service": self.name, **settled})
 
     def _prepare(self, version: str) -> ServedModel:
         """Fetch and verify, load, take over the state, warm: everything before the swap."""

@@ -105,8 +105,14 @@ def test_a_server_process_settles_its_heap_once_its_model_is_loaded(tmp_path):
         assert settled, log.read_text()[-2000:]
         line = orjson.loads(settled[0])
         assert line["service"] == "words" and line["frozen"] > 1000 and line["collect_ms"] >= 0
-        assert b"200 OK" in raw_exchange(port, b"GET /health/ready HTTP/1.1\r\nHost: x\r\n"
-                                               b"Connection: close\r\n\r\n")
+        for _ in range(200):  # the settle may be logged before uvicorn opens the port
+            try:
+                reply = raw_exchange(port, b"GET /health/ready HTTP/1.1\r\nHost: x\r\n"
+                                           b"Connection: close\r\n\r\n")
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert b"200 OK" in reply
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -5,7 +5,9 @@ two versions side by side; the admin routes."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import weakref
 
 import pytest
 
@@ -80,19 +82,55 @@ async def test_a_moved_alias_is_served_after_reload_without_a_restart(models):
         assert 'finfleet_model_release_seq{service="toy"} 2.0' in metrics
 
 
-async def test_the_heap_settles_after_a_swap_and_only_then(models, monkeypatch):
+async def test_the_heap_settles_at_once_after_a_first_load_and_later_after_a_swap(
+        models, monkeypatch):
     root, registry = models
     settles = []
     monkeypatch.setattr("kit.swap.heap.settle", lambda: settles.append(1) or {"frozen": 1})
+    monkeypatch.setattr("kit.swap.heap.SETTLE_AFTER_SECONDS", 0.2)
     app = create_app(ToyModel, _settings(root))
     async with running_client(app) as client:
         await _predict(client)
-        assert len(settles) == 1  # the first load
+        assert len(settles) == 1  # the first load, at once
         await client.post("/admin/reload")
+        await asyncio.sleep(0.3)
         assert len(settles) == 1  # nothing moved
         registry.set_alias(PRODUCTION, V2, actor="test", reason="promote")
         await client.post("/admin/reload")
+        assert len(settles) == 1  # not while requests may hold the old version
+        await asyncio.sleep(0.4)
         assert len(settles) == 2
+
+
+async def test_a_version_replaced_under_load_is_freed_though_the_heap_was_frozen(
+        models, monkeypatch):
+    """The real collector: v1 sits in a reference cycle (as a batching model does with its
+    batcher) and a request holds it through the swap; once that request is done, the settle
+    after the swap collects it."""
+    root, registry = models
+    monkeypatch.setattr("kit.heap.enabled", True)
+    monkeypatch.setattr("kit.swap.heap.SETTLE_AFTER_SECONDS", 0.3)
+    app = create_app(ToyModel, _settings(root))
+    try:
+        async with running_client(app) as client:
+            await _predict(client)
+            old = app.state.model_state.model
+            old.cycle = old
+            gone = weakref.ref(old)
+            del old
+            ToyModel.hold.clear()
+            held = asyncio.create_task(_predict(client, ["wait"]))
+            await asyncio.sleep(0.05)
+            registry.set_alias(PRODUCTION, V2, actor="test", reason="promote")
+            await client.post("/admin/reload")
+            ToyModel.hold.set()
+            assert (await held).json()["model_version"] == V1
+            await asyncio.sleep(0.6)
+            assert gone() is None
+            assert (await _predict(client)).json()["model_version"] == V2
+    finally:
+        ToyModel.hold.set()
+        gc.unfreeze()
 
 
 async def test_the_poll_follows_the_alias(models):
