@@ -10,7 +10,7 @@ TAIL_RATIO_GOAL = 4.0  # credit's p99 ÷ p50 at 64 connections, one row a reques
 TAIL_PEER_SHARE = 0.5  # credit's p99 at most this share of every peer's there
 ROWS_GOAL = 3.0  # credit's rows/s ÷ MLServer's at 16 connections × 32 rows
 FLOOR_GOAL = 0.5  # credit's req/s ÷ the floor's at 16 connections, one row
-PEERS = ("mlserver", "bentoml", "ray", "ray-m64")
+PEERS = ("mlserver", "bentoml", "ray", "ray-m64")  # serving the same booster (bench/peers/)
 
 
 def serving_goals(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -18,11 +18,11 @@ def serving_goals(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     are judged on the medians themselves, not on the rounded ratios the tables show."""
     at = {(r["connections"], r["instances"], r["server"]): r for r in rows}
     out = []
-    credit, floor = at.get((64, 1, "credit")), at.get((64, 1, "floor"))
+    credit, tail_floor = at.get((64, 1, "credit")), at.get((64, 1, "floor"))
     if credit and credit["p50_ms"]:
         ratio = credit["p99_ms"] / credit["p50_ms"]
-        own = (f"; the floor's own {floor['p99_ms'] / floor['p50_ms']:.2f}"
-               if floor and floor["p50_ms"] else "")
+        own = (f"; the floor's own {tail_floor['p99_ms'] / tail_floor['p50_ms']:.2f}"
+               if tail_floor and tail_floor["p50_ms"] else "")
         out.append(_goal(f"tail: c64 × 1 p99 ÷ p50 ≤ {TAIL_RATIO_GOAL:g}",
                          f"{credit['p99_ms']:.1f} ÷ {credit['p50_ms']:.1f} ms = {ratio:.2f}{own}",
                          ratio <= TAIL_RATIO_GOAL))

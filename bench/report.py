@@ -5,7 +5,7 @@ from __future__ import annotations
 from statistics import median
 from typing import Any
 
-from bench.goals import serving_goals
+from bench.goals import PEERS, serving_goals
 from bench.shadow import OUTCOMES as SHADOW_OUTCOMES
 
 MEDIAN_FIELDS = ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms")
@@ -84,7 +84,7 @@ def peer_ratios(points: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
-PEER_ORDER = ("credit", "mlserver", "bentoml", "ray", "ray-m64", "floor")
+PEER_ORDER = ("credit", *PEERS, "floor")
 
 
 def cpu_use(point: dict) -> tuple[float | None, float | None]:
