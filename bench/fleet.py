@@ -18,7 +18,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench import bentoml_peer, footprint, listen, mlserver, model_venv, peer_venv, ray_peer, shadow
-from bench.points import BEFORE_SERVICES, FLOOR, NOLOG_SERVICE, SERVICES, before_target
+from bench.goals import WORKERS
+from bench.points import (
+    BEFORE_SERVICES,
+    FLOOR,
+    NOLOG_SERVICE,
+    SERVICES,
+    WORKERS_SERVICE,
+    before_target,
+)
 from kit.artifacts import ArtifactStore
 from kit.procs import (
     Proc,
@@ -224,17 +232,28 @@ class Fleet:
     def start_nolog(self, name: str) -> None:
         """A second `name` service on the same models with its prediction log off, for the
         log-off twins (the plain service logs every request)."""
+        self._start_twin(NOLOG_SERVICE, name, {"LOG_SAMPLE_RATE": "0"})
+
+    def start_workers(self, name: str) -> None:
+        """A second `name` service on the same models as WORKERS worker processes on one port,
+        its log on as the plain one's, in a folder of its own (kit/serve.py)."""
+        self._start_twin(WORKERS_SERVICE, name, {
+            "WORKERS": str(WORKERS), "LOG_DIR": str(self.work / f"{WORKERS_SERVICE}-log")})
+
+    def _start_twin(self, target: str, name: str, settings: dict[str, str]) -> None:
+        """`target`: the `name` service again, on the same models, with these settings."""
         if name not in self.servers:
-            self.skip(NOLOG_SERVICE, f"the {name} service is not running")
+            self.skip(target, f"the {name} service is not running")
             return
         prefix, port = SERVICES[name].env_prefix, free_port()
-        self.servers[NOLOG_SERVICE] = start_python(
-            NOLOG_SERVICE, [SERVICES[name].module], self.logs, port=port, wait=False,
-            python=self.python_for(NOLOG_SERVICE, name),
-            env={f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port),
-                 f"{prefix}MODEL_DIR": str(self.model_dir), f"{prefix}LOG_SAMPLE_RATE": "0"})
-        self._wait(NOLOG_SERVICE, "/health/ready")
-        self.versions[NOLOG_SERVICE] = self.versions.get(name, "")
+        env = {"HOST": "127.0.0.1", "PORT": str(port), "MODEL_DIR": str(self.model_dir),
+               **settings}
+        self.servers[target] = start_python(
+            target, [SERVICES[name].module], self.logs, port=port, wait=False,
+            python=self.python_for(target, name),
+            env={f"{prefix}{key}": value for key, value in env.items()})
+        self._wait(target, "/health/ready")
+        self.versions[target] = self.versions.get(name, "")
 
     def start_mlserver(self) -> None:
         if "credit" not in self.servers:

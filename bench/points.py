@@ -10,6 +10,8 @@ a candidate version (`bench/shadow.py`); each sits right after its twin without 
 two are measured side by side in every round. Log-off points (target `credit-nolog`) are credit
 direct on a second service with its prediction log off; the plain credit service logs every
 request (the default, 100 %), and each log-off point sits right after its log-on twin.
+Worker points (variant "w2", target `credit-w2`) are credit as two worker processes on one port
+(`CREDIT_WORKERS=2`, kit/serve.py), each right after its one-process twin.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bench import bentoml_peer, ray_peer
+from bench.goals import WORKERS_VARIANT
 from bench.mlserver import MODEL_NAME as MLSERVER_MODEL
 from bench.shadow import MODEL as SHADOW_MODEL
 from bench.shadow import SHADOW_GATEWAY
@@ -37,6 +40,7 @@ def before_target(name: str) -> str:
     return f"{name}@before"
 LOG_MODEL = "credit"
 NOLOG_SERVICE = "credit-nolog"  # the same model with CREDIT_LOG_SAMPLE_RATE=0
+WORKERS_SERVICE = "credit-w2"  # the same model, log on, as CREDIT_WORKERS worker processes
 FLOOR = "floor"  # the trivial route on the services' stack (bench/floor.py)
 # The credit service's peers (each serves the same booster) and the floor: route → (the server
 # wrk drives, path, body): "v2" MLServer's V2 tensor, "matrix" `{"input": rows}` of the credit
@@ -226,6 +230,8 @@ def plan(quick: bool, before: bool = False) -> list[Point]:
             points.append(Point(name, name, path, c, b))
             if name == LOG_MODEL and b == 1:
                 points.append(log_twin(points[-1]))
+            if name == LOG_MODEL:
+                points.append(Point(WORKERS_SERVICE, name, path, c, b, variant=WORKERS_VARIANT))
             if before and name in BEFORE_SERVICES:
                 points.append(Point(before_target(name), name, path, c, b, variant="before"))
             if name == "credit":

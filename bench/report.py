@@ -5,7 +5,7 @@ from __future__ import annotations
 from statistics import median
 from typing import Any
 
-from bench.goals import PEERS, serving_goals
+from bench.goals import PEERS, WORKERS_ROW, WORKERS_VARIANT, serving_goals
 from bench.shadow import OUTCOMES as SHADOW_OUTCOMES
 
 MEDIAN_FIELDS = ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms")
@@ -84,7 +84,7 @@ def peer_ratios(points: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
-PEER_ORDER = ("credit", *PEERS, "floor")
+PEER_ORDER = ("credit", WORKERS_ROW, *PEERS, "floor")
 
 
 def cpu_use(point: dict) -> tuple[float | None, float | None]:
@@ -104,8 +104,11 @@ def cpu_use(point: dict) -> tuple[float | None, float | None]:
 def server_rows(points: list[dict]) -> list[dict[str, Any]]:
     """Credit direct beside every peer and the floor, at each connections × rows a request
     where credit has numbers: each server's req/s, rows/s, p50, p99, cores busy and rows per
-    CPU second, credit ÷ it (req/s, p99, rows per CPU second) and it ÷ the floor (req/s)."""
+    CPU second, credit ÷ it (req/s, p99, rows per CPU second) and it ÷ the floor (req/s).
+    Credit as worker processes (`credit w2`) is a row of its own beside them."""
     index = _index(points)
+    index |= {(WORKERS_ROW, *key[1:]): p
+              for key, p in _index(points, variant=WORKERS_VARIANT).items() if key[0] == "credit"}
     rows = []
     for conns, batch in sorted({(c, b) for (r, cache, c, b) in index
                                 if r == "credit" and not cache}):

@@ -35,6 +35,7 @@ from bench.points import (
     PEER_ROUTES,
     SERVICES,
     VARY,
+    WORKERS_SERVICE,
     Point,
     body_for,
     peer_body,
@@ -244,6 +245,8 @@ def run(args: argparse.Namespace) -> dict:
             fleet.start_before(args.before, {p.route for p in points if p.variant == "before"})
         if any(p.log_off for p in points):
             fleet.start_nolog(LOG_MODEL)
+        if any(p.target == WORKERS_SERVICE for p in points):
+            fleet.start_workers(LOG_MODEL)
         targets = {p.target for p in points}
         if not args.no_peer:
             for name, start in (("mlserver", fleet.start_mlserver),

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from kit.admin import admin_router
@@ -20,7 +20,7 @@ from kit.docs import install_docs
 from kit.errors import BadRequest, InvalidInput, NotReady, ProblemError, install_error_handlers
 from kit.http import HotPathApp, MeasuredRoute, json_response, parse_instances
 from kit.logs import json_logger
-from kit.metrics import ModelMetrics
+from kit.metrics import ModelMetrics, exposition, process_exiting
 from kit.middleware import RequestContextMiddleware
 from kit.model import ServedModel
 from kit.openapi import ANY_OBJECT, predict_operation
@@ -66,10 +66,13 @@ def create_app(
         try:
             yield
         finally:
-            watcher.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-            await asyncio.to_thread(app.state.predlog.stop)
-            await asyncio.to_thread(state.close)
+            try:
+                watcher.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                await asyncio.to_thread(app.state.predlog.stop)
+                await asyncio.to_thread(state.close)
+            finally:
+                process_exiting()  # a worker's live gauges end with it (kit/metrics.py)
 
     app = HotPathApp(title=f"finfleet {name}", lifespan=lifespan, docs_url=None, redoc_url=None,
                      redirect_slashes=False)
@@ -174,7 +177,7 @@ def _probe_router() -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics.registry),
+        return Response(exposition(request.app.state.metrics.registry),
                         media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -21,9 +21,9 @@ restarts it. The same thread computes live quality over the labelled window.
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
 import logging
+import math
 import os
 import random
 import threading
@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from kit.metrics import CachedLabels
+from kit.metrics import CachedLabels, multiprocess_dir, retire
 from kit.model import ServedModel
 from kit.predlog_store import LogStore, open_log_store
 from kit.predlog_writer import ACK_TIMEOUT_SECONDS, WriterProcess, WriterUnavailable
@@ -75,7 +75,7 @@ class LogMetrics:
         for outcome in ("written", "dropped", "failed", "sampled_out"):
             self.records.labels(service, outcome)
         self.queue = Gauge("finfleet_predlog_queue_depth", "Records waiting to be written",
-                           ["service"], registry=registry)
+                           ["service"], registry=registry, multiprocess_mode="livesum")
         self.outcomes = CachedLabels(Counter(
             "finfleet_outcomes", "Outcomes received, by result (stored, unknown)",
             ["service", "result"], registry=registry))
@@ -84,9 +84,11 @@ class LogMetrics:
         self.quality = Gauge(
             "finfleet_live_quality", "Quality of a served version on its labelled predictions "
             "in the window (auc, average_precision, accuracy, span_f1, relative_error, ...)",
-            ["model", "version", "metric"], registry=registry)
+            ["model", "version", "metric"], registry=registry,
+            multiprocess_mode="livemostrecent")  # every worker computes it from the one log
         self.labelled = Gauge("finfleet_live_labelled", "Labelled predictions in the window",
-                              ["model", "version"], registry=registry)
+                              ["model", "version"], registry=registry,
+                              multiprocess_mode="livemostrecent")
 
 
 class PredictionLog:
@@ -120,7 +122,12 @@ class PredictionLog:
         self._tokens_at = time.monotonic()
         self._flush_budget = 0.0  # what the flush under way may still spend on features
         self.metrics = LogMetrics(self.name, registry)
-        self.metrics.queue.labels(self.name).set_function(lambda: len(self.queue))
+        # One process: read at each scrape. Workers share files a function cannot live in, so
+        # each sets its depth as its drain goes instead.
+        self._depth_each_round = multiprocess_dir() is not None
+        self._depth = self.metrics.queue.labels(self.name)
+        if not self._depth_each_round:
+            self._depth.set_function(lambda: len(self.queue))
         self.queue: deque[tuple[int, bytes]] = deque()  # (predictions, the record's line)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,6 +205,8 @@ class PredictionLog:
         while not self._stop.wait(self.settings.log_flush_seconds):
             try:
                 self.flush()
+                if self._depth_each_round:
+                    self._depth.set(len(self.queue))
                 if self.settings.quality_seconds > 0 and time.monotonic() >= self._quality_due:
                     self._quality_due = time.monotonic() + self.settings.quality_seconds
                     self.update_quality()
@@ -216,6 +225,8 @@ class PredictionLog:
         self._flush_budget = max(self.features_rate * FEATURE_FLUSH_SECONDS, FEATURE_CALL)
         while self.queue:
             time.sleep(0)  # hands the GIL to the event loop between chunks
+            if self._depth_each_round:  # a long drain (a slow writer) keeps it current
+                self._depth.set(len(self.queue))
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), FLUSH_CHUNK))]
             lines = self.with_features(batch)
             try:
@@ -347,8 +358,7 @@ class PredictionLog:
                 fresh.add((self.name, version, metric))
         for stale in self._quality_labels - fresh:
             gauge = self.metrics.quality if len(stale) == 3 else self.metrics.labelled
-            with contextlib.suppress(KeyError):
-                gauge.remove(*stale)
+            retire(gauge, stale, math.nan if len(stale) == 3 else 0)
         self._quality_labels = fresh
         self.quality = {"model": self.name, "window_seconds": self.settings.quality_window_seconds,
                         "computed_at": round(time.time(), 3), "versions": versions,

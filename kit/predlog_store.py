@@ -12,12 +12,18 @@ either with the stock client (`sqlite3`, `psql`):
 
 SQLite over JSONL/Parquet because outcomes must find their prediction by id (an index, not a
 scan of every file) and be written durably one at a time; it ships with Python and its CLI reads
-the files while the service writes them (WAL). The files rotate: past `max_bytes` the current
-file is renamed with its UTC time and a fresh one started; only `keep_files` old ones stay, so
-the log is size-bounded. An outcome is written into the file that holds its prediction. Two
-processes use the files, the log's writer process (kit/predlog_writer.py) and the service (the
-outcome route): rotation and outcome writes hold an exclusive `flock` on `<model>/.lock`, so an
-outcome never lands in a file being renamed.
+the files while the service writes them (WAL). The files rotate: past `max_bytes` a current
+file is renamed with its UTC time and a fresh one started; only the newest `keep_files` rotated
+ones stay, so the log is size-bounded. An outcome is written into the file that holds its
+prediction.
+
+Each log writer process (kit/predlog_writer.py; one per uvicorn worker, so several may share a
+folder) has a current file of its own, a slot held by a `flock` on `<model>/.writer-<k>.lock`:
+`predictions.sqlite` for slot 0, `predictions.w<k>.sqlite` after. No two writers ever hold a
+connection on one file, because a file renamed, or its WAL removed, under another writer's open
+connection loses that writer's rows. The service (the outcome route) and the readers open any
+file only for the call: rotation and outcome writes hold an exclusive `flock` on
+`<model>/.lock`, readers a shared one, so a file is never renamed under an outcome or a read.
 
 The reader API (`read_predictions`, `labelled`) is what the drift monitor and retraining use.
 """
@@ -26,14 +32,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import random
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -100,7 +108,8 @@ def upsert_outcome(d: Dialect) -> str:
 def find_prediction(d: Dialect, by: str) -> str:
     """By id; by request id or key, never a shadow copy (it shares both with the answer the
     caller got), and by key the newest (a transaction scored again keeps its id)."""
-    where = f"SELECT prediction_id FROM predictions WHERE model = {d.param} AND {by} = {d.param}"
+    where = (f"SELECT prediction_id, ts FROM predictions WHERE model = {d.param} "
+             f"AND {by} = {d.param}")
     if by == "prediction_id":
         return where
     order = " ORDER BY ts DESC LIMIT 1" if by == "key" else " LIMIT 2"
@@ -133,6 +142,12 @@ def select_labelled_shadows(d: Dialect) -> str:
     return (f"SELECT {cols}, o.label, o.prediction_id AS production_id FROM predictions s "
             f"JOIN outcomes o ON o.prediction_id = s.shadow_of AND o.model = s.model "
             f"WHERE s.model = {p} AND s.served_by = 'shadow' AND s.ts >= {p} ORDER BY s.ts")
+
+
+def select_shadows(d: Dialect) -> str:
+    p = d.param
+    return (f"SELECT {', '.join(COLUMNS)} FROM predictions WHERE model = {p} "
+            f"AND served_by = 'shadow' AND shadow_of IS NOT NULL AND ts >= {p}")
 
 
 SHADOW_NAMES = (*COLUMNS, "label", "production_id")
@@ -210,11 +225,12 @@ class LogStore:
 
 
 class SqliteLogStore(LogStore):
-    """Files `<root>/<model>/predictions.sqlite` (current) and `predictions-<UTC>.sqlite`
-    (rotated). One writing process per model folder (a single machine); replicas share the
-    PostgreSQL backend instead."""
+    """Files `<root>/<model>/`: each writer's current one (`predictions.sqlite`,
+    `predictions.w<k>.sqlite`) and the rotated `predictions-<UTC>-<ns>-<k>.sqlite`. Writers on
+    one machine; replicas on several share the PostgreSQL backend instead."""
 
     CURRENT = "predictions.sqlite"
+    ROTATED = "predictions-*.sqlite"
 
     def __init__(self, root: Path, max_bytes: int = 64 << 20, keep_files: int = 4) -> None:
         self.root = Path(root)
@@ -222,16 +238,23 @@ class SqliteLogStore(LogStore):
         self.keep_files = keep_files
         self._lock = threading.Lock()
         self._current: dict[str, sqlite3.Connection] = {}
+        self._slots: dict[str, tuple[int, IO[str]]] = {}  # model -> (slot, its held lock file)
 
     def folder(self, model: str) -> Path:
         return self.root / model
 
+    def current_file(self, model: str, slot: int) -> Path:
+        return self.folder(model) / (self.CURRENT if slot == 0 else f"predictions.w{slot}.sqlite")
+
     def files(self, model: str) -> list[Path]:
-        """The model's files, newest first (the current one, then rotated by time)."""
+        """The model's files: every writer's current one (by slot), then the rotated ones,
+        newest first."""
         folder = self.folder(model)
-        rotated = sorted(folder.glob("predictions-*.sqlite"), reverse=True)
-        current = folder / self.CURRENT
-        return ([current] if current.exists() else []) + rotated
+        slots = sorted(int(m[1]) for path in folder.glob("predictions.w*.sqlite")
+                       if (m := re.fullmatch(r"predictions\.w(\d+)\.sqlite", path.name)))
+        current = [folder / self.CURRENT] if (folder / self.CURRENT).exists() else []
+        current += [self.current_file(model, k) for k in slots if k > 0]
+        return current + sorted(folder.glob(self.ROTATED), reverse=True)
 
     def _open(self, path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,10 +271,31 @@ class SqliteLogStore(LogStore):
             conn.execute(statement)
         return conn
 
+    def _slot(self, model: str) -> int:
+        """This store's writer slot for the model: the lowest k whose `.writer-<k>.lock` no
+        other store holds, kept until close() or the process's death (a restarted writer takes
+        its slot, and file, back)."""
+        held = self._slots.get(model)
+        if held is None:
+            folder = self.folder(model)
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in itertools.count():
+                lock = open(folder / f".writer-{k}.lock", "a")  # noqa: SIM115  (held open)
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    lock.close()
+                    continue
+                held = self._slots[model] = (k, lock)
+                break
+        return held[0]
+
     def _writer(self, model: str) -> sqlite3.Connection:
         conn = self._current.get(model)
         if conn is None:
-            conn = self._current[model] = self._open(self.folder(model) / self.CURRENT)
+            path = self.current_file(model, self._slot(model))
+            with self._files_locked(model):  # created with its tables before a reader lists it
+                conn = self._current[model] = self._open(path)
         return conn
 
     def write_predictions(self, rows: list[tuple]) -> None:
@@ -288,74 +332,77 @@ class SqliteLogStore(LogStore):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _rotate_if_full(self, model: str) -> None:
-        current = self.folder(model) / self.CURRENT
+        slot = self._slot(model)
+        current = self.current_file(model, slot)
         wal = current.with_name(current.name + "-wal")
         size = sum(p.stat().st_size for p in (current, wal) if p.exists())
         if size < self.max_bytes:
             return
         with self._files_locked(model):
-            self._rotate(model, current, wal)
+            self._rotate(model, slot, current, wal)
 
-    def _rotate(self, model: str, current: Path, wal: Path) -> None:
+    def _rotate(self, model: str, slot: int, current: Path, wal: Path) -> None:
+        """Only this writer's own file (no other process has a lasting connection on it). The
+        slot in the name keeps two writers rotating in the same nanosecond apart. The fresh
+        file is opened at once: a writer's current file exists from its first write on."""
         conn = self._current[model]
         busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy or frames != copied:  # frames not yet in the file: renaming would lose them
             return  # tried again after the next write
         self._current.pop(model)
         conn.close()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        target = current.with_name(f"predictions-{stamp}-{time.time_ns() % 10**9:09d}.sqlite")
-        current.rename(target)
+        ns = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 10**9))
+        current.rename(current.with_name(f"predictions-{stamp}-{ns % 10**9:09d}-{slot}.sqlite"))
         with contextlib.suppress(FileNotFoundError):
             wal.unlink()
-        for old in self.files(model)[1 + self.keep_files:]:
+        for old in sorted(self.folder(model).glob(self.ROTATED), reverse=True)[self.keep_files:]:
             for part in (old, old.with_name(old.name + "-wal"), old.with_name(old.name + "-shm")):
                 with contextlib.suppress(FileNotFoundError):
                     part.unlink()
+        with contextlib.suppress(sqlite3.Error, OSError):  # the rows are in: the next write
+            self._current[model] = self._open(current)  # opens it again if this failed
 
     def attach_outcomes(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
-        """Under the files' lock, with connections closed before it is released: the writer
-        process may rotate the current file as soon as it is."""
+        """Under the files' exclusive lock, each file opened for this call only and closed
+        before the lock is released: the service claims no writer slot, and a writer may
+        rotate its file as soon as the lock is free. No file yet: each item is unknown (the
+        lock is still taken, so a folder that cannot be written fails as before)."""
         with self._lock, self._files_locked(model):
-            try:
-                return self._attach(model, items)
-            finally:
-                conn = self._current.pop(model, None)
-                if conn is not None:
-                    conn.close()
+            return self._attach(model, items, self.files(model))
 
-    def _attach(self, model: str, items: list[OutcomeItem]) -> list[dict[str, Any]]:
+    def _attach(self, model: str, items: list[OutcomeItem],
+                paths: list[Path]) -> list[dict[str, Any]]:
         results = []
         now = time.time()
-        self._writer(model)  # the current file exists, so a first outcome finds the tables
-        for item in items:
-            column, value = item.lookup()
-            found, why = None, f"no logged prediction has {column} {value!r}"
-            for path in self.files(model):
-                conn = self._connection(model, path)
-                try:
-                    rows = conn.execute(find_prediction(SQLITE, column),
-                                        (model, value)).fetchall()
-                    found, why = resolved(rows, column, value)
-                    if found is None and not rows:
-                        continue
-                    if found is not None:
-                        with _durable(conn), _transaction(conn):
-                            conn.execute(upsert_outcome(SQLITE), (
-                                found, model, orjson.dumps(item.label).decode(), now,
-                                item.source))
-                    break
-                finally:
-                    if conn is not self._current.get(model):
-                        conn.close()
-            results.append({"status": "stored", "prediction_id": found} if found
-                           else {"status": "unknown", "detail": why})
+        opened: dict[Path, sqlite3.Connection] = {}
+        try:
+            for item in items:
+                column, value = item.lookup()
+                matches: list[tuple[tuple, sqlite3.Connection]] = []
+                for path in paths:  # every file: writers' files cover the same times
+                    conn = opened.get(path)
+                    if conn is None:
+                        conn = opened[path] = self._open(path)
+                    matches += [(row, conn) for row in conn.execute(
+                        find_prediction(SQLITE, column), (model, value)).fetchall()]
+                    if matches and column == "prediction_id":
+                        break  # ids are unique
+                if column == "key":  # a transaction scored again: its newest prediction
+                    matches = sorted(matches, key=lambda match: match[0][1])[-1:]
+                found, why = resolved([row for row, _ in matches], column, value)
+                if found is not None:
+                    conn = matches[0][1]
+                    with _durable(conn), _transaction(conn):
+                        conn.execute(upsert_outcome(SQLITE), (
+                            found, model, orjson.dumps(item.label).decode(), now,
+                            item.source))
+                results.append({"status": "stored", "prediction_id": found} if found
+                               else {"status": "unknown", "detail": why})
+        finally:
+            for conn in opened.values():
+                conn.close()
         return results
-
-    def _connection(self, model: str, path: Path) -> sqlite3.Connection:
-        if path.name == self.CURRENT:
-            return self._writer(model)
-        return self._open(path)
 
     def _each_file(self, model: str) -> Iterator[sqlite3.Connection]:
         if not self.folder(model).is_dir():
@@ -376,27 +423,45 @@ class SqliteLogStore(LogStore):
         for conn in self._each_file(model):
             rows = conn.execute(select_predictions(SQLITE, until is not None), params)
             out.extend(decoded(row, COLUMNS) for row in rows)
-        return out
+        return _by_time(out)
 
     def labelled(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
         out = []
         for conn in self._each_file(model):
             rows = conn.execute(select_labelled(SQLITE), (model, since))
             out.extend(decoded(row, LABELLED_NAMES) for row in rows)
-        return out
+        return _by_time(out)
 
     def labelled_shadows(self, model: str, since: float = 0.0) -> list[dict[str, Any]]:
-        out = []
+        """Joined here, not in SQL: a shadow copy is a request of its own, so it is often in
+        another writer's file (or a later rotated one) than the production prediction whose
+        file holds the outcome."""
+        shadows, labels = [], {}
         for conn in self._each_file(model):
-            rows = conn.execute(select_labelled_shadows(SQLITE), (model, since))
-            out.extend(decoded(row, SHADOW_NAMES) for row in rows)
-        return out
+            shadows += [decoded(row, COLUMNS) for row in conn.execute(
+                select_shadows(SQLITE), (model, since))]
+            labels.update(conn.execute(
+                "SELECT prediction_id, label FROM outcomes WHERE model = ?", (model,)))
+        return _by_time([{**row, "label": orjson.loads(labels[row["shadow_of"]]),
+                          "production_id": row["shadow_of"]}
+                         for row in shadows if row["shadow_of"] in labels])
 
     def close(self) -> None:
+        """Connections closed and writer slots released (the next write claims one again)."""
         with self._lock:
             for conn in self._current.values():
                 conn.close()
             self._current.clear()
+            for _, lock in self._slots.values():
+                lock.close()
+            self._slots.clear()
+
+
+def _by_time(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Oldest first across files: several writers' files cover the same times (each file's
+    rows come sorted, so this merges runs)."""
+    rows.sort(key=lambda row: row["ts"])
+    return rows
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

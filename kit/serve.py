@@ -1,19 +1,45 @@
-"""Run a service app under uvicorn on the settings' host and port (access log off: kit logs)."""
+"""Run a service app under uvicorn on the settings' host and port (access log off: kit logs).
+
+A model service may run as several worker processes on one port (`<NAME>_WORKERS`): one
+process is held to one core by the GIL, and a replica per core on Kubernetes is the better
+answer there, but on one machine (compose, a VM) the port's accept queue spread over workers
+is what MLServer's and BentoML's own workers do. uvicorn's supervisor starts them (spawned,
+each building the app from its import string), restarts one that dies, and stops them on
+SIGTERM; the metrics of all of them are merged (kit/metrics.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 
 import orjson
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from kit import heap
 from kit.errors import problem_body
+from kit.metrics import MULTIPROCESS_ENV, process_exiting
 from kit.settings import HttpSettings
+
+# What the supervisor tells its workers: the app factory ("module:function"), its settings
+# (class and JSON) and its pid.
+FACTORY_ENV = "FINFLEET_APP_FACTORY"
+SETTINGS_CLASS_ENV = "FINFLEET_SETTINGS_CLASS"
+SETTINGS_ENV = "FINFLEET_SETTINGS"
+SUPERVISOR_ENV = "FINFLEET_SUPERVISOR_PID"
+WORKER_ENV = (MULTIPROCESS_ENV, FACTORY_ENV, SETTINGS_CLASS_ENV, SETTINGS_ENV, SUPERVISOR_ENV)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class _CoalescingTransport:
@@ -104,26 +130,39 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+class ServedProtocol(CoalescingHttpToolsProtocol):
+    """The protocol a server process runs, importable by name (a spawned worker unpickles its
+    configuration); its request timeout is set from the settings before it serves."""
+
+
+class _Workers(Multiprocess):
+    """uvicorn's supervisor, also dropping the live gauges (kit/metrics.py) of every worker
+    that left it, however it left (died, replaced, or retired by a SIGHUP restart): its
+    replacement has another pid, and a scrape would otherwise count the gone one for ever."""
+
+    _known: frozenset[int] = frozenset()
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        current = frozenset(p.pid for p in self.processes if p.pid is not None)
+        for pid in self._known - current:
+            process_exiting(pid)
+        self._known = current
+
+
 def _exit_cleanly(signum: int, frame) -> None:
     sys.exit(0)
 
 
-def serve(app: FastAPI, settings: HttpSettings) -> None:
-    protocol = type("ServedProtocol", (CoalescingHttpToolsProtocol,),
-                    {"request_timeout": settings.request_timeout})
-    # uvicorn drains on SIGTERM, then raises SIGTERM again under the handler it found here: with
-    # the default one the process would end killed by the signal (status 143) after a clean
-    # drain. A SIGTERM is how every supervisor stops a server, so it exits 0.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    heap.enabled = True  # a server process: each swap settles its heap (kit/heap.py)
-    uvicorn.run(
-        app,
+def _options(settings: HttpSettings) -> dict:
+    ServedProtocol.request_timeout = settings.request_timeout
+    return dict(
         host=settings.host,
         port=settings.port,
         access_log=False,
         log_level="warning",
         loop="uvloop",
-        http=protocol,
+        http=ServedProtocol,
         # Past this many connections (or requests in flight) new requests get a fast 503.
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=settings.keep_alive_timeout,
@@ -132,3 +171,75 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
         forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
         timeout_graceful_shutdown=10,
     )
+
+
+def _die_with_supervisor() -> None:
+    """A worker whose supervisor is gone (killed with -9) must not serve on, holding the port
+    and its log slot: the kernel sends it SIGTERM when the supervisor dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(os.environ[SUPERVISOR_ENV]):  # it died before the call above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def worker_app() -> FastAPI:
+    """What each worker process serves: the app its factory builds from the supervisor's own
+    settings (passed as JSON, so a worker serves exactly what the supervisor was given)."""
+    _die_with_supervisor()
+    try:
+        settings_cls = import_from_string(os.environ[SETTINGS_CLASS_ENV])
+        settings = settings_cls.model_validate_json(os.environ[SETTINGS_ENV])
+        app = import_from_string(os.environ[FACTORY_ENV])(settings)
+    except Exception:  # it would fail the same way on every restart: the supervisor stops
+        logging.getLogger("uvicorn.error").exception("the worker could not build its app")
+        sys.exit(STARTUP_FAILURE)
+    _options(settings)  # the request timeout, as the supervisor's
+    heap.enabled = True
+    return app
+
+
+def serve(app: FastAPI | str, settings: HttpSettings) -> None:
+    """Serve `app`, or the app the factory `"module:function"` builds from `settings`; with
+    `settings.workers` above one (a factory only), that many worker processes build their own."""
+    # uvicorn drains on SIGTERM, then raises SIGTERM again under the handler it found here: with
+    # the default one the process would end killed by the signal (status 143) after a clean
+    # drain. A SIGTERM is how every supervisor stops a server, so it exits 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    workers = getattr(settings, "workers", 1)
+    if workers > 1:
+        if not isinstance(app, str):
+            raise ValueError("workers build their own app: pass its factory as "
+                             "'module:function', not an app")
+        _serve_workers(app, settings, workers)
+        return
+    if isinstance(app, str):
+        app = import_from_string(app)(settings)
+    heap.enabled = True  # a server process: each swap settles its heap (kit/heap.py)
+    uvicorn.run(app, **_options(settings))
+
+
+def _serve_workers(factory: str, settings: HttpSettings, workers: int) -> None:
+    """The supervisor: binds the port, shares it with the workers, merges their metrics in a
+    folder of its own (removed, and the environment restored, when it stops)."""
+    metrics_dir = tempfile.mkdtemp(prefix="finfleet-metrics-")
+    given = {name: os.environ.get(name) for name in WORKER_ENV}
+    os.environ.update({
+        MULTIPROCESS_ENV: metrics_dir, FACTORY_ENV: factory, SUPERVISOR_ENV: str(os.getpid()),
+        SETTINGS_CLASS_ENV: f"{type(settings).__module__}:{type(settings).__qualname__}",
+        SETTINGS_ENV: settings.model_dump_json()})
+    try:
+        # A worker answers the supervisor's health pings from a thread that needs the GIL:
+        # uvicorn's 5 s would kill one busy loading its model on a loaded machine.
+        config = uvicorn.Config("kit.serve:worker_app", factory=True, workers=workers,
+                                timeout_worker_healthcheck=30, **_options(settings))
+        supervisor = _Workers(config, sockets=[config.bind_socket()])
+        supervisor.run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        for name, value in given.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)  # a worker could not start (its log says why): so did we

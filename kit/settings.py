@@ -3,9 +3,9 @@
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,10 @@ class HttpSettings(BaseSettings):
 class ServiceSettings(HttpSettings):
     """What a model service adds: where its artifacts are and how predict runs."""
 
+    # A service that keeps per-user records (kit/stores.py) keeps them in process without
+    # Redis: worker processes would each hold a different history of the same user.
+    keeps_user_state: ClassVar[bool] = False
+
     model_dir: Path = Field(REPO_ROOT / "models",
                             description="Folder of <name>/<version>/ artifacts")
     model_version: str | None = Field(
@@ -79,6 +83,11 @@ class ServiceSettings(HttpSettings):
         None, description="Bearer token the /admin routes require (unset: open, for a "
                           "network only the gateway reaches)")
     predict_threads: int = Field(2, gt=0, description="Threads of the bounded predict pool")
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes sharing the port, each with the model "
+                                    "loaded, following the alias and logging on its own "
+                                    "(docs/deploy.md, \"Workers\"); more than one uses more "
+                                    "than one core")
     batching: Literal["auto", "on", "off"] | None = Field(
         None, description="Gather concurrent predicts into one model call (kit/batching.py): "
                           "auto (a lone request runs at once), on (always wait the window), "
@@ -123,6 +132,15 @@ class ServiceSettings(HttpSettings):
         30.0, ge=0, description="How often live quality is computed from outcomes (0: never)")
     quality_window_seconds: float = Field(
         7 * 86400.0, gt=0, description="Predictions this recent count towards live quality")
+
+    @model_validator(mode="after")
+    def _workers_share_state(self):
+        if self.workers > 1 and self.keeps_user_state and not self.redis_url:
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(
+                f"{prefix}WORKERS={self.workers} needs {prefix}REDIS_URL: this service keeps "
+                "per-user records, and worker processes share no memory (or set WORKERS=1)")
+        return self
 
 
 def settings_class(name: str) -> type[ServiceSettings]:

@@ -30,3 +30,19 @@ def test_a_goal_whose_points_did_not_run_is_left_out():
     assert [g["verdict"] for g in only_rows] == ["PASS"]
     no_p99 = serving_goals([row(64, 1, "credit", p50=0.0), row(64, 1, "mlserver", p99=0.0)])
     assert no_p99 == []  # nothing to divide by: no verdict rather than an error
+
+
+def test_the_rows_goal_is_also_judged_on_credit_as_two_workers():
+    """MLServer serves with two processes (HTTP and one inference worker): `credit w2` is
+    credit with as many, judged against the same line, its cores beside MLServer's."""
+    mlserver = {**row(16, 32, "mlserver", rps=300.0), "cores": 1.8}
+    workers = {**row(16, 32, "credit w2", rps=960.0), "cores": 1.9}
+    goals = serving_goals([row(16, 32, "credit", rps=800.0), workers, mlserver])
+    assert [g["goal"] for g in goals] == ["rows: c16 × 32 rows/s ≥ 3× MLServer's",
+                                          "rows, 2 processes each: c16 × 32 rows/s ≥ 3× "
+                                          "MLServer's"]
+    assert [g["verdict"] for g in goals] == ["FAIL", "PASS"]
+    assert goals[1]["measured"] == ("3.20× (30,720 rows/s, credit w2); cores 1.90 against "
+                                    "1.80")
+    workers["rps"] = 899.0
+    assert serving_goals([workers, mlserver])[0]["verdict"] == "FAIL"

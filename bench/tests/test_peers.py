@@ -215,6 +215,13 @@ def test_server_rows_give_rows_per_cpu_second_beside_the_peers():
     assert rows["mlserver"]["credit_over_rps"] == 2.0
 
 
+def test_credit_as_two_workers_is_a_row_of_its_own_after_credit():
+    workers = point("credit", 16, 32, 1050, 15, 50) | {"variant": "w2", "target": "credit-w2"}
+    rows = [(r["server"], r["credit_over_rps"]) for r in server_rows([*POINTS, workers])
+            if r["instances"] == 32]
+    assert rows == [("credit", 1.0), ("credit w2", 0.67), ("bentoml", 2.0)]
+
+
 def test_server_rows_give_ratios_to_each_peer_and_to_the_floor():
     rows = {(r["connections"], r["instances"], r["server"]): r for r in server_rows(POINTS)}
     assert list(rows) == [(16, 1, s) for s in ("credit", "mlserver", "bentoml", "ray",

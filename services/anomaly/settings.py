@@ -10,6 +10,8 @@ from kit.settings import ServiceSettings
 class AnomalySettings(ServiceSettings):
     """Env prefix `ANOMALY_`; with no `ANOMALY_REDIS_URL` profiles stay in-process."""
 
+    keeps_user_state = True  # per-user records (kit/stores.py)
+
     model_config = SettingsConfigDict(
         env_prefix="ANOMALY_", extra="ignore", protected_namespaces=()
     )

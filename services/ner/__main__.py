@@ -1,9 +1,7 @@
 """`python -m services.ner`: serve the newest trained model on NER_PORT (default 8002)."""
 
 from kit.serve import serve
-from services.ner.app import build_app
 from services.ner.settings import NerSettings
 
 if __name__ == "__main__":
-    settings = NerSettings()
-    serve(build_app(settings), settings)
+    serve("services.ner.app:build_app", NerSettings())

@@ -10,6 +10,8 @@ from kit.settings import ServiceSettings
 class SpendingSettings(ServiceSettings):
     """Limits of the spending service; forecasting parameters come from the artifact."""
 
+    keeps_user_state = True  # per-user records (kit/stores.py)
+
     model_config = SettingsConfigDict(
         env_prefix="SPENDING_", extra="ignore", protected_namespaces=()
     )
