@@ -250,8 +250,8 @@ class SqliteLogStore(LogStore):
         """The model's files: every writer's current one (by slot), then the rotated ones,
         newest first."""
         folder = self.folder(model)
-        slots = sorted(int(m[1]) for path in folder.glob("predictions.w*.sqlite")
-                       if (m := re.fullmatch(r"predictions\.w(\d+)\.sqlite", path.name)))
+        slots = sorted(slot for path in folder.glob("predictions.w*.sqlite")
+                       if (slot := _slot_of(path)) is not None)
         current = [folder / self.CURRENT] if (folder / self.CURRENT).exists() else []
         current += [self.current_file(model, k) for k in slots if k > 0]
         return current + sorted(folder.glob(self.ROTATED), reverse=True)
@@ -273,8 +273,8 @@ class SqliteLogStore(LogStore):
 
     def _slot(self, model: str) -> int:
         """This store's writer slot for the model: the lowest k whose `.writer-<k>.lock` no
-        other store holds, kept until close() or the process's death (a restarted writer takes
-        its slot, and file, back)."""
+        other store holds, kept until close() or the process's death (a restarted writer most
+        often takes its slot, and file, back)."""
         held = self._slots.get(model)
         if held is None:
             folder = self.folder(model)
@@ -295,8 +295,33 @@ class SqliteLogStore(LogStore):
         if conn is None:
             path = self.current_file(model, self._slot(model))
             with self._files_locked(model):  # created with its tables before a reader lists it
+                self._rotate_orphans(model, self._slot(model))
                 conn = self._current[model] = self._open(path)
         return conn
+
+    def _rotate_orphans(self, model: str, own: int) -> None:
+        """Rotate every current file whose slot no writer holds (a service now running fewer
+        workers, a worker that died and whose writer took a lower slot), so retention reaches
+        it too. Its WAL is checkpointed first: a writer that died may have left frames there.
+        Under the files' exclusive lock, holding that slot's lock while it moves."""
+        folder = self.folder(model)
+        for path in self.files(model):
+            slot = _slot_of(path)
+            if slot is None or slot == own:
+                continue
+            with open(folder / f".writer-{slot}.lock", "a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive
+                conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
+                try:
+                    busy, frames, copied = conn.execute(
+                        "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    conn.close()
+                if not busy and frames == copied:
+                    path.rename(_rotated_name(path, slot))
 
     def write_predictions(self, rows: list[tuple]) -> None:
         by_model: dict[str, list[tuple]] = {}
@@ -351,9 +376,7 @@ class SqliteLogStore(LogStore):
             return  # tried again after the next write
         self._current.pop(model)
         conn.close()
-        ns = time.time_ns()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 10**9))
-        current.rename(current.with_name(f"predictions-{stamp}-{ns % 10**9:09d}-{slot}.sqlite"))
+        current.rename(_rotated_name(current, slot))
         with contextlib.suppress(FileNotFoundError):
             wal.unlink()
         for old in sorted(self.folder(model).glob(self.ROTATED), reverse=True)[self.keep_files:]:
@@ -455,6 +478,21 @@ class SqliteLogStore(LogStore):
             for _, lock in self._slots.values():
                 lock.close()
             self._slots.clear()
+
+
+def _slot_of(path: Path) -> int | None:
+    """The writer slot a current file belongs to; None for a rotated one."""
+    if path.name == SqliteLogStore.CURRENT:
+        return 0
+    found = re.fullmatch(r"predictions\.w(\d+)\.sqlite", path.name)
+    return int(found[1]) if found else None
+
+
+def _rotated_name(current: Path, slot: int) -> Path:
+    """`predictions-<UTC>-<ns>-<slot>.sqlite`: sorted by time, apart across writers."""
+    ns = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 10**9))
+    return current.with_name(f"predictions-{stamp}-{ns % 10**9:09d}-{slot}.sqlite")
 
 
 def _by_time(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

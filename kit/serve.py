@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 
 import orjson
 import uvicorn
@@ -40,6 +41,7 @@ SETTINGS_ENV = "FINFLEET_SETTINGS"
 SUPERVISOR_ENV = "FINFLEET_SUPERVISOR_PID"
 WORKER_ENV = (MULTIPROCESS_ENV, FACTORY_ENV, SETTINGS_CLASS_ENV, SETTINGS_ENV, SUPERVISOR_ENV)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+CRASHES_ALLOWED, CRASH_WINDOW_SECONDS = 5, 60
 
 
 class _CoalescingTransport:
@@ -138,16 +140,33 @@ class ServedProtocol(CoalescingHttpToolsProtocol):
 class _Workers(Multiprocess):
     """uvicorn's supervisor, also dropping the live gauges (kit/metrics.py) of every worker
     that left it, however it left (died, replaced, or retired by a SIGHUP restart): its
-    replacement has another pid, and a scrape would otherwise count the gone one for ever."""
+    replacement has another pid, and a scrape would otherwise count the gone one for ever.
+    Workers that keep dying (killed for memory while loading, say) stop it, with status 1,
+    after CRASHES_ALLOWED in CRASH_WINDOW_SECONDS: compose or Kubernetes then restarts the
+    container with their back-off, as they would a single process, instead of a tight loop."""
 
     _known: frozenset[int] = frozenset()
+    crashed = False
 
     def keep_subprocess_alive(self) -> None:
+        before = self._pids()
         super().keep_subprocess_alive()
-        current = frozenset(p.pid for p in self.processes if p.pid is not None)
+        now = time.monotonic()
+        self._deaths = [t for t in getattr(self, "_deaths", []) if now - t < CRASH_WINDOW_SECONDS]
+        self._deaths += [now] * len(before - self._pids())
+        if len(self._deaths) > CRASHES_ALLOWED and not self.should_exit.is_set():
+            logging.getLogger("uvicorn.error").error(
+                "workers died %d times in %d s: stopping", len(self._deaths),
+                CRASH_WINDOW_SECONDS)
+            self.crashed = True
+            self.should_exit.set()
+        current = self._pids()
         for pid in self._known - current:
             process_exiting(pid)
         self._known = current
+
+    def _pids(self) -> frozenset[int]:
+        return frozenset(p.pid for p in self.processes if p.pid is not None)
 
 
 def _exit_cleanly(signum: int, frame) -> None:
@@ -243,3 +262,5 @@ def _serve_workers(factory: str, settings: HttpSettings, workers: int) -> None:
                 os.environ[name] = value
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         sys.exit(STARTUP_FAILURE)  # a worker could not start (its log says why): so did we
+    if supervisor.crashed:
+        sys.exit(1)

@@ -229,3 +229,25 @@ def test_outcomes_by_key_or_request_id_look_in_every_writers_file(tmp_path):
     assert found[0] == {"status": "stored", "prediction_id": "new"}  # scored again: newest
     assert found[1]["status"] == "unknown" and "several predictions" in found[1]["detail"]
     assert [r["prediction_id"] for r in SqliteLogStore(tmp_path).labelled("m")] == ["new"]
+
+
+def test_a_current_file_no_writer_holds_is_rotated_by_the_next_writer(tmp_path):
+    """A service that ran two workers and now runs one: the second's file joins retention."""
+    a, b = SqliteLogStore(tmp_path, keep_files=1), SqliteLogStore(tmp_path, keep_files=1)
+    a.write_predictions([row("a1", 1.0)])
+    b.write_predictions([row("b1", 1.1)])
+    assert [p.name for p in a.files("m")] == ["predictions.sqlite", "predictions.w1.sqlite"]
+    a.close()
+    b.close()
+    again = SqliteLogStore(tmp_path, keep_files=1)
+    again.write_predictions([row("a2", 2.0)])  # slot 0 again; slot 1's file has no writer
+    names = [p.name for p in again.files("m")]
+    assert names[0] == "predictions.sqlite" and len(names) == 2
+    assert names[1].startswith("predictions-") and names[1].endswith("-1.sqlite")
+    assert [r["prediction_id"] for r in again.read_predictions("m")] == ["a1", "b1", "a2"]
+    held = SqliteLogStore(tmp_path)
+    held.write_predictions([row("h1", 3.0)])  # a live writer's file is never taken
+    fresh = SqliteLogStore(tmp_path)
+    fresh.write_predictions([row("f1", 4.0)])
+    assert {p.name for p in fresh.files("m")} >= {"predictions.sqlite", "predictions.w1.sqlite",
+                                                  "predictions.w2.sqlite"}

@@ -154,3 +154,25 @@ def test_workers_without_redis_are_refused_for_a_service_keeping_user_records():
     with pytest.raises(ValueError, match="SPENDING_WORKERS=2 needs SPENDING_REDIS_URL"):
         SpendingSettings(workers=2)
     assert SpendingSettings(workers=2, redis_url="redis://127.0.0.1:6379/0").workers == 2
+
+
+def crashing_app(settings):
+    """A worker that dies half a second after it is built (a factory for the test below)."""
+    import threading
+
+    from tests.toy_words.app import build_app
+
+    threading.Timer(0.5, os._exit, (1,)).start()
+    return build_app(settings)
+
+
+def test_workers_that_keep_dying_stop_the_supervisor_with_status_1(tmp_path):
+    """Not a tight restart loop: the container's own back-off takes over."""
+    train_words(["--model-dir", str(tmp_path / "models")])
+    code = ("from kit.serve import serve; from tests.toy_words.settings import WordsSettings; "
+            f"serve('kit.tests.test_workers:crashing_app', WordsSettings(workers=2, "
+            f"port={free_port()}, model_dir={str(tmp_path / 'models')!r}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "workers died 6 times in 60 s: stopping" in done.stderr
