@@ -250,10 +250,8 @@ class SqliteLogStore(LogStore):
         """The model's files: every writer's current one (by slot), then the rotated ones,
         newest first."""
         folder = self.folder(model)
-        slots = sorted(slot for path in folder.glob("predictions.w*.sqlite")
-                       if (slot := _slot_of(path)) is not None)
-        current = [folder / self.CURRENT] if (folder / self.CURRENT).exists() else []
-        current += [self.current_file(model, k) for k in slots if k > 0]
+        current = sorted((path for path in folder.glob("predictions*.sqlite")
+                          if _slot_of(path) is not None), key=_slot_of)
         return current + sorted(folder.glob(self.ROTATED), reverse=True)
 
     def _open(self, path: Path) -> sqlite3.Connection:
@@ -277,10 +275,9 @@ class SqliteLogStore(LogStore):
         often takes its slot, and file, back)."""
         held = self._slots.get(model)
         if held is None:
-            folder = self.folder(model)
-            folder.mkdir(parents=True, exist_ok=True)
+            self.folder(model).mkdir(parents=True, exist_ok=True)
             for k in itertools.count():
-                lock = open(folder / f".writer-{k}.lock", "a")  # noqa: SIM115  (held open)
+                lock = open(self._slot_lock(model, k), "a")  # noqa: SIM115  (held open)
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -290,13 +287,16 @@ class SqliteLogStore(LogStore):
                 break
         return held[0]
 
+    def _slot_lock(self, model: str, slot: int) -> Path:
+        return self.folder(model) / f".writer-{slot}.lock"
+
     def _writer(self, model: str) -> sqlite3.Connection:
         conn = self._current.get(model)
         if conn is None:
-            path = self.current_file(model, self._slot(model))
+            slot = self._slot(model)
             with self._files_locked(model):  # created with its tables before a reader lists it
-                self._rotate_orphans(model, self._slot(model))
-                conn = self._current[model] = self._open(path)
+                self._rotate_orphans(model, slot)
+                conn = self._current[model] = self._open(self.current_file(model, slot))
         return conn
 
     def _rotate_orphans(self, model: str, own: int) -> None:
@@ -304,12 +304,11 @@ class SqliteLogStore(LogStore):
         workers, a worker that died and whose writer took a lower slot), so retention reaches
         it too. Its WAL is checkpointed first: a writer that died may have left frames there.
         Under the files' exclusive lock, holding that slot's lock while it moves."""
-        folder = self.folder(model)
         for path in self.files(model):
             slot = _slot_of(path)
             if slot is None or slot == own:
                 continue
-            with open(folder / f".writer-{slot}.lock", "a") as lock:
+            with open(self._slot_lock(model, slot), "a") as lock:
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:

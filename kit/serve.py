@@ -146,14 +146,15 @@ class _Workers(Multiprocess):
     container with their back-off, as they would a single process, instead of a tight loop."""
 
     _known: frozenset[int] = frozenset()
+    _deaths: tuple[float, ...] = ()  # when workers died, within the window
     crashed = False
 
     def keep_subprocess_alive(self) -> None:
         before = self._pids()
         super().keep_subprocess_alive()
         now = time.monotonic()
-        self._deaths = [t for t in getattr(self, "_deaths", []) if now - t < CRASH_WINDOW_SECONDS]
-        self._deaths += [now] * len(before - self._pids())
+        self._deaths = (*(t for t in self._deaths if now - t < CRASH_WINDOW_SECONDS),
+                        *[now] * len(before - self._pids()))
         if len(self._deaths) > CRASHES_ALLOWED and not self.should_exit.is_set():
             logging.getLogger("uvicorn.error").error(
                 "workers died %d times in %d s: stopping", len(self._deaths),

@@ -136,13 +136,18 @@ def test_a_worker_ends_when_its_supervisor_is_killed(two_workers):
                  f"worker {pid} to exit", 30)
 
 
+def serve_two_workers(factory: str, tmp_path: Path, timeout: float,
+                      **settings: str) -> subprocess.CompletedProcess:
+    """`serve(factory, WordsSettings(workers=2, ...))` in a process of its own, to its end."""
+    code = ("from kit.serve import serve; from tests.toy_words.settings import WordsSettings; "
+            f"serve({factory!r}, WordsSettings(workers=2, port={free_port()}, **{settings!r}))")
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "TMPDIR": str(tmp_path)})
+
+
 def test_a_worker_that_cannot_build_its_app_stops_the_supervisor_with_status_3(tmp_path):
     """Not a crash loop: the same import would fail in every replacement."""
-    code = ("from kit.serve import serve; from tests.toy_words.settings import WordsSettings; "
-            f"serve('tests.toy_words.missing:build_app', WordsSettings(workers=2, "
-            f"port={free_port()}))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)})
+    done = serve_two_workers("tests.toy_words.missing:build_app", tmp_path, timeout=120)
     assert done.returncode == 3, done.stderr[-2000:]
     assert 'Could not import module "tests.toy_words.missing"' in done.stderr
     assert not list(tmp_path.glob("finfleet-metrics-*")), "its metrics folder is removed"
@@ -169,10 +174,7 @@ def crashing_app(settings):
 def test_workers_that_keep_dying_stop_the_supervisor_with_status_1(tmp_path):
     """Not a tight restart loop: the container's own back-off takes over."""
     train_words(["--model-dir", str(tmp_path / "models")])
-    code = ("from kit.serve import serve; from tests.toy_words.settings import WordsSettings; "
-            f"serve('kit.tests.test_workers:crashing_app', WordsSettings(workers=2, "
-            f"port={free_port()}, model_dir={str(tmp_path / 'models')!r}))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmp_path)})
+    done = serve_two_workers("kit.tests.test_workers:crashing_app", tmp_path, timeout=300,
+                             model_dir=str(tmp_path / "models"))
     assert done.returncode == 1, done.stderr[-2000:]
     assert "workers died 6 times in 60 s: stopping" in done.stderr
